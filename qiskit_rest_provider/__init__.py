@@ -1,0 +1,1 @@
+"""qiskit-rest-provider."""

@@ -1,0 +1,251 @@
+"""Build a Qiskit :class:`~qiskit.transpiler.Target` from configuration and properties JSON.
+
+Rules (see the project's backend notes):
+
+* Instructions: ``basis_gates`` ∪ (``supported_instructions`` ∩ {measure, reset, delay}) ∪
+  (``supported_instructions`` ∩ control flow) ∪ ``instruction_signatures``. An absent or empty
+  ``supported_instructions`` means ``[measure, reset, delay]``. The top-level ``coupling_map``
+  is not used; connectivity comes from ``gates[].coupling_map`` and the properties.
+* Per-qarg ``InstructionProperties(error=gate_error, duration=gate_length)`` in SI units;
+  ``measure`` always comes from the qubits' ``readout_error``/``readout_length``.
+* Faulty qubits and gates (``operational`` false) are removed; error-1.0 couplers are kept.
+* ``rzz`` carries the angle bound ``[0, π/2]``; a wrapper that folds other angles into it is
+  registered with the transpiler (:mod:`qiskit_rest_provider.rzz`).
+* Malformed data gives :class:`~qiskit_rest_provider.exceptions.BackendDataError`, never a crash
+  deep inside Qiskit. A properties ``qubits`` list shorter than ``n_qubits`` leaves the missing
+  qubits without calibration data.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from qiskit.circuit import Gate, Instruction, Parameter
+from qiskit.circuit.controlflow import ForLoopOp, IfElseOp, SwitchCaseOp, WhileLoopOp
+from qiskit.circuit.library import get_standard_gate_name_mapping
+from qiskit.providers.backend import QubitProperties
+from qiskit.transpiler import InstructionProperties, Target
+
+from .configuration import BackendConfiguration, is_fractional_name
+from .exceptions import BackendDataError
+from .properties import BackendProperties
+
+__all__ = ["CONTROL_FLOW_CLASSES", "build_target"]
+
+logger = logging.getLogger(__name__)
+
+CONTROL_FLOW_CLASSES: dict[str, type[Instruction]] = {
+    "if_else": IfElseOp,
+    "while_loop": WhileLoopOp,
+    "for_loop": ForLoopOp,
+    "switch_case": SwitchCaseOp,
+}
+_NON_UNITARY = frozenset({"measure", "reset", "delay"})
+_CONTROL_FLOW_NAMES = frozenset({*CONTROL_FLOW_CLASSES, "box"})
+RZZ_ANGLE_BOUNDS = [(0.0, math.pi / 2)]
+
+_STANDARD: dict[str, Instruction] | None = None
+
+
+def _standard_gates() -> dict[str, Instruction]:
+    global _STANDARD
+    if _STANDARD is None:
+        _STANDARD = get_standard_gate_name_mapping()
+    return _STANDARD
+
+
+def _int_tuple(qargs: Any, where: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(q) for q in qargs)
+    except (TypeError, ValueError):
+        raise BackendDataError(f"{where}: bad qubit list {qargs!r}") from None
+
+
+def build_target(
+    configuration: BackendConfiguration | Mapping[str, Any],
+    properties: BackendProperties | Mapping[str, Any] | None = None,
+    *,
+    include_control_flow: bool = True,
+    include_fractional_gates: bool = True,
+    filter_faulty: bool = True,
+    add_delay: bool = True,
+    custom_name_mapping: Mapping[str, Instruction] | None = None,
+) -> Target:
+    """Build the Target of a backend.
+
+    Args:
+        configuration: The ``/configuration`` JSON (or a :class:`BackendConfiguration`).
+        properties: The ``/properties`` JSON (or :class:`BackendProperties`); ``None`` or ``{}``
+            for a backend without calibration data (every instruction is then ideal).
+        include_control_flow: Add the control-flow operations the backend supports.
+        include_fractional_gates: Keep fractional gates (``rx``, ``rzz``, ...).
+        filter_faulty: Drop qubits and gates whose calibration says they are not operational.
+        add_delay: Add ``delay`` when the backend supports it.
+        custom_name_mapping: Objects for instruction names Qiskit does not know.
+
+    Raises:
+        BackendDataError: the data cannot describe a Target.
+    """
+    config = (
+        configuration
+        if isinstance(configuration, BackendConfiguration)
+        else BackendConfiguration(configuration)
+    )
+    raw = config.to_dict()
+    num_qubits = config.n_qubits
+    dt = config.get("dt")
+    if properties is not None and not isinstance(properties, BackendProperties):
+        properties = BackendProperties(properties, dt=dt) if properties else None
+    if properties is not None and not properties.to_dict().get("qubits"):
+        if not properties.to_dict().get("gates"):
+            properties = None
+
+    name_map: dict[str, Instruction] = _standard_gates()
+    if custom_name_mapping:
+        name_map = {**name_map, **custom_name_mapping}
+
+    basis = set(config.basis_gates)
+    supported = set(config.supported_instructions)
+    gate_configs: dict[str, Mapping[str, Any]] = {}
+    for entry in raw.get("gates") or []:
+        if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
+            gate_configs[entry["name"]] = entry
+
+    names = basis | (supported & _NON_UNITARY) | (supported & _CONTROL_FLOW_NAMES)
+    objects: dict[str, Instruction | type[Instruction]] = {}
+    for name in sorted(names):
+        if name in CONTROL_FLOW_CLASSES:
+            if include_control_flow:
+                objects[name] = CONTROL_FLOW_CLASSES[name]
+            continue
+        if name in name_map:
+            if not include_fractional_gates and is_fractional_name(name):
+                continue
+            objects[name] = name_map[name]
+        elif name in gate_configs:
+            entry = gate_configs[name]
+            cmap = entry.get("coupling_map") or []
+            params = [Parameter(str(p)) for p in entry.get("parameters") or []]
+            width = len(cmap[0]) if cmap else 0
+            objects[name] = Gate(name=name, num_qubits=width, params=params)
+        else:
+            warnings.warn(
+                f"Backend {config.backend_name}: no definition for instruction {name!r}; "
+                "it is left out of the Target (pass custom_name_mapping to provide one).",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+    for signature in raw.get("instruction_signatures") or []:
+        if not isinstance(signature, Mapping) or not isinstance(signature.get("name"), str):
+            raise BackendDataError(f"malformed instruction signature {signature!r}")
+        try:
+            objects[signature["name"]] = Instruction(
+                name=signature["name"],
+                num_qubits=int(signature.get("num_qubits", 0)),
+                num_clbits=int(signature.get("num_clbits", 0)),
+                params=[Parameter(str(p)) for p in signature.get("parameters") or []],
+            )
+        except (TypeError, ValueError) as exc:
+            raise BackendDataError(f"instruction signature {signature['name']}: {exc}") from None
+
+    # Qargs → properties, seeded from the gate configuration's coupling maps.
+    props_map: dict[str, dict[tuple[int, ...], InstructionProperties | None] | None] = {}
+    for name in objects:
+        cmap = gate_configs.get(name, {}).get("coupling_map")
+        props_map[name] = {_int_tuple(q, f"gate {name}"): None for q in cmap} if cmap else None
+
+    qubit_properties: list[QubitProperties] | None = None
+    faulty: set[int] = set()
+    if properties is not None:
+        qubits = properties.qubits
+        if filter_faulty:
+            faulty = {q for q in properties.faulty_qubits() if q < num_qubits}
+        qubit_properties = []
+        none3: tuple[None, None] = (None, None)
+        for q in range(num_qubits):
+            p = qubits[q] if q < len(qubits) else {}
+            qubit_properties.append(
+                QubitProperties(
+                    t1=p.get("T1", none3)[0],
+                    t2=p.get("T2", none3)[0],
+                    frequency=p.get("frequency", none3)[0],
+                )
+            )
+        gates = properties.gates
+        for name in objects:
+            entries = gates.get(name)
+            if not entries or name in CONTROL_FLOW_CLASSES:
+                continue
+            current = props_map[name]
+            if current is None:
+                current = props_map[name] = {}
+            for qargs, params in entries.items():
+                if filter_faulty and (
+                    (faulty and not faulty.isdisjoint(qargs))
+                    or ("operational" in params and not params["operational"][0])
+                ):
+                    current.pop(qargs, None)
+                    continue
+                if any(q >= num_qubits or q < 0 for q in qargs):
+                    raise BackendDataError(
+                        f"properties of gate {name} name qubits {list(qargs)} "
+                        f"outside 0..{num_qubits - 1}"
+                    )
+                error = params.get("gate_error")
+                length = params.get("gate_length")
+                current[qargs] = InstructionProperties(
+                    error=None if error is None else error[0],
+                    duration=None if length is None else length[0],
+                )
+        measure: dict[tuple[int, ...], InstructionProperties | None] = {}
+        for q in range(num_qubits):
+            if q in faulty:
+                continue
+            p = qubits[q] if q < len(qubits) else {}
+            error = p.get("readout_error")
+            length = p.get("readout_length")
+            measure[(q,)] = InstructionProperties(
+                error=None if error is None else error[0],
+                duration=None if length is None else length[0],
+            )
+        if "measure" in props_map:
+            props_map["measure"] = measure
+
+    for name in _NON_UNITARY & supported:
+        if name in props_map and props_map[name] is None:
+            props_map[name] = {(q,): None for q in range(num_qubits) if q not in faulty}
+
+    target_kwargs: dict[str, Any] = {"num_qubits": num_qubits}
+    if dt is not None:
+        target_kwargs["dt"] = dt
+    for key, value in config.timing_constraints.items():
+        if key in ("granularity", "min_length", "pulse_alignment", "acquire_alignment"):
+            target_kwargs[key] = int(value)
+    if qubit_properties is not None:
+        target_kwargs["qubit_properties"] = qubit_properties
+    try:
+        target = Target(**target_kwargs)
+        for name, obj in objects.items():
+            if name == "delay" and not add_delay:
+                continue
+            if isinstance(obj, type):
+                target.add_instruction(obj, name=name)
+            else:
+                target.add_instruction(
+                    obj,
+                    properties=props_map.get(name),
+                    name=name,
+                    angle_bounds=RZZ_ANGLE_BOUNDS if name == "rzz" else None,
+                )
+    except (TypeError, ValueError, AttributeError) as exc:  # Qiskit rejected the data
+        raise BackendDataError(f"backend {config.backend_name}: {exc}") from exc
+    if "rzz" in objects:
+        from .rzz import register_rzz_wrapper
+
+        register_rzz_wrapper()
+    return target
