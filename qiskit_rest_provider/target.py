@@ -100,9 +100,10 @@ def build_target(
     dt = config.get("dt")
     if properties is not None and not isinstance(properties, BackendProperties):
         properties = BackendProperties(properties, dt=dt) if properties else None
-    if properties is not None and not properties.to_dict().get("qubits"):
-        if not properties.to_dict().get("gates"):
-            properties = None
+    if properties is not None and not (
+        properties.to_dict().get("qubits") or properties.to_dict().get("gates")
+    ):
+        properties = None
 
     name_map: dict[str, Instruction] = _standard_gates()
     if custom_name_mapping:

@@ -1,0 +1,325 @@
+"""``RestBackend``: a Qiskit ``BackendV2`` whose Target comes from the REST API.
+
+Nothing is fetched when the object is created. Configuration and properties are fetched on
+first need and cached; the Target is built once per calibration and shared by every backend
+object of the same provider. ``refresh()`` fetches again.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from qiskit.circuit import QuantumCircuit
+from qiskit.providers import BackendV2, Options
+from qiskit.transpiler import Target
+
+from .configuration import BackendConfiguration
+from .exceptions import BackendDataError
+from .properties import BackendProperties
+from .target import build_target
+
+if TYPE_CHECKING:
+    from .job import RuntimeJob
+    from .provider import QiskitRestProvider
+
+__all__ = ["BackendStatus", "RestBackend"]
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    """A backend's status as reported by ``/v1/backends/{name}/status``."""
+
+    backend_name: str
+    backend_version: str
+    operational: bool
+    pending_jobs: int
+    status_msg: str
+
+    @classmethod
+    def from_wire(cls, name: str, data: dict[str, Any]) -> BackendStatus:
+        return cls(
+            backend_name=name,
+            backend_version=str(data.get("backend_version") or "0.0.0"),
+            operational=bool(data.get("state", False)),
+            pending_jobs=max(int(data.get("length_queue") or 0), 0),
+            status_msg=str(data.get("status") or ""),
+        )
+
+
+def _utc_iso(value: _dt.datetime) -> str:
+    if value.tzinfo is None:
+        value = value.astimezone()  # naive datetimes are local time, as in the official client
+    return value.astimezone(_dt.timezone.utc).isoformat()
+
+
+class RestBackend(BackendV2):
+    """A device or simulator reachable through the Qiskit Runtime REST API.
+
+    Obtain one from :meth:`QiskitRestProvider.backend` or :meth:`QiskitRestProvider.backends`.
+
+    Args:
+        name: The backend name.
+        provider: The provider it belongs to.
+        listing: Its entry in ``GET /v1/backends`` if known (qubits, status, processor type).
+        use_fractional_gates: Offer fractional gates (``rzz``, ``rx``) in the Target.
+        calibration_id: Pin the backend to one calibration.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        provider: QiskitRestProvider,
+        *,
+        listing: dict[str, Any] | None = None,
+        use_fractional_gates: bool = False,
+        calibration_id: str | None = None,
+    ) -> None:
+        self._rest_provider = provider
+        self._listing = dict(listing or {})
+        self._use_fractional_gates = bool(use_fractional_gates)
+        self._calibration_id = calibration_id
+        self._lock = threading.RLock()
+        self._configuration: BackendConfiguration | None = None
+        self._properties: BackendProperties | None = None
+        self._properties_fetched = False
+        self._target: Target | None = None
+        super().__init__(provider=None, name=name)
+        self._options.update_options(use_fractional_gates=self._use_fractional_gates)
+
+    def __repr__(self) -> str:
+        return f"<RestBackend('{self.name}')>"
+
+    @classmethod
+    def _default_options(cls) -> Options:
+        return Options(shots=4000, memory=False, seed_simulator=None, use_fractional_gates=False)
+
+    # Identity fields that BackendV2.__init__ assigns; ours are derived lazily. -----------------
+
+    @property  # type: ignore[override]
+    def online_date(self) -> _dt.datetime | None:
+        return self.configuration().online_date
+
+    @online_date.setter
+    def online_date(self, value: Any) -> None:  # BackendV2.__init__ assigns None
+        pass
+
+    @property  # type: ignore[override]
+    def backend_version(self) -> str | None:
+        value = self.configuration().get("backend_version")
+        return None if value is None else str(value)
+
+    @backend_version.setter
+    def backend_version(self, value: Any) -> None:
+        pass
+
+    @property  # type: ignore[override]
+    def description(self) -> str | None:
+        value = self.configuration().get("description")
+        return None if value is None else str(value)
+
+    @description.setter
+    def description(self, value: Any) -> None:
+        pass
+
+    @property
+    def provider(self) -> QiskitRestProvider:  # type: ignore[override]
+        """The provider this backend belongs to."""
+        return self._rest_provider
+
+    @property
+    def use_fractional_gates(self) -> bool:
+        return self._use_fractional_gates
+
+    @property
+    def calibration_id(self) -> str | None:
+        return self._calibration_id
+
+    @property
+    def listing(self) -> dict[str, Any]:
+        """This backend's entry from ``GET /v1/backends`` (may be empty)."""
+        return dict(self._listing)
+
+    @property
+    def processor_type(self) -> dict[str, Any] | None:
+        value = self._listing.get("processor_type") or self.configuration().get("processor_type")
+        return dict(value) if isinstance(value, dict) else None
+
+    @property
+    def simulator(self) -> bool:
+        if "is_simulator" in self._listing:
+            return bool(self._listing["is_simulator"])
+        return self.configuration().simulator
+
+    # Data -------------------------------------------------------------------------------------
+
+    def configuration(self) -> BackendConfiguration:
+        """The backend configuration (fetched once, then cached)."""
+        config = self._configuration
+        if config is None:
+            with self._lock:
+                if self._configuration is None:
+                    raw = self._rest_provider._client.backend_configuration(
+                        self.name, calibration_id=self._calibration_id
+                    )
+                    config = BackendConfiguration(raw)
+                    if not self._use_fractional_gates:
+                        config = config.without_fractional_gates()
+                    self._configuration = config
+                config = self._configuration
+        return config
+
+    def properties(
+        self, refresh: bool = False, datetime: _dt.datetime | None = None
+    ) -> BackendProperties | None:
+        """Calibration data; ``None`` for backends without properties (simulators).
+
+        Args:
+            refresh: Fetch again instead of using the cached copy.
+            datetime: Return the calibration in force at this time (not cached).
+        """
+        if datetime is not None:
+            return self._fetch_properties(updated_before=_utc_iso(datetime))
+        if refresh or not self._properties_fetched:
+            with self._lock:
+                if refresh or not self._properties_fetched:
+                    self._properties = self._fetch_properties()
+                    self._properties_fetched = True
+        return self._properties
+
+    def _fetch_properties(self, updated_before: str | None = None) -> BackendProperties | None:
+        config = self.configuration()
+        if config.simulator and not updated_before:
+            return None
+        raw = self._rest_provider._client.backend_properties(
+            self.name, updated_before=updated_before, calibration_id=self._calibration_id
+        )
+        if not raw or not (raw.get("qubits") or raw.get("gates")):
+            return None
+        if not self._use_fractional_gates:
+            raw = _strip_fractional_properties(raw)
+        return BackendProperties(raw, dt=config.get("dt"))
+
+    def status(self) -> BackendStatus:
+        """Operational state and queue length, fetched now."""
+        return BackendStatus.from_wire(
+            self.name, self._rest_provider._client.backend_status(self.name)
+        )
+
+    def refresh(self) -> None:
+        """Fetch configuration and properties again and rebuild the Target if they changed."""
+        with self._lock:
+            self._configuration = None
+            self._properties_fetched = False
+            self._target = None
+            self._coupling_map = None
+        self.configuration()
+        self.properties()
+
+    @property
+    def target(self) -> Target:
+        target = self._target
+        if target is None:
+            with self._lock:
+                if self._target is None:
+                    self._target = self._rest_provider._target_for(
+                        self.name,
+                        self.configuration(),
+                        self.properties(),
+                        self._use_fractional_gates,
+                    )
+                target = self._target
+        return target
+
+    def target_history(self, datetime: _dt.datetime) -> Target:
+        """The Target as it was at ``datetime`` (not cached on this backend)."""
+        props = self.properties(datetime=datetime)
+        return self._rest_provider._target_for(
+            self.name, self.configuration(), props, self._use_fractional_gates
+        )
+
+    @property
+    def max_circuits(self) -> int | None:
+        """The maximum number of circuits (pubs) per job (``max_experiments``)."""
+        return self.configuration().max_experiments
+
+    @property
+    def max_shots(self) -> int | None:
+        return self.configuration().max_shots
+
+    @property
+    def dtm(self) -> float | None:
+        """Measurement sample time in seconds."""
+        value = self.configuration().get("dtm")
+        return None if value is None else float(value)
+
+    @property
+    def meas_map(self) -> list[list[int]]:
+        value = self.configuration().get("meas_map")
+        if value:
+            return [list(group) for group in value]
+        return [list(range(self.configuration().n_qubits))]
+
+    @property
+    def supports_dynamic_circuits(self) -> bool:
+        return self.configuration().supports_dynamic_circuits
+
+    def check_faulty(self, circuit: QuantumCircuit) -> None:
+        """Raise ``ValueError`` if ``circuit`` uses a qubit or edge marked non-operational."""
+        props = self.properties()
+        if props is None:
+            return
+        faulty_qubits = set(props.faulty_qubits())
+        faulty_edges = {qargs for _name, qargs in props.faulty_gates()}
+        for instruction in circuit.data:
+            qubits = tuple(circuit.find_bit(q).index for q in instruction.qubits)
+            bad = faulty_qubits.intersection(qubits)
+            if bad:
+                raise ValueError(
+                    f"{instruction.operation.name} on qubits {list(qubits)} uses faulty "
+                    f"qubit(s) {sorted(bad)}"
+                )
+            if len(qubits) > 1 and qubits in faulty_edges:
+                raise ValueError(
+                    f"{instruction.operation.name} on qubits {list(qubits)} uses a faulty edge"
+                )
+
+    def run(  # type: ignore[override]
+        self,
+        run_input: QuantumCircuit | Sequence[QuantumCircuit],
+        **options: Any,
+    ) -> RuntimeJob:
+        """Run circuits with the sampler; the job's ``result()`` is a ``qiskit.result.Result``.
+
+        Accepts ``shots``, ``memory`` and ``seed_simulator``; other options are rejected.
+        """
+        from .backend_run import run_circuits
+
+        return run_circuits(self, run_input, **options)
+
+
+def _strip_fractional_properties(raw: dict[str, Any]) -> dict[str, Any]:
+    from .configuration import is_fractional_name
+
+    gates = raw.get("gates")
+    if not isinstance(gates, list):
+        return raw
+    kept = [
+        g for g in gates if not (isinstance(g, dict) and is_fractional_name(str(g.get("gate"))))
+    ]
+    if len(kept) == len(gates):
+        return raw
+    return {**raw, "gates": kept}
+
+
+def check_target_data(config: BackendConfiguration, props: BackendProperties | None) -> Target:
+    """Build a Target, turning any data problem into :class:`BackendDataError`."""
+    try:
+        return build_target(config, props)
+    except BackendDataError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise BackendDataError(f"backend {config.backend_name}: {exc}") from exc

@@ -1,0 +1,371 @@
+"""The type-tagged result format (``{"__type__": tag, "__value__": payload}``) both ways.
+
+:func:`decode_result` turns a ``/results`` body into ``PrimitiveResult`` / ``SamplerPubResult``
+/ ``PubResult`` / ``DataBin`` / ``BitArray`` / execution spans and plain metadata. It never
+evaluates code, unpickles or imports by name: every tag maps to a fixed constructor and an
+unknown tag raises :class:`~qiskit_rest_provider.exceptions.ResultDecodeError`.
+
+:func:`encode_result` is the inverse, used by the local service.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from qiskit.primitives import (
+    BitArray,
+    DataBin,
+    PrimitiveResult,
+    PubResult,
+    SamplerPubResult,
+)
+
+from ..exceptions import ResultDecodeError
+from ..execution_span import (
+    DoubleSliceSpan,
+    ExecutionSpan,
+    ExecutionSpans,
+    SliceSpan,
+    TwirledSliceSpan,
+    TwirledSliceSpanV2,
+)
+from .ndarray import decode_ndarray, decode_ndarray_chunks, encode_ndarray
+
+__all__ = ["BITARRAY_FIELD_TYPE", "decode_result", "decode_tagged", "encode_result", "to_wire"]
+
+BITARRAY_FIELD_TYPE = "<class 'qiskit.primitives.containers.bit_array.BitArray'>"
+_STREAM_THRESHOLD = 1 << 16
+_PLACEHOLDER = "\x00ndarray:"
+_EXTRAPOLATOR_RE = re.compile(r"^[a-z_]+(?:_\d+)?$")
+_MAX_NESTING = 200
+
+
+def _parse_datetime(value: Any) -> _dt.datetime:
+    if not isinstance(value, str):
+        raise ResultDecodeError(f"datetime value must be a string, got {value!r}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        return _dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ResultDecodeError(f"invalid datetime {value!r}") from None
+
+
+def _expect_dict(value: Any, tag: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ResultDecodeError(f"{tag} value must be an object")
+    return value
+
+
+def _bit_array(value: Any) -> BitArray:
+    v = _expect_dict(value, "BitArray")
+    array, num_bits = v.get("array"), v.get("num_bits")
+    if not isinstance(array, np.ndarray) or not isinstance(num_bits, int):
+        raise ResultDecodeError("BitArray needs an ndarray 'array' and an int 'num_bits'")
+    if array.dtype != np.uint8:
+        raise ResultDecodeError(f"BitArray array must be uint8, got {array.dtype}")
+    try:
+        return BitArray(array, num_bits)
+    except (TypeError, ValueError) as exc:
+        raise ResultDecodeError(f"invalid BitArray: {exc}") from None
+
+
+def _data_bin(value: Any) -> DataBin:
+    v = _expect_dict(value, "DataBin")
+    fields = v.get("fields")
+    shape = v.get("shape", [])
+    if not isinstance(fields, dict) or not isinstance(shape, list):
+        raise ResultDecodeError("DataBin needs 'fields' (object) and 'shape' (list)")
+    try:
+        return DataBin(shape=tuple(int(s) for s in shape), **fields)
+    except (TypeError, ValueError) as exc:
+        raise ResultDecodeError(f"invalid DataBin: {exc}") from None
+
+
+def _pub_result(cls: type[PubResult]) -> Callable[[Any], PubResult]:
+    def build(value: Any) -> PubResult:
+        v = _expect_dict(value, cls.__name__)
+        data = v.get("data")
+        if not isinstance(data, DataBin):
+            raise ResultDecodeError(f"{cls.__name__} needs a DataBin 'data'")
+        metadata = v.get("metadata") or {}
+        return cls(data=data, metadata=metadata)
+
+    return build
+
+
+def _primitive_result(value: Any) -> PrimitiveResult[Any]:
+    v = _expect_dict(value, "PrimitiveResult")
+    pubs = v.get("pub_results")
+    if not isinstance(pubs, list) or not all(isinstance(p, PubResult) for p in pubs):
+        raise ResultDecodeError("PrimitiveResult needs a list of pub results")
+    return PrimitiveResult(pubs, metadata=v.get("metadata") or {})
+
+
+def _slices(value: Any, tag: str, width: int, kinds: str) -> dict[int, tuple[Any, ...]]:
+    v = _expect_dict(value, tag)
+    raw = v.get("data_slices")
+    if not isinstance(raw, dict):
+        raise ResultDecodeError(f"{tag} needs 'data_slices'")
+    out: dict[int, tuple[Any, ...]] = {}
+    for key, entry in raw.items():
+        if not isinstance(entry, list) or len(entry) != width:
+            raise ResultDecodeError(f"{tag} data slice {key!r} must have {width} entries")
+        try:
+            shape = tuple(int(s) for s in entry[0])
+            rest = entry[1:]
+            converted: list[Any] = [shape]
+            i = 0
+            for kind in kinds:
+                if kind == "s":  # a slice from two ints
+                    converted.append(slice(int(rest[i]), int(rest[i + 1])))
+                    i += 2
+                elif kind == "b":
+                    converted.append(bool(rest[i]))
+                    i += 1
+                else:
+                    converted.append(int(rest[i]))
+                    i += 1
+            out[int(key)] = tuple(converted)
+        except (TypeError, ValueError) as exc:
+            raise ResultDecodeError(f"{tag} data slice {key!r}: {exc}") from None
+    return out
+
+
+def _span(cls: type[ExecutionSpan], width: int, kinds: str) -> Callable[[Any], ExecutionSpan]:
+    tag = cls.__name__
+
+    def build(value: Any) -> ExecutionSpan:
+        v = _expect_dict(value, tag)
+        start, stop = v.get("start"), v.get("stop")
+        if not isinstance(start, _dt.datetime) or not isinstance(stop, _dt.datetime):
+            raise ResultDecodeError(f"{tag} needs datetime 'start' and 'stop'")
+        return cls(start, stop, _slices(v, tag, width, kinds))
+
+    return build
+
+
+def _spans(value: Any) -> ExecutionSpans:
+    v = _expect_dict(value, "ExecutionSpans")
+    spans = v.get("spans")
+    if not isinstance(spans, list) or not all(isinstance(s, ExecutionSpan) for s in spans):
+        raise ResultDecodeError("ExecutionSpans needs a list of spans")
+    return ExecutionSpans(spans)
+
+
+def _complex(value: Any) -> complex:
+    if isinstance(value, list) and len(value) == 2:
+        return complex(float(value[0]), float(value[1]))
+    raise ResultDecodeError("complex value must be [real, imag]")
+
+
+def _ndarray(value: Any) -> Any:
+    try:
+        return decode_ndarray(value)
+    except ResultDecodeError:
+        # Quirk of the official encoder: ZNE extrapolator names may arrive under this tag.
+        if isinstance(value, str) and len(value) < 64 and _EXTRAPOLATOR_RE.match(value):
+            return value
+        raise
+
+
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "ndarray": _ndarray,
+    "BitArray": _bit_array,
+    "DataBin": _data_bin,
+    "SamplerPubResult": _pub_result(SamplerPubResult),
+    "PubResult": _pub_result(PubResult),
+    "EstimatorPubResult": _pub_result(PubResult),
+    "PrimitiveResult": _primitive_result,
+    "ExecutionSpans": _spans,
+    "ExecutionSpanCollection": _spans,
+    "ExecutionSpan": _span(SliceSpan, 3, "s"),
+    "SliceSpan": _span(SliceSpan, 3, "s"),
+    "DoubleSliceSpan": _span(DoubleSliceSpan, 5, "ss"),
+    "TwirledSliceSpan": _span(TwirledSliceSpan, 6, "bss"),
+    "TwirledSliceSpanV2": _span(TwirledSliceSpanV2, 7, "bssi"),
+    "datetime": _parse_datetime,
+    "complex": _complex,
+    "set": lambda v: set(v) if isinstance(v, list) else _bad("set"),
+}
+
+
+def _bad(tag: str) -> Any:
+    raise ResultDecodeError(f"malformed {tag} value")
+
+
+def _extract_large_arrays(text: str) -> tuple[str, dict[str, np.ndarray]]:
+    """Decode large ndarray payloads straight from ``text``; return text with placeholders."""
+    arrays: dict[str, np.ndarray] = {}
+    pieces: list[str] = []
+    last = 0
+    pos = text.find('"__value__"')
+    n = len(text)
+    while pos != -1:
+        i = pos + 11
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if i < n and text[i] == ":":
+            i += 1
+            while i < n and text[i] in " \t\r\n":
+                i += 1
+            if i < n and text[i] == '"':
+                end = text.find('"', i + 1)
+                if end == -1:
+                    break
+                if end - i - 1 >= _STREAM_THRESHOLD and _is_ndarray_wrapper(text, pos, end):
+                    key = f"{_PLACEHOLDER}{len(arrays)}"
+                    arrays[key] = decode_ndarray_chunks(text, i + 1, end)
+                    pieces.append(text[last : i + 1])
+                    pieces.append(json.dumps(key)[1:-1])
+                    last = end
+                pos = text.find('"__value__"', end + 1)
+                continue
+        pos = text.find('"__value__"', i)
+    if not arrays:
+        return text, arrays
+    pieces.append(text[last:])
+    return "".join(pieces), arrays
+
+
+def _is_ndarray_wrapper(text: str, value_pos: int, value_end: int) -> bool:
+    brace = text.rfind("{", 0, value_pos)
+    if brace != -1 and '"ndarray"' in text[brace:value_pos]:
+        return True
+    close = text.find("}", value_end)
+    return close != -1 and '"ndarray"' in text[value_end:close]
+
+
+def decode_tagged(text: str | bytes) -> Any:
+    """Decode any type-tagged JSON document (results or parameter payloads)."""
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ResultDecodeError("result is not UTF-8 text") from None
+    if not isinstance(text, str):
+        raise ResultDecodeError(f"expected JSON text, got {type(text).__name__}")
+    text, arrays = _extract_large_arrays(text)
+
+    def hook(obj: dict[str, Any]) -> Any:
+        tag = obj.get("__type__")
+        if tag is None:
+            return obj
+        if not isinstance(tag, str):
+            raise ResultDecodeError(f"type tag must be a string, got {tag!r}")
+        value = obj.get("__value__")
+        if tag == "ndarray" and isinstance(value, str) and value.startswith(_PLACEHOLDER):
+            return arrays[value]
+        decoder = _DECODERS.get(tag)
+        if decoder is None:
+            raise ResultDecodeError(f"unknown type tag {tag!r} in result")
+        return decoder(value)
+
+    try:
+        return json.loads(text, object_hook=hook)
+    except RecursionError:
+        raise ResultDecodeError("result JSON is nested too deeply") from None
+    except ValueError as exc:
+        if isinstance(exc, ResultDecodeError):
+            raise
+        raise ResultDecodeError(f"result is not valid JSON: {exc}") from None
+
+
+def decode_result(text: str | bytes) -> PrimitiveResult[Any]:
+    """Decode a primitive ``/results`` body into a :class:`~qiskit.primitives.PrimitiveResult`."""
+    result = decode_tagged(text)
+    if not isinstance(result, PrimitiveResult):
+        raise ResultDecodeError(f"expected a PrimitiveResult, got {type(result).__name__}")
+    return result
+
+
+# Encoding -------------------------------------------------------------------------------------
+
+
+def _slice_entry(value: tuple[Any, ...]) -> list[Any]:
+    out: list[Any] = [list(value[0])]
+    for item in value[1:]:
+        if isinstance(item, slice):
+            out.extend([item.start or 0, item.stop])
+        else:
+            out.append(item)
+    return out
+
+
+def to_wire(obj: Any, depth: int = 0) -> Any:
+    """Convert result objects to their JSON-able, type-tagged form."""
+    if depth > _MAX_NESTING:
+        raise ValueError("object nested too deeply to encode")
+    d = depth + 1
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return obj
+    if isinstance(obj, np.ndarray):
+        return encode_ndarray(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Mapping):
+        return {str(k): to_wire(v, d) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_wire(v, d) for v in obj]
+    if isinstance(obj, PrimitiveResult):
+        return {
+            "__type__": "PrimitiveResult",
+            "__value__": {
+                "pub_results": [to_wire(r, d) for r in obj],
+                "metadata": to_wire(obj.metadata, d),
+            },
+        }
+    if isinstance(obj, PubResult):
+        tag = "SamplerPubResult" if isinstance(obj, SamplerPubResult) else "PubResult"
+        return {
+            "__type__": tag,
+            "__value__": {"data": to_wire(obj.data, d), "metadata": to_wire(obj.metadata, d)},
+        }
+    if isinstance(obj, DataBin):
+        names = list(obj.keys())
+        values = [obj[name] for name in names]
+        return {
+            "__type__": "DataBin",
+            "__value__": {
+                "field_names": names,
+                "field_types": [
+                    BITARRAY_FIELD_TYPE if isinstance(v, BitArray) else "ndarray" for v in values
+                ],
+                "shape": list(obj.shape),
+                "fields": {n: to_wire(v, d) for n, v in zip(names, values, strict=True)},
+            },
+        }
+    if isinstance(obj, BitArray):
+        return {
+            "__type__": "BitArray",
+            "__value__": {"array": encode_ndarray(obj.array), "num_bits": obj.num_bits},
+        }
+    if isinstance(obj, ExecutionSpans):
+        return {"__type__": "ExecutionSpans", "__value__": {"spans": [to_wire(s, d) for s in obj]}}
+    if isinstance(obj, ExecutionSpan):
+        return {
+            "__type__": type(obj).__name__,
+            "__value__": {
+                "start": to_wire(obj.start, d),
+                "stop": to_wire(obj.stop, d),
+                "data_slices": {str(k): _slice_entry(v) for k, v in obj.data_slices.items()},
+            },
+        }
+    if isinstance(obj, _dt.datetime):
+        return {"__type__": "datetime", "__value__": obj.isoformat()}
+    if isinstance(obj, complex):
+        return {"__type__": "complex", "__value__": [obj.real, obj.imag]}
+    if isinstance(obj, (set, frozenset)):
+        return {"__type__": "set", "__value__": [to_wire(v, d) for v in obj]}
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def encode_result(result: PrimitiveResult[Any]) -> str:
+    """Encode a ``PrimitiveResult`` as the ``/results`` body text."""
+    return json.dumps(to_wire(result), separators=(",", ":"))

@@ -1,0 +1,437 @@
+"""``QiskitRestProvider``: the entry point, with a ``QiskitRuntimeService``-style surface."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from qiskit.transpiler import Target
+
+from .api.accounts import Account, load_account
+from .api.auth import Authenticator, BearerTokenAuthenticator, IAMAuthenticator
+from .api.client import RuntimeRestClient
+from .api.errors import NotFoundError, QiskitRestError
+from .api.transport import DEFAULT_API_VERSION, RetryPolicy, Timeouts, Transport, make_session
+from .backend import RestBackend, check_target_data
+from .configuration import BackendConfiguration
+from .properties import BackendProperties
+
+if TYPE_CHECKING:
+    from .job import RuntimeJob
+
+__all__ = ["QiskitRestProvider"]
+
+
+class QiskitRestProvider:
+    """Connects to a Qiskit Runtime REST API instance.
+
+    Credentials are resolved in this order: an explicit ``token`` (IBM Cloud API key) or
+    ``bearer_token``; a saved account given by ``name``; the ``QISKIT_IBM_*`` environment
+    variables; the default saved account. The constructor does no network I/O.
+
+    Args:
+        token: IBM Cloud API key.
+        instance: The instance CRN (also picks the regional host).
+        url: API URL override (a host root, ``…/api`` or ``…/api/v1``).
+        name: Name of a saved account.
+        filename: Accounts file to read saved accounts from.
+        iam_url: IAM URL override.
+        bearer_token: A ready access token instead of an API key.
+        proxies: ``requests``-style proxies, used for IAM too.
+        verify: TLS verification: ``True`` (default), ``False`` or a CA-bundle path.
+        api_version: The ``IBM-API-Version`` header.
+        timeouts: Connect/read timeouts for every request.
+        retry: Retry policy for idempotent requests.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        instance: str | None = None,
+        url: str | None = None,
+        *,
+        name: str | None = None,
+        filename: str | os.PathLike[str] | None = None,
+        iam_url: str | None = None,
+        bearer_token: str | None = None,
+        proxies: dict[str, str] | None = None,
+        verify: bool | str | None = None,
+        api_version: str = DEFAULT_API_VERSION,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        account = self._resolve_account(
+            token, instance, url, name, filename, iam_url, bearer_token, proxies, verify
+        )
+        self._account = account.validate()
+        session = make_session(proxies=account.proxies, verify=account.verify)
+        auth: Authenticator
+        if account.bearer_token:
+            auth = BearerTokenAuthenticator(account.bearer_token)
+        else:
+            assert account.token is not None
+            auth = IAMAuthenticator(
+                account.token, iam_url=account.resolved_iam_url, session=session
+            )
+        self._transport = Transport(
+            account.api_url,
+            auth,
+            service_crn=account.instance,
+            session=session,
+            api_version=api_version,
+            timeouts=timeouts,
+            retry=retry,
+        )
+        self._client = RuntimeRestClient(self._transport)
+        self._lock = threading.Lock()
+        self._backend_cache: dict[tuple[str, bool, str | None], RestBackend] = {}
+        self._target_cache: dict[tuple[Any, ...], Target] = {}
+
+    @staticmethod
+    def _resolve_account(
+        token: str | None,
+        instance: str | None,
+        url: str | None,
+        name: str | None,
+        filename: str | os.PathLike[str] | None,
+        iam_url: str | None,
+        bearer_token: str | None,
+        proxies: dict[str, str] | None,
+        verify: bool | str | None,
+    ) -> Account:
+        if token or bearer_token:
+            account = Account(
+                instance=instance or os.environ.get("QISKIT_IBM_INSTANCE") or None,
+                token=token,
+                bearer_token=bearer_token,
+                url=url,
+                iam_url=iam_url,
+                proxies=proxies,
+                verify=True if verify is None else verify,
+                name=None,
+            )
+            return account
+        if name is not None:
+            account = load_account(name, filename=filename)
+        else:
+            env = Account.from_env()
+            account = env if env is not None else load_account(None, filename=filename)
+        # Explicit arguments override what was loaded.
+        if instance:
+            account.instance = instance
+        if url:
+            account.url = Account(url=url).url
+        if iam_url:
+            account.iam_url = iam_url.rstrip("/")
+        if proxies:
+            account.proxies = proxies
+        if verify is not None:
+            account.verify = verify
+        return account
+
+    def __repr__(self) -> str:
+        return f"<QiskitRestProvider(url={self._account.api_url!r}, instance=...)>"
+
+    # Accessors --------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> RuntimeRestClient:
+        """The low-level REST client (one method per endpoint)."""
+        return self._client
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport
+
+    @property
+    def instance(self) -> str | None:
+        return self._account.instance
+
+    def active_account(self) -> dict[str, Any]:
+        """The account in use, secrets hidden."""
+        return self._account.redacted()
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._transport.close()
+
+    def __enter__(self) -> QiskitRestProvider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Backends ---------------------------------------------------------------------------------
+
+    def backends(
+        self,
+        name: str | None = None,
+        min_num_qubits: int | None = None,
+        simulator: bool | None = None,
+        operational: bool | None = None,
+        dynamic_circuits: bool | None = None,
+        filters: Callable[[RestBackend], bool] | None = None,
+        *,
+        use_fractional_gates: bool = False,
+        **kwargs: Any,
+    ) -> list[RestBackend]:
+        """Backends of the instance that match every given criterion.
+
+        ``GET /v1/backends`` answers ``name``, ``min_num_qubits``, ``simulator`` and
+        ``operational``; ``dynamic_circuits`` and ``**kwargs`` (configuration fields compared
+        for equality, e.g. ``open_pulse=False``) fetch the configuration of the remaining
+        candidates; ``filters`` is a callable applied last.
+        """
+        devices = self._client.list_backends()
+        result: list[RestBackend] = []
+        for device in devices:
+            dev_name = str(device.get("name", ""))
+            if not dev_name or device.get("class") == "mock":
+                continue
+            if name is not None and dev_name != name:
+                continue
+            qubits = device.get("qubits")
+            if min_num_qubits is not None and (
+                not isinstance(qubits, int) or qubits < min_num_qubits
+            ):
+                continue
+            if simulator is not None and bool(device.get("is_simulator")) != simulator:
+                continue
+            status = device.get("status")
+            state = status.get("name") if isinstance(status, Mapping) else status
+            if operational is not None and (state == "online") != operational:
+                continue
+            backend = self._backend_object(dev_name, device, use_fractional_gates, None)
+            if dynamic_circuits is not None and (
+                backend.configuration().supports_dynamic_circuits != dynamic_circuits
+            ):
+                continue
+            if kwargs:
+                config = backend.configuration()
+                if any(config.get(k, _MISSING) != v for k, v in kwargs.items()):
+                    continue
+            if filters is not None and not filters(backend):
+                continue
+            result.append(backend)
+        return result
+
+    def backend(
+        self,
+        name: str,
+        *,
+        use_fractional_gates: bool = False,
+        calibration_id: str | None = None,
+    ) -> RestBackend:
+        """A backend by name. Does no I/O; an unknown name fails on first use with
+        :class:`~qiskit_rest_provider.api.errors.NotFoundError`. Use :meth:`get_backend` to
+        check existence immediately."""
+        if not isinstance(name, str) or not name:
+            raise ValueError("backend name must be a non-empty string")
+        return self._backend_object(name, None, use_fractional_gates, calibration_id)
+
+    def get_backend(self, name: str, **kwargs: Any) -> RestBackend:
+        """Like :meth:`backend`, but fetch the configuration now (fails fast on unknown names)."""
+        backend = self.backend(name, **kwargs)
+        try:
+            backend.configuration()
+        except NotFoundError:
+            raise NotFoundError(f"no backend named {name!r}", status_code=404) from None
+        return backend
+
+    def least_busy(
+        self,
+        min_num_qubits: int | None = None,
+        *,
+        simulator: bool | None = False,
+        filters: Callable[[RestBackend], bool] | None = None,
+        **kwargs: Any,
+    ) -> RestBackend:
+        """The operational backend with the shortest queue among those matching the filters."""
+        candidates = self.backends(
+            min_num_qubits=min_num_qubits,
+            simulator=simulator,
+            operational=True,
+            filters=filters,
+            **kwargs,
+        )
+        if not candidates:
+            raise QiskitRestError("No operational backend matches the given criteria.")
+        return min(candidates, key=lambda b: int(b.listing.get("queue_length") or 0))
+
+    def _backend_object(
+        self,
+        name: str,
+        listing: dict[str, Any] | None,
+        use_fractional_gates: bool,
+        calibration_id: str | None,
+    ) -> RestBackend:
+        key = (name, bool(use_fractional_gates), calibration_id)
+        with self._lock:
+            backend = self._backend_cache.get(key)
+            if backend is None:
+                backend = RestBackend(
+                    name,
+                    self,
+                    listing=listing,
+                    use_fractional_gates=use_fractional_gates,
+                    calibration_id=calibration_id,
+                )
+                self._backend_cache[key] = backend
+            elif listing:
+                backend._listing = dict(listing)
+        return backend
+
+    def _target_for(
+        self,
+        name: str,
+        config: BackendConfiguration,
+        props: BackendProperties | None,
+        fractional: bool,
+    ) -> Target:
+        """One Target per (backend, configuration version, calibration, fractional flag)."""
+        raw_props = props.to_dict() if props is not None else {}
+        key = (
+            name,
+            str(config.get("backend_version")),
+            raw_props.get("last_update_date"),
+            raw_props.get("calibration_id"),
+            fractional,
+            len(raw_props.get("qubits") or ()),
+        )
+        with self._lock:
+            cached = self._target_cache.get(key)
+        if cached is not None:
+            return cached
+        target = check_target_data(config, props)
+        with self._lock:
+            return self._target_cache.setdefault(key, target)
+
+    # Instance ---------------------------------------------------------------------------------
+
+    def usage(self) -> dict[str, Any]:
+        """Usage of the instance (``GET /v1/instances/usage``)."""
+        return self._client.usage()
+
+    # Jobs -------------------------------------------------------------------------------------
+
+    def job(self, job_id: str) -> RuntimeJob:
+        """Rebuild a job from its id (works in a new process)."""
+        from .job import RuntimeJob
+
+        data = self._client.get_job(job_id)
+        return RuntimeJob.from_wire(self, data)
+
+    def jobs(
+        self,
+        limit: int | None = 10,
+        skip: int = 0,
+        backend_name: str | None = None,
+        pending: bool | None = None,
+        program_id: str | None = None,
+        job_tags: Sequence[str] | None = None,
+        session_id: str | None = None,
+        created_after: _dt.datetime | None = None,
+        created_before: _dt.datetime | None = None,
+        descending: bool = True,
+        page_size: int = 50,
+    ) -> Iterator[RuntimeJob]:
+        """Jobs matching the filters, newest first, fetched lazily page by page.
+
+        ``limit=None`` iterates over every match.
+        """
+        from .job import RuntimeJob
+
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0 or None")
+        if skip < 0:
+            raise ValueError("skip must be >= 0")
+        page_size = max(1, min(200, int(page_size)))
+
+        def _iter() -> Iterator[RuntimeJob]:
+            offset = skip
+            remaining = limit
+            while remaining is None or remaining > 0:
+                size = page_size if remaining is None else min(page_size, remaining)
+                page = self._client.list_jobs(
+                    limit=size,
+                    offset=offset,
+                    pending=pending,
+                    program=program_id,
+                    backend=backend_name,
+                    created_after=_utc_iso(created_after),
+                    created_before=_utc_iso(created_before),
+                    descending=descending,
+                    tags=job_tags,
+                    session_id=session_id,
+                )
+                jobs = page.get("jobs") or []
+                for data in jobs:
+                    yield RuntimeJob.from_wire(self, data)
+                offset += len(jobs)
+                if remaining is not None:
+                    remaining -= len(jobs)
+                count = page.get("count")
+                if not jobs or len(jobs) < size or (isinstance(count, int) and offset >= count):
+                    return
+
+        return _iter()
+
+    def delete_job(self, job_id: str) -> None:
+        """Delete a finished job and its results."""
+        self._client.delete_job(job_id)
+
+    def run(
+        self,
+        program_id: str,
+        inputs: Mapping[str, Any],
+        options: Mapping[str, Any] | None = None,
+    ) -> RuntimeJob:
+        """Submit a raw program job: ``inputs`` become ``params`` as given (JSON-able).
+
+        ``options`` may hold ``backend`` (required), ``session_id``, ``tags``, ``log_level``,
+        ``max_execution_time`` and ``private``.
+        """
+        from .job import submit_job
+
+        opts = dict(options or {})
+        backend = opts.pop("backend", None) or opts.pop("backend_name", None)
+        if not backend:
+            raise ValueError("options['backend'] is required")
+        backend_name = backend.name if isinstance(backend, RestBackend) else str(backend)
+        return submit_job(
+            self,
+            program_id=program_id,
+            backend_name=backend_name,
+            params=dict(inputs),
+            session_id=opts.pop("session_id", None),
+            tags=opts.pop("tags", None) or opts.pop("job_tags", None),
+            log_level=opts.pop("log_level", None),
+            max_execution_time=opts.pop("max_execution_time", None),
+            private=opts.pop("private", None),
+            extra=opts,
+        )
+
+    @staticmethod
+    def wait_for_jobs(jobs: Iterable[RuntimeJob], timeout: float | None = None) -> list[RuntimeJob]:
+        """Wait until every job is in a final state; return them. Raises on timeout."""
+        from .job import wait_for_final_states
+
+        return wait_for_final_states(list(jobs), timeout=timeout)
+
+
+class _Missing:
+    pass
+
+
+_MISSING = _Missing()
+
+
+def _utc_iso(value: _dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.astimezone()
+    return value.astimezone(_dt.timezone.utc).isoformat()
