@@ -292,13 +292,11 @@ class RestBackend(BackendV2):
         run_input: QuantumCircuit | Sequence[QuantumCircuit],
         **options: Any,
     ) -> RuntimeJob:
-        """Run circuits with the sampler; the job's ``result()`` is a ``qiskit.result.Result``.
-
-        Accepts ``shots``, ``memory`` and ``seed_simulator``; other options are rejected.
-        """
-        from .backend_run import run_circuits
-
-        return run_circuits(self, run_input, **options)
+        """Not available yet: ``backend.run`` arrives together with the V2 primitives."""
+        raise NotImplementedError(
+            "backend.run() is not available in this version of qiskit-rest-provider; "
+            "it ships with the SamplerV2 primitive."
+        )
 
 
 def _strip_fractional_properties(raw: dict[str, Any]) -> dict[str, Any]:

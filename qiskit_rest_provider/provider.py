@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from qiskit.transpiler import Target
 
@@ -18,9 +17,6 @@ from .api.transport import DEFAULT_API_VERSION, RetryPolicy, Timeouts, Transport
 from .backend import RestBackend, check_target_data
 from .configuration import BackendConfiguration
 from .properties import BackendProperties
-
-if TYPE_CHECKING:
-    from .job import RuntimeJob
 
 __all__ = ["QiskitRestProvider"]
 
@@ -315,123 +311,9 @@ class QiskitRestProvider:
         """Usage of the instance (``GET /v1/instances/usage``)."""
         return self._client.usage()
 
-    # Jobs -------------------------------------------------------------------------------------
-
-    def job(self, job_id: str) -> RuntimeJob:
-        """Rebuild a job from its id (works in a new process)."""
-        from .job import RuntimeJob
-
-        data = self._client.get_job(job_id)
-        return RuntimeJob.from_wire(self, data)
-
-    def jobs(
-        self,
-        limit: int | None = 10,
-        skip: int = 0,
-        backend_name: str | None = None,
-        pending: bool | None = None,
-        program_id: str | None = None,
-        job_tags: Sequence[str] | None = None,
-        session_id: str | None = None,
-        created_after: _dt.datetime | None = None,
-        created_before: _dt.datetime | None = None,
-        descending: bool = True,
-        page_size: int = 50,
-    ) -> Iterator[RuntimeJob]:
-        """Jobs matching the filters, newest first, fetched lazily page by page.
-
-        ``limit=None`` iterates over every match.
-        """
-        from .job import RuntimeJob
-
-        if limit is not None and limit < 0:
-            raise ValueError("limit must be >= 0 or None")
-        if skip < 0:
-            raise ValueError("skip must be >= 0")
-        page_size = max(1, min(200, int(page_size)))
-
-        def _iter() -> Iterator[RuntimeJob]:
-            offset = skip
-            remaining = limit
-            while remaining is None or remaining > 0:
-                size = page_size if remaining is None else min(page_size, remaining)
-                page = self._client.list_jobs(
-                    limit=size,
-                    offset=offset,
-                    pending=pending,
-                    program=program_id,
-                    backend=backend_name,
-                    created_after=_utc_iso(created_after),
-                    created_before=_utc_iso(created_before),
-                    descending=descending,
-                    tags=job_tags,
-                    session_id=session_id,
-                )
-                jobs = page.get("jobs") or []
-                for data in jobs:
-                    yield RuntimeJob.from_wire(self, data)
-                offset += len(jobs)
-                if remaining is not None:
-                    remaining -= len(jobs)
-                count = page.get("count")
-                if not jobs or len(jobs) < size or (isinstance(count, int) and offset >= count):
-                    return
-
-        return _iter()
-
-    def delete_job(self, job_id: str) -> None:
-        """Delete a finished job and its results."""
-        self._client.delete_job(job_id)
-
-    def run(
-        self,
-        program_id: str,
-        inputs: Mapping[str, Any],
-        options: Mapping[str, Any] | None = None,
-    ) -> RuntimeJob:
-        """Submit a raw program job: ``inputs`` become ``params`` as given (JSON-able).
-
-        ``options`` may hold ``backend`` (required), ``session_id``, ``tags``, ``log_level``,
-        ``max_execution_time`` and ``private``.
-        """
-        from .job import submit_job
-
-        opts = dict(options or {})
-        backend = opts.pop("backend", None) or opts.pop("backend_name", None)
-        if not backend:
-            raise ValueError("options['backend'] is required")
-        backend_name = backend.name if isinstance(backend, RestBackend) else str(backend)
-        return submit_job(
-            self,
-            program_id=program_id,
-            backend_name=backend_name,
-            params=dict(inputs),
-            session_id=opts.pop("session_id", None),
-            tags=opts.pop("tags", None) or opts.pop("job_tags", None),
-            log_level=opts.pop("log_level", None),
-            max_execution_time=opts.pop("max_execution_time", None),
-            private=opts.pop("private", None),
-            extra=opts,
-        )
-
-    @staticmethod
-    def wait_for_jobs(jobs: Iterable[RuntimeJob], timeout: float | None = None) -> list[RuntimeJob]:
-        """Wait until every job is in a final state; return them. Raises on timeout."""
-        from .job import wait_for_final_states
-
-        return wait_for_final_states(list(jobs), timeout=timeout)
-
 
 class _Missing:
     pass
 
 
 _MISSING = _Missing()
-
-
-def _utc_iso(value: _dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.astimezone()
-    return value.astimezone(_dt.timezone.utc).isoformat()

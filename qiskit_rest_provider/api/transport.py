@@ -166,7 +166,7 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._headers: dict[str, str] = {"Accept": "application/json"}
+        self._headers: dict[str, str] = {"Accept": "application/json", "User-Agent": user_agent()}
         if api_version:
             self._headers["IBM-API-Version"] = api_version
         if service_crn:

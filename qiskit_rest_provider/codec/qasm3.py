@@ -37,8 +37,40 @@ from qiskit.circuit.library import get_standard_gate_name_mapping
 __all__ = ["QASM3Error", "dumps_isa", "loads_isa"]
 
 STDGATES = frozenset(
-    "p x y z h s sdg t tdg sx rx ry rz cx cy cz cp crx cry crz ch swap ccx cswap cu CX phase "
-    "cphase id u1 u2 u3".split()
+    [
+        "p",
+        "x",
+        "y",
+        "z",
+        "h",
+        "s",
+        "sdg",
+        "t",
+        "tdg",
+        "sx",
+        "rx",
+        "ry",
+        "rz",
+        "cx",
+        "cy",
+        "cz",
+        "cp",
+        "crx",
+        "cry",
+        "crz",
+        "ch",
+        "swap",
+        "ccx",
+        "cswap",
+        "cu",
+        "CX",
+        "phase",
+        "cphase",
+        "id",
+        "u1",
+        "u2",
+        "u3",
+    ]
 )
 _ALIASES = {"CX": "cx", "phase": "p", "cphase": "cp", "U": "u"}
 _SIMPLE_NON_GATES = frozenset({"measure", "reset", "barrier", "delay"})
@@ -78,8 +110,39 @@ def _gate_definition(name: str) -> str:
 
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESERVED = frozenset(
-    "pi tau euler π τ input output bit qubit float int uint angle bool gate measure reset "
-    "barrier delay if else for while in def return box let const OPENQASM include".split()
+    [
+        "pi",
+        "tau",
+        "euler",
+        "π",
+        "τ",
+        "input",
+        "output",
+        "bit",
+        "qubit",
+        "float",
+        "int",
+        "uint",
+        "angle",
+        "bool",
+        "gate",
+        "measure",
+        "reset",
+        "barrier",
+        "delay",
+        "if",
+        "else",
+        "for",
+        "while",
+        "in",
+        "def",
+        "return",
+        "box",
+        "let",
+        "const",
+        "OPENQASM",
+        "include",
+    ]
 )
 
 

@@ -364,8 +364,38 @@ def _synthetic(
 
 def simulator_device(name: str = "local_simulator", num_qubits: int = 32) -> Device:
     basis = sorted(
-        "cx cz ecr id rz sx x rx ry h s sdg t tdg y z p u swap rzz rxx ryy ccx cp crx cry crz "
-        "cy ch cswap".split()
+        [
+            "cx",
+            "cz",
+            "ecr",
+            "id",
+            "rz",
+            "sx",
+            "x",
+            "rx",
+            "ry",
+            "h",
+            "s",
+            "sdg",
+            "t",
+            "tdg",
+            "y",
+            "z",
+            "p",
+            "u",
+            "swap",
+            "rzz",
+            "rxx",
+            "ryy",
+            "ccx",
+            "cp",
+            "crx",
+            "cry",
+            "crz",
+            "cy",
+            "ch",
+            "cswap",
+        ]
     )
     config = {
         "backend_name": name,

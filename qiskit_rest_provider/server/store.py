@@ -64,10 +64,30 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 """
 
-JOB_COLUMNS = (
-    "id instance program backend status reason reason_code created running finished params "
-    "result tags session_id cost log_level private calibration_id logs caller exec_ns user_id"
-).split()
+JOB_COLUMNS = [
+    "id",
+    "instance",
+    "program",
+    "backend",
+    "status",
+    "reason",
+    "reason_code",
+    "created",
+    "running",
+    "finished",
+    "params",
+    "result",
+    "tags",
+    "session_id",
+    "cost",
+    "log_level",
+    "private",
+    "calibration_id",
+    "logs",
+    "caller",
+    "exec_ns",
+    "user_id",
+]
 
 
 def utcnow_iso() -> str:

@@ -1,0 +1,32 @@
+"""Shared fixtures: one local Runtime service per test session, over real loopback HTTP."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import pytest
+
+from qiskit_rest_provider.provider import QiskitRestProvider
+from qiskit_rest_provider.server import LocalRuntimeServer
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[LocalRuntimeServer]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        srv = LocalRuntimeServer(workers=1)
+        srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture()
+def provider(server: LocalRuntimeServer) -> Iterator[QiskitRestProvider]:
+    prov = server.provider()
+    try:
+        yield prov
+    finally:
+        prov.close()

@@ -1,0 +1,214 @@
+"""Our Target equals qiskit-ibm-runtime's for every shipped snapshot, plus edge cases."""
+
+from __future__ import annotations
+
+import copy
+import glob
+import json
+import math
+import os
+import warnings
+from typing import Any
+
+import pytest
+from qiskit import QuantumCircuit, transpile
+from qiskit.transpiler import Target
+
+from qiskit_rest_provider.exceptions import BackendDataError
+from qiskit_rest_provider.target import build_target
+
+fake_provider = pytest.importorskip("qiskit_ibm_runtime.fake_provider")
+from qiskit_ibm_runtime.utils.backend_converter import convert_to_target  # noqa: E402
+from qiskit_ibm_runtime.utils.backend_decoder import (  # noqa: E402
+    configuration_from_server_data,
+    properties_from_server_data,
+)
+
+BASE = os.path.join(os.path.dirname(fake_provider.__file__), "backends")
+
+
+def _snapshots() -> list[tuple[str, str, str | None]]:
+    out = []
+    for folder in sorted(os.listdir(BASE)):
+        confs = glob.glob(os.path.join(BASE, folder, "conf_*.json"))
+        props = [p for p in glob.glob(os.path.join(BASE, folder, "props_*.json")) if "alt" not in p]
+        if confs:
+            out.append((folder, confs[0], props[0] if props else None))
+    return out
+
+
+SNAPSHOTS = _snapshots()
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-15)
+
+
+def target_differences(ours: Target, ref: Target) -> list[Any]:
+    diffs: list[Any] = []
+    if ours.num_qubits != ref.num_qubits:
+        diffs.append(("num_qubits", ours.num_qubits, ref.num_qubits))
+    if not _close(ours.dt, ref.dt):
+        diffs.append(("dt", ours.dt, ref.dt))
+    for key in ("granularity", "min_length", "pulse_alignment", "acquire_alignment"):
+        if getattr(ours, key) != getattr(ref, key):
+            diffs.append((key, getattr(ours, key), getattr(ref, key)))
+    if set(ours.operation_names) != set(ref.operation_names):
+        diffs.append(("operations", set(ours.operation_names) ^ set(ref.operation_names)))
+        return diffs
+    for name in ours.operation_names:
+        a, b = ours.operation_from_name(name), ref.operation_from_name(name)
+        if isinstance(a, type) or isinstance(b, type):
+            if a != b:
+                diffs.append(("class", name))
+        elif (type(a), a.num_qubits, a.num_clbits, len(a.params)) != (
+            type(b),
+            b.num_qubits,
+            b.num_clbits,
+            len(b.params),
+        ):
+            diffs.append(("operation", name))
+        qa, qb = ours.qargs_for_operation_name(name), ref.qargs_for_operation_name(name)
+        if (qa is None) != (qb is None) or (qa is not None and set(qa) != set(qb)):
+            diffs.append(("qargs", name))
+            continue
+        for qargs in qa or ():
+            pa, pb = ours[name][qargs], ref[name][qargs]
+            if (pa is None) != (pb is None):
+                diffs.append(("props", name, qargs))
+            elif pa is not None and not (
+                _close(pa.error, pb.error) and _close(pa.duration, pb.duration)
+            ):
+                diffs.append(("values", name, qargs, pa, pb))
+    qa_props, qb_props = ours.qubit_properties, ref.qubit_properties
+    if (qa_props is None) != (qb_props is None):
+        diffs.append(("qubit_properties", qa_props is None))
+    elif qa_props is not None:
+        for i, (x, y) in enumerate(zip(qa_props, qb_props, strict=True)):
+            for field in ("t1", "t2", "frequency"):
+                if not _close(getattr(x, field), getattr(y, field)):
+                    diffs.append((field, i))
+    return diffs
+
+
+def _reference(conf: dict[str, Any], props: dict[str, Any] | None, **kwargs: Any) -> Target:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        config = configuration_from_server_data(copy.deepcopy(conf), use_fractional_gates=True)
+        properties = properties_from_server_data(copy.deepcopy(props)) if props else None
+        return convert_to_target(config, properties, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "conf_path", "props_path"), SNAPSHOTS, ids=[s[0] for s in SNAPSHOTS]
+)
+def test_target_matches_reference(name: str, conf_path: str, props_path: str | None) -> None:
+    with open(conf_path) as handle:
+        conf = json.load(handle)
+    props = None
+    if props_path:
+        with open(props_path) as handle:
+            props = json.load(handle)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = build_target(conf, props)
+    assert target_differences(ours, _reference(conf, props)) == []
+
+
+def test_snapshot_inventory_is_complete() -> None:
+    assert len(SNAPSHOTS) == 68
+
+
+def _load(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    folder = os.path.join(BASE, name)
+    conf = json.load(open(glob.glob(os.path.join(folder, "conf_*.json"))[0]))
+    props = json.load(open(glob.glob(os.path.join(folder, "props_*.json"))[0]))
+    return conf, props
+
+
+def test_fractional_gates_dropped_when_not_included() -> None:
+    conf, props = _load("fractional")
+    ours = build_target(conf, props, include_fractional_gates=False)
+    ref = _reference(conf, props, include_fractional_gates=False)
+    assert "rzz" not in ours.operation_names and "rx" not in ours.operation_names
+    assert target_differences(ours, ref) == []
+
+
+def test_rzz_transpiles_without_official_wrapper_registry() -> None:
+    conf, props = _load("fractional")
+    target = build_target(conf, props)
+    qc = QuantumCircuit(2)
+    qc.rzz(2.5, 0, 1)
+    out = transpile(qc, target=target, optimization_level=1, seed_transpiler=3)
+    for inst in out.data:
+        if inst.operation.name == "rzz":
+            assert 0 <= float(inst.operation.params[0]) <= math.pi / 2 + 1e-9
+
+
+def test_faulty_qubit_and_gate_are_filtered() -> None:
+    conf, props = _load("lagos")
+    props = copy.deepcopy(props)
+    props["qubits"][1].append(
+        {"date": "2024-01-01T00:00:00Z", "name": "operational", "unit": "", "value": 0}
+    )
+    gate = next(g for g in props["gates"] if g["gate"] == "cx" and g["qubits"] == [3, 5])
+    gate["parameters"].append(
+        {"date": "2024-01-01T00:00:00Z", "name": "operational", "unit": "", "value": 0}
+    )
+    ours = build_target(conf, props)
+    assert target_differences(ours, _reference(conf, props)) == []
+    assert (1,) not in ours["measure"] and (3, 5) not in ours["cx"]
+    assert ours.qubit_properties[1] is not None
+
+
+def test_short_qubit_list_gives_missing_calibration_not_a_crash() -> None:
+    conf, props = _load("lagos")
+    props = copy.deepcopy(props)
+    props["qubits"] = props["qubits"][:5]
+    target = build_target(conf, props)
+    assert target.num_qubits == 7
+    assert target.qubit_properties[6].t1 is None
+    assert target["measure"][(6,)].error is None
+
+
+def test_dt_unit_is_converted_and_unknown_unit_is_a_clear_error() -> None:
+    conf, props = _load("lagos")
+    props = copy.deepcopy(props)
+    entry = next(g for g in props["gates"] if g["gate"] == "sx" and g["qubits"] == [0])
+    length = next(p for p in entry["parameters"] if p["name"] == "gate_length")
+    length.update(unit="dt", value=160)
+    target = build_target(conf, props)
+    assert math.isclose(target["sx"][(0,)].duration, 160 * conf["dt"] * 1e-9)
+    length.update(unit="bogus")
+    with pytest.raises(BackendDataError, match="bogus"):
+        build_target(conf, props)
+
+
+def test_box_and_unknown_names_are_dropped_with_a_warning() -> None:
+    conf, props = _load("lagos")
+    conf = copy.deepcopy(conf)
+    conf["supported_instructions"].append("box")
+    conf["basis_gates"].append("mystery")
+    with pytest.warns(RuntimeWarning, match="mystery"):
+        target = build_target(conf, props)
+    assert "box" not in target.operation_names and "mystery" not in target.operation_names
+
+
+def test_no_coupling_map_and_no_properties_gives_global_gates() -> None:
+    conf, _ = _load("lagos")
+    conf = copy.deepcopy(conf)
+    for gate in conf["gates"]:
+        gate.pop("coupling_map", None)
+    target = build_target(conf, None)
+    assert target.build_coupling_map() is None
+    assert target.qubit_properties is None
+
+
+@pytest.mark.parametrize(
+    "bad", [{"n_qubits": 2}, {"backend_name": "x", "n_qubits": -1, "basis_gates": []}, []]
+)
+def test_malformed_configuration_is_a_clear_error(bad: Any) -> None:
+    with pytest.raises(BackendDataError):
+        build_target(bad, None)
