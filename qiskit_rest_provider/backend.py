@@ -17,7 +17,7 @@ from qiskit.circuit import QuantumCircuit
 from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 
-from .configuration import BackendConfiguration
+from .configuration import BackendConfiguration, is_fractional_name
 from .exceptions import BackendDataError
 from .properties import BackendProperties
 from .target import build_target
@@ -300,8 +300,6 @@ class RestBackend(BackendV2):
 
 
 def _strip_fractional_properties(raw: dict[str, Any]) -> dict[str, Any]:
-    from .configuration import is_fractional_name
-
     gates = raw.get("gates")
     if not isinstance(gates, list):
         return raw

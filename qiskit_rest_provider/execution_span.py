@@ -82,13 +82,8 @@ class ExecutionSpan(abc.ABC):
 
     def filter_by_pub(self, pub_idx: int | Iterable[int]) -> ExecutionSpan:
         keep = _pub_set(pub_idx)
-        cls = type(self)
-        span = cls.__new__(cls)
-        ExecutionSpan.__init__(
-            span, self._start, self._stop, {k: v for k, v in self._data_slices.items() if k in keep}
-        )
-        span.__dict__.update({k: v for k, v in self.__dict__.items() if k not in span.__dict__})
-        return span
+        slices = {k: v for k, v in self._data_slices.items() if k in keep}
+        return type(self)(self._start, self._stop, slices)
 
     @property
     @abc.abstractmethod

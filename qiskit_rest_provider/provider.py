@@ -9,7 +9,7 @@ from typing import Any
 
 from qiskit.transpiler import Target
 
-from .api.accounts import Account, load_account
+from .api.accounts import Account, load_account, normalize_api_url
 from .api.auth import Authenticator, BearerTokenAuthenticator, IAMAuthenticator
 from .api.client import RuntimeRestClient
 from .api.errors import NotFoundError, QiskitRestError
@@ -119,7 +119,7 @@ class QiskitRestProvider:
         if instance:
             account.instance = instance
         if url:
-            account.url = Account(url=url).url
+            account.url = normalize_api_url(url)
         if iam_url:
             account.iam_url = iam_url.rstrip("/")
         if proxies:

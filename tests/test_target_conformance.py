@@ -123,8 +123,10 @@ def test_snapshot_inventory_is_complete() -> None:
 
 def _load(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     folder = os.path.join(BASE, name)
-    conf = json.load(open(glob.glob(os.path.join(folder, "conf_*.json"))[0]))
-    props = json.load(open(glob.glob(os.path.join(folder, "props_*.json"))[0]))
+    with open(glob.glob(os.path.join(folder, "conf_*.json"))[0]) as handle:
+        conf = json.load(handle)
+    with open(glob.glob(os.path.join(folder, "props_*.json"))[0]) as handle:
+        props = json.load(handle)
     return conf, props
 
 

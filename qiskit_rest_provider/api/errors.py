@@ -33,6 +33,7 @@ __all__ = [
     "ServerError",
     "error_for_response",
     "parse_error_body",
+    "parse_retry_after",
 ]
 
 
@@ -187,7 +188,8 @@ def parse_error_body(text: str) -> tuple[str | int | None, str | None, str | Non
     return None, text.strip()[:500], None, trace
 
 
-def _parse_retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent."""
     if value is None:
         return None
     try:
@@ -233,7 +235,7 @@ def error_for_response(
         solution=solution,
     )
     if status_code == 429:
-        retry_after = _parse_retry_after(headers.get("Retry-After") if headers else None)
+        retry_after = parse_retry_after(headers.get("Retry-After") if headers else None)
         return RateLimitError(message, retry_after=retry_after, **kwargs)
     cls = _STATUS_CLASSES.get(status_code)
     if cls is None:
@@ -248,6 +250,3 @@ def _default_message(status_code: int) -> str:
         return HTTPStatus(status_code).phrase
     except ValueError:
         return "Unexpected response"
-
-
-retry_after_seconds = _parse_retry_after

@@ -34,9 +34,8 @@ from .errors import (
     ApiConnectionError,
     ApiError,
     ApiTimeoutError,
-    AuthenticationError,
-    RateLimitError,
     error_for_response,
+    parse_retry_after,
 )
 
 __all__ = ["DEFAULT_API_VERSION", "RetryPolicy", "Timeouts", "Transport", "user_agent"]
@@ -279,16 +278,10 @@ class Transport:
             error = error_for_response(
                 status, self._scrub(response.text), response.headers, method=method, path=path
             )
-            if status == 401 and not isinstance(error, AuthenticationError):  # pragma: no cover
-                raise error
             retryable_status = (idempotent and status in policy.retry_statuses) or status == 429
             if not retryable_status:
                 raise error
-            retry_after = error.retry_after if isinstance(error, RateLimitError) else None
-            if retry_after is None and status in (503,):
-                from .errors import retry_after_seconds
-
-                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             delay = self._next_delay(attempt, retry_after, started, budget)
             if delay is None:
                 raise error

@@ -13,7 +13,7 @@ import base64
 import binascii
 import io
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.primitives.containers.observables_array import ObservablesArray
 
 from .ndarray import decode_ndarray, encode_ndarray
-from .qasm3 import QASM3Error, dumps_isa, loads_isa
+from .qasm3 import QASM3Error, loads_isa
 
 __all__ = [
     "PubError",
@@ -92,7 +92,8 @@ def decode_circuit(
         circuit = _load_qpy(value.get("__value__"), where)
         if num_qubits is not None and circuit.num_qubits > num_qubits:
             raise PubError(
-                f"{where}: the circuit has {circuit.num_qubits} qubits; the backend has {num_qubits}"
+                f"{where}: the circuit has {circuit.num_qubits} qubits; "
+                f"the backend has {num_qubits}"
             )
         return DecodedCircuit(circuit, [p.name for p in circuit.parameters])
     raise PubError(f"{where}: the circuit must be OpenQASM 3 text or a QPY QuantumCircuit wrapper")
@@ -259,11 +260,3 @@ def decode_pubs(
         except ValueError as exc:  # shape mismatches raised by Qiskit's containers
             raise PubError(f"{where}: {exc}") from None
     return out
-
-
-def qasm_for(circuit: QuantumCircuit) -> str:
-    """OpenQASM 3 text for an ISA circuit (see :mod:`.qasm3`)."""
-    return dumps_isa(circuit)
-
-
-_ = Sequence

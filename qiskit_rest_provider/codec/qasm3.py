@@ -578,7 +578,9 @@ def _split_args(text: str) -> list[str]:
 # Expressions ----------------------------------------------------------------------------------
 
 _EXPR_TOKEN = re.compile(
-    r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_π τ][A-Za-z0-9_]*)|(\*\*|[-+*/()]))"
+    r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
+    r"|([A-Za-z_π τ][A-Za-z0-9_]*)"
+    r"|(\*\*|[-+*/()]))"
 )
 _CONSTANTS = {"pi": math.pi, "π": math.pi, "tau": 2 * math.pi, "τ": 2 * math.pi, "euler": math.e}
 _FUNCTIONS: dict[str, Callable[[Any], Any]] = {}

@@ -28,6 +28,13 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     )
 
 
+async def _json_body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise ServiceError(400, "invalid_request", "The body is not valid JSON.") from None
+
+
 def create_app(service: LocalService) -> FastAPI:
     """Build the FastAPI application serving ``service``."""
     app = FastAPI(title="qiskit-rest-provider local Qiskit Runtime service", version="1.0")
@@ -104,10 +111,7 @@ def create_app(service: LocalService) -> FastAPI:
 
     @v1.post("/jobs")
     async def create_job(request: Request, inst: str = Depends(instance)) -> dict[str, Any]:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise ServiceError(400, "invalid_request", "The body is not valid JSON.") from None
+        body = await _json_body(request)
         from starlette.concurrency import run_in_threadpool
 
         return await run_in_threadpool(
@@ -158,10 +162,7 @@ def create_app(service: LocalService) -> FastAPI:
 
     @v1.put("/jobs/{job_id}/tags", status_code=204)
     async def tags(job_id: str, request: Request, inst: str = Depends(instance)) -> Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise ServiceError(400, "invalid_request", "The body is not valid JSON.") from None
+        body = await _json_body(request)
         if not isinstance(body, dict) or "tags" not in body:
             raise ServiceError(400, "invalid_request", 'Expected {"tags": [...]}.')
         service.update_tags(inst, job_id, body["tags"])
@@ -169,10 +170,7 @@ def create_app(service: LocalService) -> FastAPI:
 
     @v1.post("/sessions")
     async def create_session(request: Request, inst: str = Depends(instance)) -> dict[str, Any]:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise ServiceError(400, "invalid_request", "The body is not valid JSON.") from None
+        body = await _json_body(request)
         return service.create_session(inst, body)
 
     @v1.get("/sessions/{session_id}")
@@ -183,10 +181,7 @@ def create_app(service: LocalService) -> FastAPI:
     async def patch_session(
         session_id: str, request: Request, inst: str = Depends(instance)
     ) -> Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise ServiceError(400, "invalid_request", "The body is not valid JSON.") from None
+        body = await _json_body(request)
         if not isinstance(body, dict):
             raise ServiceError(400, "invalid_request", "The body must be a JSON object.")
         service.close_session(inst, session_id, body.get("accepting_jobs"))

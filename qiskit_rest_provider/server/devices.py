@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -513,10 +512,3 @@ def load_snapshot_dir(path: str | Path) -> list[Device]:
     if not devices:
         raise ValueError(f"no conf_*.json files in {folder}")
     return devices
-
-
-def catalog_by_name(devices: Iterable[Device]) -> Mapping[str, Device]:
-    return {d.name: d for d in devices}
-
-
-_ = math  # used by generators that vary lengths per edge

@@ -30,6 +30,7 @@ from ..target import build_target
 from .devices import Device, default_catalog, load_snapshot_dir
 from .simulation import execute_job
 from .store import Store, utcnow_iso
+from .validation import check_isa, validate_options
 
 __all__ = ["LocalService", "ServiceError"]
 
@@ -130,6 +131,7 @@ class LocalService:
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._running: dict[str, cf.Future[tuple[str, dict[str, Any]]]] = {}
+        self._deadlines: dict[str, float] = {}
         self._workers = max(0, int(workers))
         self._pool: cf.Executor | None = None
         self._dispatcher: threading.Thread | None = None
@@ -370,8 +372,6 @@ class LocalService:
         options = params.get("options") or {}
         if not isinstance(options, Mapping):
             raise ServiceError(400, "invalid_request", "params.options must be an object.")
-        from .validation import validate_options
-
         try:
             validate_options(program, options)
         except ValueError as exc:
@@ -396,8 +396,6 @@ class LocalService:
         except PubError as exc:
             raise ServiceError(400, "invalid_pub", str(exc)) from None
         target = self.target(device, calibration_id if isinstance(calibration_id, str) else None)
-        from .validation import check_isa
-
         max_shots = config.get("max_shots")
         for i, pub in enumerate(decoded):
             shots = getattr(pub, "shots", None)
@@ -721,19 +719,22 @@ class LocalService:
             json.loads(row["params"]),
             device.configuration,
             cal.properties if cal else None,
+            f"{device.name}/{cal.calibration_id}" if cal else None,
         )
         self._running[job_id] = future
         future.add_done_callback(lambda _f: self._wakeup.set())
-        future.deadline = time.monotonic() + max(1, int(row["cost"] or 10800))  # type: ignore[attr-defined]
+        self._deadlines[job_id] = time.monotonic() + max(1, int(row["cost"] or 10800))
 
     def _reap(self) -> None:
         for job_id, future in list(self._running.items()):
             if not future.done():
-                if time.monotonic() > future.deadline:  # type: ignore[attr-defined]
+                if time.monotonic() > self._deadlines.get(job_id, float("inf")):
                     self._cancel(job_id, "Job exceeded its maximum execution time.", 1305)
                     self._running.pop(job_id, None)
+                    self._deadlines.pop(job_id, None)
                 continue
             self._running.pop(job_id, None)
+            self._deadlines.pop(job_id, None)
             row = self.store.job(job_id)
             if row is None or row["status"] != "Running":
                 continue  # cancelled or deleted meanwhile

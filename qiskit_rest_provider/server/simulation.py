@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import hashlib
 import json
 import math
 import time
@@ -25,6 +26,7 @@ from qiskit.primitives.containers.observables_array import ObservablesArray
 from ..codec.pubs import decode_pubs
 from ..codec.results import encode_result
 from ..execution_span import DoubleSliceSpan, ExecutionSpans
+from ..properties import BackendProperties
 
 __all__ = ["execute_job"]
 
@@ -55,8 +57,21 @@ def _compact(circuit: QuantumCircuit, keep: Sequence[int]) -> QuantumCircuit:
     return dag_to_circuit(dag)
 
 
+#: Calibrations seen by this process, by key (device/calibration id): parsed once each.
+_CALIBRATIONS: dict[str, BackendProperties] = {}
+
+
+def _calibration(key: str, properties: Mapping[str, Any]) -> BackendProperties:
+    props = _CALIBRATIONS.get(key)
+    if props is None:
+        if len(_CALIBRATIONS) >= 32:
+            _CALIBRATIONS.clear()
+        props = _CALIBRATIONS[key] = BackendProperties(properties)
+    return props
+
+
 @functools.lru_cache(maxsize=64)
-def _noise_model(props_json: str, qubits: tuple[int, ...], twoq_names: tuple[str, ...]) -> Any:
+def _noise_model(cal_key: str, qubits: tuple[int, ...], twoq_names: tuple[str, ...]) -> Any:
     from qiskit_aer.noise import (
         NoiseModel,
         ReadoutError,
@@ -64,9 +79,7 @@ def _noise_model(props_json: str, qubits: tuple[int, ...], twoq_names: tuple[str
         thermal_relaxation_error,
     )
 
-    from ..properties import BackendProperties
-
-    props = BackendProperties(json.loads(props_json))
+    props = _CALIBRATIONS[cal_key]
     index = {q: i for i, q in enumerate(qubits)}
     model = NoiseModel(basis_gates=["id", "rz", "sx", "x", "rx", *twoq_names])
 
@@ -138,13 +151,13 @@ def _restrict_observables(observables: ObservablesArray, keep: Sequence[int], wi
 
 def _prepare(
     circuit: QuantumCircuit,
-    props_json: str | None,
+    cal_key: str | None,
     twoq: tuple[str, ...],
-    extra: set[int] = frozenset(),  # type: ignore[assignment]
+    extra: frozenset[int] | set[int] = frozenset(),
 ) -> tuple[QuantumCircuit, list[int], Any]:
     keep = sorted(_active_qubits(circuit) | set(extra)) or [0]
     compact = _compact(circuit, keep)
-    model = _noise_model(props_json, tuple(keep), twoq) if props_json else None
+    model = _noise_model(cal_key, tuple(keep), twoq) if cal_key else None
     return compact, keep, model
 
 
@@ -153,11 +166,23 @@ def execute_job(
     params: Mapping[str, Any],
     configuration: Mapping[str, Any],
     properties: Mapping[str, Any] | None,
+    calibration_key: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Run a job. Returns ``(result_text, metrics)``. Raises ``ValueError`` for bad input."""
+    """Run a job. Returns ``(result_text, metrics)``. Raises ``ValueError`` for bad input.
+
+    ``calibration_key`` names ``properties`` uniquely (device/calibration id) so this process
+    parses each calibration and builds each noise model once.
+    """
     options = dict(params.get("options") or {})
     sim = dict(options.get("simulator") or {})
-    props_json = json.dumps(properties, sort_keys=True) if properties else None
+    cal_key = None
+    if properties:
+        cal_key = (
+            calibration_key
+            or "sha256/"
+            + hashlib.sha256(json.dumps(properties, sort_keys=True).encode()).hexdigest()
+        )
+        _calibration(cal_key, properties)
     twoq = tuple(g for g in configuration.get("basis_gates", []) if g in ("cz", "cx", "ecr", "rzz"))
     num_qubits = int(configuration["n_qubits"])
     started = _dt.datetime.now(_dt.timezone.utc)
@@ -167,21 +192,21 @@ def execute_job(
         pubs = decode_pubs(
             program, params["pubs"], num_qubits=num_qubits, default_shots=int(default_shots)
         )
-        result = _run_sampler(pubs, props_json, twoq, sim.get("seed_simulator"), started)
+        result = _run_sampler(pubs, cal_key, twoq, sim.get("seed_simulator"), started)
     else:
         precision = params.get("precision") or options.get("default_precision") or DEFAULT_PRECISION
         pubs = decode_pubs(
             program, params["pubs"], num_qubits=num_qubits, default_precision=float(precision)
         )
         seed = options.get("seed_estimator", sim.get("seed_simulator"))
-        result = _run_estimator(pubs, props_json, twoq, seed, options.get("default_shots"))
+        result = _run_estimator(pubs, cal_key, twoq, seed, options.get("default_shots"))
     elapsed = time.perf_counter() - t0
     return encode_result(result), {"circuits_execution_time_ns": int(elapsed * 1e9)}
 
 
 def _run_sampler(
     pubs: Sequence[SamplerPub],
-    props_json: str | None,
+    cal_key: str | None,
     twoq: tuple[str, ...],
     seed: int | None,
     started: _dt.datetime,
@@ -191,7 +216,7 @@ def _run_sampler(
     results = []
     slices = {}
     for i, pub in enumerate(pubs):
-        compact, _keep, model = _prepare(pub.circuit, props_json, twoq)
+        compact, _keep, model = _prepare(pub.circuit, cal_key, twoq)
         backend_options: dict[str, Any] = {}
         if model is not None:
             backend_options["noise_model"] = model
@@ -217,7 +242,7 @@ def _run_sampler(
 
 def _run_estimator(
     pubs: Sequence[EstimatorPub],
-    props_json: str | None,
+    cal_key: str | None,
     twoq: tuple[str, ...],
     seed: int | None,
     default_shots: int | None,
@@ -232,7 +257,7 @@ def _run_estimator(
             precision = 1 / math.sqrt(int(default_shots))
         width = pub.circuit.num_qubits
         extra = _observable_qubits(pub.observables, width)
-        compact, keep, model = _prepare(pub.circuit, props_json, twoq, extra)
+        compact, keep, model = _prepare(pub.circuit, cal_key, twoq, extra)
         observables = _restrict_observables(pub.observables, keep, width)
         backend_options: dict[str, Any] = {}
         if model is not None:
@@ -252,7 +277,7 @@ def _run_estimator(
         evs = np.asarray(res.data.evs, dtype=float)
         stds = np.broadcast_to(np.asarray(res.data.stds, dtype=float), evs.shape).copy()
         data = DataBin(evs=evs, stds=stds, ensemble_standard_error=stds.copy(), shape=evs.shape)
-        shots = int(math.ceil(1 / precision**2))
+        shots = math.ceil(1 / precision**2)
         results.append(
             PubResult(
                 data,
