@@ -90,7 +90,7 @@ def test_sampler_job_over_rest(provider: QiskitRestProvider) -> None:
     assert created["backend"] == "local_simulator"
     doc = wait(provider, created["id"])
     assert doc["status"] == "Completed", doc
-    result = decode_result(provider.client.job_results(created["id"]) or "")
+    result = decode_result(provider.client.job_results(created["id"]) or b"")
     counts = result[0].data.meas.get_counts()
     assert set(counts) == {"00", "11"} and abs(counts["00"] - 1000) < 150
     metrics = provider.client.job_metrics(created["id"])
@@ -106,7 +106,7 @@ def test_noisy_device_shows_readout_errors(provider: QiskitRestProvider) -> None
     }
     job_id = provider.client.create_job(body)["id"]
     assert wait(provider, job_id)["status"] == "Completed"
-    counts = decode_result(provider.client.job_results(job_id) or "")[0].data.meas.get_counts()
+    counts = decode_result(provider.client.job_results(job_id) or b"")[0].data.meas.get_counts()
     errors = counts.get("01", 0) + counts.get("10", 0)
     assert 0 < errors < 800
 
@@ -124,7 +124,7 @@ def test_estimator_raw_rest_forms(provider: QiskitRestProvider) -> None:
     }
     job_id = provider.client.create_job(body)["id"]
     assert wait(provider, job_id)["status"] == "Completed"
-    evs = decode_result(provider.client.job_results(job_id) or "")[0].data.evs
+    evs = decode_result(provider.client.job_results(job_id) or b"")[0].data.evs
     assert np.allclose(evs, [1.0, 1.0, 0.0], atol=0.05)
 
 
@@ -252,7 +252,7 @@ def test_restart_keeps_jobs_and_results(tmp_path: Any) -> None:
     with LocalRuntimeServer(db=db, api_key="restart-key", instance=instance) as second:
         prov = second.provider()
         assert prov.client.get_job(job_id)["status"] == "Completed"
-        counts = decode_result(prov.client.job_results(job_id) or "")[0].data.c.get_counts()
+        counts = decode_result(prov.client.job_results(job_id) or b"")[0].data.c.get_counts()
         assert counts == {"1": 50}
 
 
@@ -275,6 +275,6 @@ def test_results_validate_against_schemas_and_official_decoder(
     }
     job_id = provider.client.create_job(body)["id"]
     wait(provider, job_id)
-    text = provider.client.job_results(job_id) or ""
+    text = provider.client.job_results(job_id) or b""
     schemas.PrimitiveResultWrapperModel.model_validate_json(text)
     assert isinstance(json.loads(text, cls=RuntimeDecoder), PrimitiveResult)

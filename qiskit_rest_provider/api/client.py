@@ -138,14 +138,16 @@ class RuntimeRestClient:
     def delete_job(self, job_id: str) -> None:
         self.transport.request("DELETE", f"/v1/jobs/{_segment(job_id, 'job id')}")
 
-    def job_results(self, job_id: str) -> str | None:
-        """The result text, or None while there is no final result (204)."""
+    def job_results(self, job_id: str) -> bytes | None:
+        """The result body as bytes (UTF-8 JSON), or None while there is no final result (204).
+
+        Bytes, not text: decoding a large body with ``requests``' charset guessing is slow."""
         response = self.transport.request(
             "GET", f"/v1/jobs/{_segment(job_id, 'job id')}/results", headers={"Accept": "*/*"}
         )
         if response.status_code == 204 or not response.content:
             return None
-        return response.text
+        return response.content
 
     def cancel_job(self, job_id: str) -> None:
         self.transport.request(

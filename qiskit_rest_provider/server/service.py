@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import logging
-import multiprocessing
 import secrets
 import threading
 import time
@@ -25,12 +24,14 @@ from typing import Any
 from qiskit.transpiler import Target
 
 from ..codec.pubs import PubError, decode_pubs
+from ..isa import find_isa_problem
 from ..properties import parse_datetime
 from ..target import build_target
 from .devices import Device, default_catalog, load_snapshot_dir
 from .simulation import execute_job
 from .store import Store, utcnow_iso
-from .validation import check_isa, validate_options
+from .validation import validate_options
+from .workers import JobExecutionError, WorkerPool
 
 __all__ = ["LocalService", "ServiceError"]
 
@@ -85,12 +86,6 @@ def hash_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
 
 
-def _worker_init() -> None:  # pragma: no cover - runs in worker processes
-    import warnings
-
-    warnings.simplefilter("ignore")
-
-
 class LocalService:
     """Everything the HTTP layer needs, independent of the web framework.
 
@@ -133,7 +128,7 @@ class LocalService:
         self._running: dict[str, cf.Future[tuple[str, dict[str, Any]]]] = {}
         self._deadlines: dict[str, float] = {}
         self._workers = max(0, int(workers))
-        self._pool: cf.Executor | None = None
+        self._pool: WorkerPool | cf.ThreadPoolExecutor | None = None
         self._dispatcher: threading.Thread | None = None
         recovered = self.store.recover_running(
             "The service stopped while this job was running; submit it again."
@@ -145,10 +140,7 @@ class LocalService:
 
     def start(self) -> None:
         if self._workers:
-            ctx = multiprocessing.get_context("spawn")
-            self._pool = cf.ProcessPoolExecutor(
-                self._workers, mp_context=ctx, initializer=_worker_init
-            )
+            self._pool = WorkerPool(self._workers)
         else:
             self._pool = cf.ThreadPoolExecutor(1)
         self._dispatcher = threading.Thread(
@@ -162,11 +154,10 @@ class LocalService:
         if self._dispatcher is not None:
             self._dispatcher.join(timeout=10)
         if self._pool is not None:
-            processes = list((getattr(self._pool, "_processes", None) or {}).values())
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            for proc in processes:
-                proc.terminate()
-                proc.join(timeout=5)
+            if isinstance(self._pool, WorkerPool):
+                self._pool.shutdown()
+            else:
+                self._pool.shutdown(wait=False, cancel_futures=True)
         self.store.close()
 
     # Auth -------------------------------------------------------------------------------------
@@ -403,7 +394,7 @@ class LocalService:
                 raise ServiceError(
                     400, "invalid_pub", f"pub {i}: {shots} shots exceed max_shots={max_shots}."
                 )
-            problem = check_isa(pub.circuit, target)
+            problem = find_isa_problem(pub.circuit, target)
             if problem:
                 raise ServiceError(400, "invalid_pub", f"pub {i}: {problem}")
 
@@ -673,14 +664,28 @@ class LocalService:
 
     def _dispatch(self) -> None:
         while not self._stopping.is_set():
-            self._reap()
+            try:
+                self._reap()
+            except Exception:  # keep dispatching; the failure is logged
+                logger.exception("error while collecting finished jobs")
             capacity = max(1, self._workers) - len(self._running)
             started = False
             while capacity > 0:
                 row = self.store.next_queued(exclude=self._running)
                 if row is None:
                     break
-                self._start(row)
+                try:
+                    self._start(row)
+                except Exception as exc:  # a job that cannot start fails; the queue goes on
+                    logger.exception("cannot start job %s", row["id"])
+                    self._running.pop(row["id"], None)
+                    self.store.update_job(
+                        row["id"],
+                        status="Failed",
+                        reason=f"The job could not be started: {type(exc).__name__}: {exc}",
+                        reason_code=1500,
+                        finished=utcnow_iso(),
+                    )
                 capacity -= 1
                 started = True
             if not started:
@@ -730,6 +735,8 @@ class LocalService:
             if not future.done():
                 if time.monotonic() > self._deadlines.get(job_id, float("inf")):
                     self._cancel(job_id, "Job exceeded its maximum execution time.", 1305)
+                    if isinstance(self._pool, WorkerPool):
+                        self._pool.kill_running(future)
                     self._running.pop(job_id, None)
                     self._deadlines.pop(job_id, None)
                 continue
@@ -742,7 +749,11 @@ class LocalService:
             try:
                 text, metrics = future.result()
             except Exception as exc:  # the job failed: record why
-                message = f"{type(exc).__name__}: {exc}"
+                message = (
+                    str(exc)
+                    if isinstance(exc, JobExecutionError)
+                    else f"{type(exc).__name__}: {exc}"
+                )
                 self.store.update_job(
                     job_id,
                     status="Failed",

@@ -1,15 +1,11 @@
-"""Validation the service performs before queueing a job: options and ISA."""
+"""Option validation the service performs before queueing a job (ISA checks: :mod:`..isa`)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from qiskit.circuit import ParameterExpression, QuantumCircuit
-from qiskit.transpiler import Target
-
-__all__ = ["check_isa", "validate_options"]
+__all__ = ["validate_options"]
 
 _COMMON = {
     "dynamical_decoupling",
@@ -23,7 +19,6 @@ _COMMON = {
 }
 _SAMPLER = _COMMON
 _ESTIMATOR = _COMMON | {"default_precision", "seed_estimator", "resilience"}
-_EXEMPT = frozenset({"barrier", "store"})
 
 
 def validate_options(program: str, options: Mapping[str, Any]) -> None:
@@ -58,39 +53,3 @@ def validate_options(program: str, options: Mapping[str, Any]) -> None:
     seq = dd.get("sequence_type")
     if seq is not None and seq not in ("XX", "XpXm", "XY4"):
         raise ValueError("dynamical_decoupling.sequence_type must be XX, XpXm or XY4")
-
-
-def check_isa(circuit: QuantumCircuit, target: Target) -> str | None:
-    """A description of the first non-ISA instruction, or None if the circuit is ISA."""
-    return _check(circuit, target, list(range(circuit.num_qubits)))
-
-
-def _check(circuit: QuantumCircuit, target: Target, qubit_map: list[int]) -> str | None:
-    index = {q: qubit_map[i] for i, q in enumerate(circuit.qubits)}
-    for inst in circuit.data:
-        op = inst.operation
-        name = op.name
-        if name in _EXEMPT:
-            continue
-        qargs = tuple(index[q] for q in inst.qubits)
-        if any(q >= target.num_qubits for q in qargs):
-            return f"{name} on qubits {list(qargs)}: the backend has {target.num_qubits} qubits"
-        if hasattr(op, "blocks") and op.blocks:
-            if name not in target.operation_names:
-                return f"{name} (control flow) is not supported by the backend"
-            for block in op.blocks:
-                problem = _check(block, target, list(qargs))
-                if problem:
-                    return f"inside {name}: {problem}"
-            continue
-        if not target.instruction_supported(name, qargs):
-            if name not in target.operation_names:
-                return f"{name} on qubits {list(qargs)} is not in the backend's instruction set"
-            return f"{name} on qubits {list(qargs)} is not supported on those qubits"
-        if name == "rzz" and op.params:
-            angle = op.params[0]
-            if not isinstance(angle, ParameterExpression) or not angle.parameters:
-                value = float(angle)
-                if not (0 <= value <= math.pi / 2 + 1e-10):
-                    return f"rzz on qubits {list(qargs)} has angle {value} outside [0, pi/2]"
-    return None

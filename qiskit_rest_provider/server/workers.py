@@ -1,0 +1,178 @@
+"""Simulation worker processes.
+
+Each worker is ``python -m qiskit_rest_provider.server.workers`` talking over its stdin/stdout
+pipes (length-prefixed pickles between this process and its own child: trusted on both ends).
+Unlike ``multiprocessing``'s spawn start method, the child never re-imports the user's
+``__main__`` module, so a script that starts a :class:`LocalRuntimeServer` without an
+``if __name__ == "__main__"`` guard works. A worker whose job overruns can be killed and is
+replaced on the next job.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import IO, Any
+
+__all__ = ["JobExecutionError", "WorkerCrashedError", "WorkerPool"]
+
+_HEADER = struct.Struct("!Q")
+_STOP = object()
+
+
+class WorkerCrashedError(RuntimeError):
+    """The worker process died while running a job."""
+
+
+class JobExecutionError(RuntimeError):
+    """The job's function raised in the worker; the message says what and why."""
+
+
+def _write(stream: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _read(stream: IO[bytes]) -> Any:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+class _Worker:
+    def __init__(self, index: int, tasks: queue.Queue[Any]) -> None:
+        self._index = index
+        self._tasks = tasks
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.current: cf.Future[Any] | None = None
+        self._thread = threading.Thread(target=self._loop, name=f"sim-worker-{index}", daemon=True)
+        self._thread.start()
+
+    def _process(self) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                env = dict(os.environ, PYTHONWARNINGS="ignore")
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", "qiskit_rest_provider.server.workers"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    env=env,
+                )
+            return self._proc
+
+    def _loop(self) -> None:
+        while True:
+            item = self._tasks.get()
+            if item is _STOP:
+                return
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            self.current = future
+            try:
+                proc = self._process()
+                assert proc.stdin is not None and proc.stdout is not None
+                _write(proc.stdin, (fn, args))
+                ok, value = _read(proc.stdout)
+            except (EOFError, BrokenPipeError, OSError) as exc:
+                self.kill()
+                future.set_exception(WorkerCrashedError(f"the simulation worker died ({exc})"))
+            else:
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(JobExecutionError(value))
+            finally:
+                self.current = None
+
+    def kill(self) -> None:
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc is not None:
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    stream.close()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
+class WorkerPool:
+    """A fixed number of worker processes fed from one queue (started lazily, per job)."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("a worker pool needs at least one worker")
+        self._tasks: queue.Queue[Any] = queue.Queue()
+        self._workers = [_Worker(i, self._tasks) for i in range(size)]
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
+        """Run ``fn(*args)`` (a module-level function) in a worker process."""
+        future: cf.Future[Any] = cf.Future()
+        self._tasks.put((future, fn, args))
+        return future
+
+    def kill_running(self, future: cf.Future[Any]) -> bool:
+        """Kill the worker running ``future`` (it fails with WorkerCrashedError)."""
+        for worker in self._workers:
+            if worker.current is future:
+                worker.kill()
+                return True
+        return False
+
+    def shutdown(self) -> None:
+        """Stop every worker process now; queued tasks are cancelled."""
+        while True:
+            try:
+                item = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                item[0].cancel()
+        for _ in self._workers:
+            self._tasks.put(_STOP)
+        for worker in self._workers:
+            worker.kill()
+        for worker in self._workers:
+            worker.join(timeout=10)
+
+
+def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:  # pragma: no cover - child process
+    import warnings
+
+    warnings.simplefilter("ignore")
+    while True:
+        try:
+            fn, args = _read(stdin)
+        except EOFError:
+            return
+        try:
+            result = (True, fn(*args))
+        except Exception as exc:  # reported to the parent, which fails the job
+            result = (False, f"{type(exc).__name__}: {exc}")
+        _write(stdout, result)
+
+
+if __name__ == "__main__":  # pragma: no cover - child process
+    # Keep the protocol stream clean: anything printed by libraries goes to stderr.
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    _serve(sys.stdin.buffer, protocol_out)
