@@ -23,7 +23,7 @@ from .properties import BackendProperties
 from .target import build_target
 
 if TYPE_CHECKING:
-    from .job import RuntimeJob
+    from .backend_run import BackendRunJob
     from .provider import QiskitRestProvider
 
 __all__ = ["BackendStatus", "RestBackend"]
@@ -291,12 +291,16 @@ class RestBackend(BackendV2):
         self,
         run_input: QuantumCircuit | Sequence[QuantumCircuit],
         **options: Any,
-    ) -> RuntimeJob:
-        """Not available yet: ``backend.run`` arrives together with the V2 primitives."""
-        raise NotImplementedError(
-            "backend.run() is not available in this version of qiskit-rest-provider; "
-            "it ships with the SamplerV2 primitive."
-        )
+    ) -> BackendRunJob:
+        """Run ISA circuits as one sampler job; ``job.result()`` is a ``qiskit.result.Result``.
+
+        Options: ``shots`` (default ``backend.options.shots``), ``memory`` (per-shot results
+        for ``get_memory()``), ``seed_simulator``, ``job_tags``, ``init_qubits``,
+        ``rep_delay``. Circuits are checked against the Target first, as for the primitives.
+        """
+        from .backend_run import run_circuits
+
+        return run_circuits(self, run_input, options)
 
 
 def _strip_fractional_properties(raw: dict[str, Any]) -> dict[str, Any]:

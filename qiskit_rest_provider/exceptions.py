@@ -11,10 +11,12 @@ from .api.errors import ApiError, QiskitRestError
 __all__ = [
     "ApiError",
     "BackendDataError",
+    "ExecutionTimeLimitError",
     "ISAValidationError",
     "JobCancelledError",
     "JobFailedError",
     "JobTimeoutError",
+    "PubValidationError",
     "QiskitRestError",
     "ResultDecodeError",
 ]
@@ -24,8 +26,13 @@ class BackendDataError(QiskitRestError, ValueError):
     """A backend's configuration or properties JSON cannot be turned into a Target."""
 
 
-class ISAValidationError(QiskitRestError, ValueError):
-    """A pub is not executable on the backend as given (not ISA, too many shots, ...)."""
+class PubValidationError(QiskitRestError, ValueError):
+    """A pub cannot be submitted as given (missing parameter values, bad shapes, too many shots
+    or pubs, ...). The message names the pub."""
+
+
+class ISAValidationError(PubValidationError):
+    """A pub's circuit is not executable on the backend's Target as given (not ISA)."""
 
 
 class ResultDecodeError(QiskitRestError, ValueError):
@@ -56,3 +63,8 @@ class JobTimeoutError(QiskitRestError, TimeoutError):
     def __init__(self, message: str, *, job_id: str) -> None:
         self.job_id = job_id
         super().__init__(message)
+
+
+class ExecutionTimeLimitError(JobCancelledError):
+    """The service stopped the job because it exceeded its maximum execution time
+    (``options.max_execution_time``; reason code 1305)."""

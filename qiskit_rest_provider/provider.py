@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from qiskit.transpiler import Target
@@ -14,8 +15,9 @@ from .api.auth import Authenticator, BearerTokenAuthenticator, IAMAuthenticator
 from .api.client import RuntimeRestClient
 from .api.errors import NotFoundError, QiskitRestError
 from .api.transport import DEFAULT_API_VERSION, RetryPolicy, Timeouts, Transport, make_session
-from .backend import RestBackend, check_target_data
+from .backend import RestBackend, _utc_iso, check_target_data
 from .configuration import BackendConfiguration
+from .job import RuntimeJob, wait_for_jobs
 from .properties import BackendProperties
 
 __all__ = ["QiskitRestProvider"]
@@ -304,6 +306,142 @@ class QiskitRestProvider:
         target = check_target_data(config, props)
         with self._lock:
             return self._target_cache.setdefault(key, target)
+
+    # Jobs -------------------------------------------------------------------------------------
+
+    def job(self, job_id: str) -> RuntimeJob:
+        """A job by id, fetched now. Jobs made by ``backend.run()`` come back as
+        :class:`~qiskit_rest_provider.backend_run.BackendRunJob` (their result is a
+        ``qiskit.result.Result``); every other job as :class:`RuntimeJob`."""
+        return self._job_from_document(self._client.get_job(job_id, exclude_params=True))
+
+    def _job_from_document(self, document: Mapping[str, Any]) -> RuntimeJob:
+        from .backend_run import BACKEND_RUN_TAG, BackendRunJob
+
+        program = document.get("program")
+        program_id = str(program.get("id")) if isinstance(program, Mapping) else ""
+        tags = document.get("tags") or []
+        cls = BackendRunJob if BACKEND_RUN_TAG in tags else RuntimeJob
+        return cls(
+            str(document["id"]),
+            self,
+            program_id=program_id,
+            document=document,
+        )
+
+    def jobs(
+        self,
+        limit: int | None = 10,
+        skip: int = 0,
+        backend_name: str | None = None,
+        pending: bool | None = None,
+        program_id: str | None = None,
+        job_tags: Sequence[str] | None = None,
+        session_id: str | None = None,
+        created_after: _dt.datetime | None = None,
+        created_before: _dt.datetime | None = None,
+        descending: bool = True,
+        *,
+        page_size: int = 50,
+    ) -> Iterator[RuntimeJob]:
+        """Jobs matching every given filter, newest first unless ``descending=False``.
+
+        A lazy iterator: pages of ``page_size`` jobs are fetched as it is consumed, until
+        ``limit`` jobs (``None``: all) have been yielded. Naive datetimes are local time.
+        """
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0 or None")
+        if skip < 0:
+            raise ValueError("skip must be >= 0")
+        if not 1 <= page_size <= 200:
+            raise ValueError("page_size must be between 1 and 200")
+        return self._iter_jobs(
+            limit,
+            skip,
+            page_size,
+            {
+                "backend": backend_name,
+                "pending": pending,
+                "program": program_id,
+                "tags": list(job_tags or ()),
+                "session_id": session_id,
+                "created_after": _utc_iso(created_after) if created_after else None,
+                "created_before": _utc_iso(created_before) if created_before else None,
+                "descending": descending,
+            },
+        )
+
+    def _iter_jobs(
+        self, limit: int | None, skip: int, page_size: int, filters: dict[str, Any]
+    ) -> Iterator[RuntimeJob]:
+        yielded = 0
+        offset = skip
+        while limit is None or yielded < limit:
+            size = page_size if limit is None else min(page_size, limit - yielded)
+            page = self._client.list_jobs(limit=size, offset=offset, **filters)
+            documents = page.get("jobs") or []
+            for document in documents:
+                yield self._job_from_document(document)
+                yielded += 1
+                if limit is not None and yielded >= limit:
+                    return
+            offset += len(documents)
+            total = page.get("count")
+            if not documents or (isinstance(total, int) and offset >= total):
+                return
+
+    def delete_job(self, job_id: str) -> None:
+        """Delete a job in a final state (its result and inputs go with it)."""
+        self._client.delete_job(job_id)
+
+    def run(
+        self,
+        program_id: str,
+        inputs: Mapping[str, Any],
+        backend: str | RestBackend,
+        *,
+        session_id: str | None = None,
+        tags: Sequence[str] | None = None,
+        log_level: str = "WARNING",
+        max_execution_time: int | None = None,
+    ) -> RuntimeJob:
+        """Submit raw ``params`` (already in wire form) to any program.
+
+        ``inputs`` goes unchanged into ``params``; no pre-flight check is made. Use the
+        primitives for sampler and estimator work.
+        """
+        name = backend if isinstance(backend, str) else backend.name
+        body: dict[str, Any] = {
+            "program_id": program_id,
+            "backend": name,
+            "params": dict(inputs),
+            "log_level": log_level.upper(),
+        }
+        if session_id:
+            body["session_id"] = session_id
+        if tags:
+            body["tags"] = list(tags)
+        if max_execution_time is not None:
+            body["cost"] = int(max_execution_time)
+        created = self._client.create_job(body)
+        return RuntimeJob(
+            str(created["id"]),
+            self,
+            program_id=program_id,
+            backend_name=str(created.get("backend") or name),
+            session_id=created.get("session_id") or session_id,
+            tags=tags,
+        )
+
+    @staticmethod
+    def wait_for_jobs(
+        jobs: Iterable[RuntimeJob],
+        timeout: float | None = None,
+        *,
+        callback: Callable[[RuntimeJob], None] | None = None,
+    ) -> list[RuntimeJob]:
+        """Wait until every job is final (see :func:`~qiskit_rest_provider.job.wait_for_jobs`)."""
+        return wait_for_jobs(jobs, timeout, callback=callback)
 
     # Instance ---------------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from qiskit.circuit import (
 )
 from qiskit.circuit.library import get_standard_gate_name_mapping
 
-__all__ = ["QASM3Error", "dumps_isa", "loads_isa"]
+__all__ = ["QASM3Error", "dumps_isa", "is_identifier", "loads_isa"]
 
 STDGATES = frozenset(
     [
@@ -144,6 +144,11 @@ _RESERVED = frozenset(
         "include",
     ]
 )
+
+
+def is_identifier(name: str) -> bool:
+    """Whether ``name`` can be used unchanged as an OpenQASM 3 identifier."""
+    return bool(_IDENT_RE.match(name)) and name not in _RESERVED
 
 
 def _identifier(name: str, used: set[str]) -> str:

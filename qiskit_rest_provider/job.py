@@ -1,0 +1,432 @@
+"""``RuntimeJob``: a job of the Qiskit Runtime REST API, seen as a Qiskit primitive job.
+
+A job object holds the last job document it fetched. Nothing is fetched when it is created;
+``status()`` asks the server until the job reaches a final state, after which the state is
+cached for good. ``result()`` waits with adaptive polling (fast first, then backing off to a
+cap), downloads the result once, decodes it once and caches it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from qiskit.primitives import BasePrimitiveJob, PrimitiveResult
+from qiskit.providers import JobStatus
+
+from .api.errors import NotFoundError
+from .codec.pubs import PubError, decode_circuit
+from .codec.results import decode_result, decode_tagged
+from .exceptions import (
+    ExecutionTimeLimitError,
+    JobCancelledError,
+    JobFailedError,
+    JobTimeoutError,
+)
+from .properties import parse_datetime
+
+if TYPE_CHECKING:
+    from .backend import RestBackend
+    from .provider import QiskitRestProvider
+
+__all__ = [
+    "MAX_TIME_REASON_CODE",
+    "PollPolicy",
+    "RuntimeJob",
+    "job_status_from_document",
+    "wait_for_jobs",
+]
+
+#: ``state.reason_code`` of a job cancelled because it exceeded its maximum execution time.
+MAX_TIME_REASON_CODE = 1305
+
+_STATES = {
+    "QUEUED": JobStatus.QUEUED,
+    "RUNNING": JobStatus.RUNNING,
+    "COMPLETED": JobStatus.DONE,
+    "DONE": JobStatus.DONE,
+    "FAILED": JobStatus.ERROR,
+    "ERROR": JobStatus.ERROR,
+    "CANCELLED": JobStatus.CANCELLED,
+}
+_FINAL = frozenset({JobStatus.DONE, JobStatus.ERROR, JobStatus.CANCELLED})
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How a waiting job polls ``GET /v1/jobs/{id}``.
+
+    The first poll comes after ``initial`` seconds; each following interval is ``factor`` times
+    the previous one, up to ``maximum``; every interval is jittered by ``±jitter`` (a fraction)
+    so that many waiting clients do not poll in lockstep.
+    """
+
+    initial: float = 0.05
+    factor: float = 1.5
+    maximum: float = 3.0
+    jitter: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not (self.initial > 0 and self.maximum >= self.initial):
+            raise ValueError("PollPolicy needs 0 < initial <= maximum")
+        if self.factor < 1:
+            raise ValueError("PollPolicy.factor must be >= 1")
+        if not 0 <= self.jitter < 1:
+            raise ValueError("PollPolicy.jitter must be in [0, 1)")
+
+    def intervals(self, rng: random.Random | None = None) -> Iterable[float]:
+        """The (infinite) sequence of sleep intervals."""
+        rng = rng or random.Random()
+        interval = self.initial
+        while True:
+            yield interval * (1 + self.jitter * (2 * rng.random() - 1))
+            interval = min(interval * self.factor, self.maximum)
+
+
+def job_status_from_document(document: Mapping[str, Any]) -> tuple[JobStatus, str, int | None]:
+    """``(JobStatus, server status text, reason code)`` of a job document (any case)."""
+    state = document.get("state")
+    state = state if isinstance(state, Mapping) else {}
+    text = str(state.get("status") or document.get("status") or "")
+    code = state.get("reason_code", state.get("reasonCode"))
+    reason_code = int(code) if isinstance(code, (int, float, str)) and str(code).isdigit() else None
+    upper = text.upper()
+    if upper.startswith("CANCELLED") and "RAN TOO LONG" in upper:
+        reason_code = reason_code or MAX_TIME_REASON_CODE
+    status = _STATES.get(upper.split(" ")[0], JobStatus.INITIALIZING)
+    if status is JobStatus.CANCELLED and reason_code == MAX_TIME_REASON_CODE:
+        status = JobStatus.ERROR  # as the official client reports it
+    return status, text, reason_code
+
+
+class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
+    """A sampler or estimator job (``program_id``) submitted through the REST API.
+
+    Obtain one from a primitive's ``run()`` or from :meth:`QiskitRestProvider.job`.
+
+    Args:
+        job_id: The job id.
+        provider: The provider the job was submitted through.
+        program_id: ``"sampler"``, ``"estimator"`` or another program id.
+        backend_name: The backend the job runs on, if known.
+        session_id: The session or batch the job belongs to, if any.
+        document: A job document already fetched (``GET /v1/jobs/{id}``), if any.
+        poll: Polling policy for :meth:`result` and :meth:`wait_for_final_state`.
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        provider: QiskitRestProvider,
+        *,
+        program_id: str,
+        backend_name: str | None = None,
+        session_id: str | None = None,
+        tags: Sequence[str] | None = None,
+        document: Mapping[str, Any] | None = None,
+        poll: PollPolicy | None = None,
+    ) -> None:
+        super().__init__(job_id)
+        self._provider = provider
+        self._program_id = program_id
+        self._backend_name = backend_name
+        self._session_id = session_id
+        self._tags = list(tags or ())
+        self._poll = poll or PollPolicy()
+        self._lock = threading.Lock()
+        self._document: dict[str, Any] = {}
+        self._status = JobStatus.INITIALIZING
+        self._status_text = "INITIALIZING"
+        self._reason_code: int | None = None
+        self._result: PrimitiveResult[Any] | None = None
+        self._inputs: dict[str, Any] | None = None
+        if document is not None:
+            self._apply(document)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__}('{self.job_id()}', program='{self._program_id}', "
+            f"backend='{self._backend_name}', status={self._status.name})>"
+        )
+
+    # Document ---------------------------------------------------------------------------------
+
+    def _apply(self, document: Mapping[str, Any]) -> None:
+        status, text, reason_code = job_status_from_document(document)
+        with self._lock:
+            self._document = dict(document)
+            self._status, self._status_text, self._reason_code = status, text, reason_code
+            backend = document.get("backend")
+            if isinstance(backend, str) and backend:
+                self._backend_name = backend
+            session_id = document.get("session_id")
+            if isinstance(session_id, str) and session_id:
+                self._session_id = session_id
+            tags = document.get("tags")
+            if isinstance(tags, list):
+                self._tags = [str(t) for t in tags]
+            program = document.get("program")
+            if isinstance(program, Mapping) and isinstance(program.get("id"), str):
+                self._program_id = str(program["id"])
+
+    def refresh(self) -> None:
+        """Fetch the job document now."""
+        self._apply(self._provider.client.get_job(self.job_id(), exclude_params=True))
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The last job document fetched (empty before the first fetch)."""
+        return dict(self._document)
+
+    # Status -----------------------------------------------------------------------------------
+
+    def status(self) -> JobStatus:
+        """The job's status; asks the server unless the job is already known to be final."""
+        if self._status not in _FINAL:
+            self.refresh()
+        return self._status
+
+    def done(self) -> bool:
+        """Whether the job completed successfully."""
+        return self.status() is JobStatus.DONE
+
+    def running(self) -> bool:
+        """Whether the job is running now."""
+        return self.status() is JobStatus.RUNNING
+
+    def cancelled(self) -> bool:
+        """Whether the job was cancelled (by the user or its session)."""
+        return self.status() is JobStatus.CANCELLED
+
+    def in_final_state(self) -> bool:
+        """Whether the job completed, failed or was cancelled."""
+        return self.status() in _FINAL
+
+    def wait_for_final_state(self, timeout: float | None = None) -> JobStatus:
+        """Poll until the job is final; raise :class:`JobTimeoutError` after ``timeout`` s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for interval in self._poll.intervals():
+            status = self.status()
+            if status in _FINAL:
+                return status
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise JobTimeoutError(
+                        f"job {self.job_id()} is still {status.name} after {timeout} s",
+                        job_id=self.job_id(),
+                    )
+                interval = min(interval, remaining)
+            time.sleep(interval)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # Result -----------------------------------------------------------------------------------
+
+    def result(self, timeout: float | None = None) -> PrimitiveResult[Any]:
+        """Wait for the job and return its result, decoded once and cached.
+
+        Raises:
+            JobTimeoutError: ``timeout`` seconds passed first (the job goes on).
+            JobFailedError: the job failed; the message carries the server's reason.
+            JobCancelledError: the job was cancelled.
+            ExecutionTimeLimitError: the job ran longer than its maximum execution time.
+        """
+        if self._result is not None:
+            return self._result
+        status = self.wait_for_final_state(timeout)
+        if status is not JobStatus.DONE:
+            raise self._final_error()
+        body = self._provider.client.job_results(self.job_id())
+        if body is None or not body.strip():
+            raise JobFailedError(
+                f"job {self.job_id()} completed but the service returned no result",
+                job_id=self.job_id(),
+            )
+        decoded = self._decode(body)
+        with self._lock:
+            if self._result is None:
+                self._result = decoded
+            return self._result
+
+    def _decode(self, body: bytes) -> Any:
+        return decode_result(body)
+
+    def _final_error(self) -> Exception:
+        message = self.error_message() or f"job {self.job_id()} ended as {self._status_text}"
+        if self._reason_code == MAX_TIME_REASON_CODE:
+            return ExecutionTimeLimitError(message, job_id=self.job_id(), reason_code=1305)
+        if self._status is JobStatus.CANCELLED:
+            return JobCancelledError(
+                f"job {self.job_id()} was cancelled", job_id=self.job_id(), reason_code=None
+            )
+        return JobFailedError(message, job_id=self.job_id(), reason_code=self._reason_code)
+
+    def error_message(self) -> str | None:
+        """Why the job failed or was cancelled (``None`` otherwise)."""
+        status = self.status()
+        if status not in (JobStatus.ERROR, JobStatus.CANCELLED):
+            return None
+        state = self._document.get("state")
+        reason = state.get("reason") if isinstance(state, Mapping) else None
+        reason = str(reason) if reason else f"Job {self._status_text.lower()}."
+        if self._reason_code is not None:
+            reason = f"Error code {self._reason_code}; {reason}"
+        solution = state.get("reason_solution") if isinstance(state, Mapping) else None
+        if solution:
+            reason = f"{reason} {solution}"
+        return reason
+
+    # Actions ----------------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Cancel the job. Raises :class:`~qiskit_rest_provider.api.errors.ConflictError` if it
+        is already in a final state."""
+        self._provider.client.cancel_job(self.job_id())
+        self.refresh()
+
+    def logs(self) -> str:
+        """The job's log text (empty if the service keeps none)."""
+        try:
+            return self._provider.client.job_logs(self.job_id())
+        except NotFoundError:
+            return ""
+
+    def metrics(self) -> dict[str, Any]:
+        """Timestamps, usage and execution metrics (``GET /v1/jobs/{id}/metrics``)."""
+        return self._provider.client.job_metrics(self.job_id())
+
+    def usage(self) -> float:
+        """Billed quantum seconds; 0 while billing has not settled."""
+        usage = self.metrics().get("usage")
+        if not isinstance(usage, Mapping) or usage.get("status") == "pending":
+            return 0.0
+        return float(usage.get("qpu_charge_time_seconds") or 0)
+
+    def update_tags(self, new_tags: Sequence[str]) -> list[str]:
+        """Replace the job's tags (``[]`` clears them); returns the new tags."""
+        tags = [str(t) for t in new_tags]
+        self._provider.client.update_job_tags(self.job_id(), tags)
+        self._tags = tags
+        return list(tags)
+
+    # Attributes -------------------------------------------------------------------------------
+
+    @property
+    def program_id(self) -> str:
+        return self._program_id
+
+    @property
+    def primitive_id(self) -> str:
+        return self._program_id
+
+    @property
+    def session_id(self) -> str | None:
+        """The session or batch the job belongs to, if any."""
+        return self._session_id
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._tags)
+
+    @property
+    def creation_date(self) -> _dt.datetime | None:
+        """When the job was created (from the last document fetched)."""
+        created = self._document.get("created")
+        return parse_datetime(created) if isinstance(created, str) else None
+
+    @property
+    def reason_code(self) -> int | None:
+        return self._reason_code
+
+    def backend(self) -> RestBackend | None:
+        """The backend the job runs on (no I/O)."""
+        if not self._backend_name:
+            return None
+        return self._provider.backend(self._backend_name)
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The submitted ``params``, decoded (fetched on first access, then cached).
+
+        Circuits come back as ``QuantumCircuit`` objects, arrays as numpy arrays.
+        """
+        if self._inputs is None:
+            document = self._provider.client.get_job(self.job_id(), exclude_params=False)
+            raw = document.get("params")
+            if raw is None:
+                raise JobFailedError(
+                    f"the service does not return the inputs of job {self.job_id()} "
+                    "(private jobs never do)",
+                    job_id=self.job_id(),
+                )
+            self._inputs = _decode_inputs(raw)
+        return self._inputs
+
+
+def _decode_inputs(raw: Any) -> dict[str, Any]:
+    import json
+
+    params = decode_tagged(json.dumps(raw))
+    if not isinstance(params, dict):
+        return {"params": params}
+    pubs = params.get("pubs")
+    if isinstance(pubs, list):
+        decoded_pubs: list[Any] = []
+        for i, pub in enumerate(pubs):
+            if isinstance(pub, list) and pub:
+                try:
+                    circuit = decode_circuit(pub[0], where=f"pub {i}").circuit
+                except PubError:
+                    circuit = pub[0]
+                decoded_pubs.append([circuit, *pub[1:]])
+            else:
+                decoded_pubs.append(pub)
+        params["pubs"] = decoded_pubs
+    return params
+
+
+def wait_for_jobs(
+    jobs: Iterable[RuntimeJob],
+    timeout: float | None = None,
+    *,
+    poll: PollPolicy | None = None,
+    callback: Callable[[RuntimeJob], None] | None = None,
+) -> list[RuntimeJob]:
+    """Wait until every job is in a final state; returns the jobs in the order given.
+
+    Each round polls only the jobs still pending. ``callback`` is called once per job as it
+    reaches its final state (in completion order).
+
+    Raises:
+        JobTimeoutError: ``timeout`` seconds passed before all jobs finished.
+    """
+    all_jobs = list(jobs)
+    pending = list(all_jobs)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for interval in (poll or PollPolicy()).intervals():
+        still: list[RuntimeJob] = []
+        for job in pending:
+            if job.in_final_state():
+                if callback is not None:
+                    callback(job)
+            else:
+                still.append(job)
+        pending = still
+        if not pending:
+            return all_jobs
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                ids = ", ".join(j.job_id() for j in pending[:5])
+                raise JobTimeoutError(
+                    f"{len(pending)} job(s) still pending after {timeout} s: {ids}",
+                    job_id=pending[0].job_id(),
+                )
+            interval = min(interval, remaining)
+        time.sleep(interval)
+    raise AssertionError("unreachable")  # pragma: no cover
