@@ -107,7 +107,7 @@ def _combined(data: Any) -> BitArray:
         raise ResultDecodeError("a sampler pub result holds no classical register data")
     if len(registers) == 1:
         return registers[0]
-    return BitArray.concatenate_bits(registers[::-1])
+    return BitArray.concatenate_bits(registers)  # the first array takes the lowest bits
 
 
 def _hex_per_shot(bits: BitArray) -> list[str]:

@@ -207,9 +207,9 @@ class ExecutionSpans(Sequence[ExecutionSpan]):
         return (self.stop - self.start).total_seconds()
 
     def filter_by_pub(self, pub_idx: int | Iterable[int]) -> ExecutionSpans:
-        return ExecutionSpans(
-            span.filter_by_pub(pub_idx) for span in self._spans if span.contains_pub(pub_idx)
-        )
+        """Every span, each filtered to the given pubs (spans left empty are kept, as in
+        qiskit-ibm-runtime, so that indices and timing line up with the unfiltered list)."""
+        return ExecutionSpans(span.filter_by_pub(pub_idx) for span in self._spans)
 
     def sort(self, inplace: bool = True) -> ExecutionSpans:
         target = self if inplace else ExecutionSpans(self._spans)

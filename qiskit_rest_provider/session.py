@@ -56,6 +56,7 @@ class Session:
         self._max_time = max_time
         self._session_id: str | None = None
         self._closed = False
+        self._warned = False
         self._lock = threading.Lock()
         self._tokens: list[contextvars.Token[Session | None]] = []
 
@@ -115,12 +116,14 @@ class Session:
                 raise ValueError(f"{type(self).__name__} {self._session_id} is closed")
             if self._session_id is None:
                 if self._backend.simulator:
-                    warnings.warn(
-                        f"{self._backend.name} is a simulator: it has no sessions, so jobs of "
-                        f"this {type(self).__name__} run as ordinary jobs",
-                        stacklevel=3,
-                    )
-                    self._closed = False
+                    if not self._warned:
+                        self._warned = True
+                        warnings.warn(
+                            f"{self._backend.name} is a simulator: it has no sessions, so jobs "
+                            f"of this {type(self).__name__} run as ordinary jobs",
+                            UserWarning,
+                            stacklevel=4,
+                        )
                     return None
                 created = self.provider.client.create_session(
                     mode=self._mode,
@@ -136,8 +139,6 @@ class Session:
             raise ValueError(
                 f"{type(self).__name__} {self._session_id} is closed and accepts no new jobs"
             )
-        if self._session_id is None and self._backend.simulator:
-            return None
         return self._session_id or self.open()
 
     def close(self) -> None:

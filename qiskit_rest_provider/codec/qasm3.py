@@ -88,6 +88,8 @@ def _gate_definition(name: str) -> str:
     """``gate …{…}`` text for a standard gate outside stdgates.inc, via Qiskit's exporter."""
     from qiskit import qasm3
 
+    if name == "u":  # Qiskit's UGate is OpenQASM 3's built-in U, which needs no definition
+        return "gate u(_p0, _p1, _p2) _q0 {\n  U(_p0, _p1, _p2) _q0;\n}"
     op = _standard()[name]
     params = [Parameter(f"_p{i}") for i in range(len(op.params))]
     gate = type(op)(*params) if params else op
@@ -196,7 +198,7 @@ def _dumps_fast(circuit: QuantumCircuit) -> str:
         raise _Unsupported
     standard = _standard()
     used: set[str] = set()
-    param_names = {p: _identifier(p.name, used) for p in circuit.parameters}
+    param_names = _input_names(circuit, used)
     qidx = {q: i for i, q in enumerate(circuit.qubits)}
     clbit_ref: dict[Clbit, str] = {}
     header = ["OPENQASM 3.0;", 'include "stdgates.inc";']
@@ -215,6 +217,22 @@ def _dumps_fast(circuit: QuantumCircuit) -> str:
     body: list[str] = []
     _emit(circuit.data, qidx, clbit_ref, param_names, standard, definitions, body, "")
     return "\n".join([*header, *definitions.values(), *body, ""])
+
+
+def _input_names(circuit: QuantumCircuit, used: set[str]) -> dict[Parameter, str]:
+    """OpenQASM 3 input names whose sorted order is the circuit's parameter order.
+
+    Readers such as ``qiskit.qasm3.loads`` order the loaded parameters by name, and the
+    parameter-values array is in ``circuit.parameters`` order. Names that are valid identifiers
+    are kept (their order is unchanged); otherwise (``θ[0]``, ``θ[10]``, ...) every input is
+    named ``_p<index>``, zero-padded so that sorting by name keeps the positional order.
+    """
+    params = list(circuit.parameters)
+    names = [p.name for p in params]
+    if all(is_identifier(n) for n in names):
+        return {p: _identifier(p.name, used) for p in params}
+    width = len(str(max(len(params) - 1, 0)))
+    return {p: _identifier(f"_p{i:0{width}d}", used) for i, p in enumerate(params)}
 
 
 def _emit(

@@ -349,8 +349,10 @@ def to_wire(obj: Any, depth: int = 0) -> Any:
     if isinstance(obj, ExecutionSpans):
         return {"__type__": "ExecutionSpans", "__value__": {"spans": [to_wire(s, d) for s in obj]}}
     if isinstance(obj, ExecutionSpan):
+        # The official encoder tags a SliceSpan "ExecutionSpan" (its historical name).
+        tag = "ExecutionSpan" if type(obj) is SliceSpan else type(obj).__name__
         return {
-            "__type__": type(obj).__name__,
+            "__type__": tag,
             "__value__": {
                 "start": to_wire(obj.start, d),
                 "stop": to_wire(obj.stop, d),

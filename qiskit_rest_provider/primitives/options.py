@@ -442,13 +442,20 @@ class PrimitiveOptions(OptionGroup):
         for key in self._job_level:
             options.pop(key, None)
         extra = {key: options.pop(key) for key in self._params_level if key in options}
-        experimental = options.get("experimental")
+        experimental = options.pop("experimental", None)
         if isinstance(experimental, dict):
-            experimental = {k: v for k, v in experimental.items() if k != "image"}
-            if experimental:
-                options["experimental"] = experimental
-            else:
-                options.pop("experimental")
+            # As the official client does: known option names are merged into the options,
+            # anything else stays under "experimental"; "image" goes to the job's "runtime".
+            unknown: dict[str, Any] = {}
+            for key, value in experimental.items():
+                if key == "image":
+                    continue
+                if key in self._fields and key not in self._job_level:
+                    options[key] = _merge(options.get(key), value)
+                else:
+                    unknown[key] = value
+            if unknown:
+                options["experimental"] = unknown
         return options, extra
 
     def job_fields(self) -> dict[str, Any]:
@@ -469,6 +476,15 @@ class PrimitiveOptions(OptionGroup):
 
     def validate(self) -> None:
         """Cross-option checks (single options are checked when set)."""
+
+
+def _merge(base: Any, extra: Any) -> Any:
+    if isinstance(base, dict) and isinstance(extra, Mapping):
+        merged = dict(base)
+        for key, value in extra.items():
+            merged[key] = _merge(merged.get(key), value)
+        return merged
+    return copy.deepcopy(extra)
 
 
 _COMMON: dict[str, Check | type[OptionGroup]] = {

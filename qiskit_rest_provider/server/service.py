@@ -454,8 +454,9 @@ class LocalService:
         ):
             self.store.append_log(job_id, f"{utcnow_iso()} {reason}")
             future = self._running.get(job_id)
-            if future is not None:
-                future.cancel()
+            if future is not None and not future.cancel() and isinstance(self._pool, WorkerPool):
+                # Running: stop the simulation so the worker is free for the next job.
+                self._pool.kill_running(future)
 
     def delete_job(self, instance: str, job_id: str) -> None:
         row = self.get_job(instance, job_id)
@@ -735,8 +736,6 @@ class LocalService:
             if not future.done():
                 if time.monotonic() > self._deadlines.get(job_id, float("inf")):
                     self._cancel(job_id, "Job exceeded its maximum execution time.", 1305)
-                    if isinstance(self._pool, WorkerPool):
-                        self._pool.kill_running(future)
                     self._running.pop(job_id, None)
                     self._deadlines.pop(job_id, None)
                 continue

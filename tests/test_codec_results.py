@@ -1,0 +1,217 @@
+"""Our result decoder against qiskit-ibm-runtime's RuntimeDecoder, on a corpus encoded by the
+official RuntimeEncoder (the oracle of reference §9)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from qiskit.primitives import BitArray, DataBin, PrimitiveResult, PubResult, SamplerPubResult
+from qiskit_ibm_runtime import RuntimeDecoder, RuntimeEncoder
+from qiskit_ibm_runtime import execution_span as ref_spans
+
+from qiskit_rest_provider.codec.ndarray import decode_ndarray, encode_ndarray
+from qiskit_rest_provider.codec.results import decode_result, decode_tagged, encode_result
+from qiskit_rest_provider.exceptions import ResultDecodeError
+
+T0 = dt.datetime(2026, 11, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
+T1 = dt.datetime(2026, 11, 1, 12, 0, 3, 250000, tzinfo=dt.timezone.utc)
+
+
+def _bits(rng: np.random.Generator, shape: tuple[int, ...], shots: int, bits: int) -> BitArray:
+    raw = rng.integers(0, 2, size=(*shape, shots, bits), dtype=bool)
+    return BitArray.from_bool_array(raw, order="big")
+
+
+def _spans() -> Any:
+    return ref_spans.ExecutionSpans(
+        [
+            ref_spans.SliceSpan(T0, T1, {0: ((4,), slice(0, 4))}),
+            ref_spans.DoubleSliceSpan(T0, T1, {1: ((2, 100), slice(0, 2), slice(0, 100))}),
+            ref_spans.TwirledSliceSpan(T0, T1, {0: ((3, 4, 10), True, slice(0, 4), slice(2, 9))}),
+            ref_spans.TwirledSliceSpanV2(
+                T0, T1, {2: ((4, 5, 16), False, slice(1, 5), slice(0, 64), 60)}
+            ),
+        ]
+    )
+
+
+def sampler_result(seed: int = 1) -> PrimitiveResult[Any]:
+    rng = np.random.default_rng(seed)
+    pubs = [
+        SamplerPubResult(
+            DataBin(meas=_bits(rng, (), 100, 5)),
+            metadata={"circuit_metadata": {"name": "bell"}},
+        ),
+        SamplerPubResult(
+            DataBin(alpha=_bits(rng, (3, 2), 64, 3), beta=_bits(rng, (3, 2), 64, 9), shape=(3, 2)),
+            metadata={"circuit_metadata": {}, "unknown_key": [1, 2, {"x": "y"}]},
+        ),
+    ]
+    return PrimitiveResult(
+        pubs, metadata={"execution": {"execution_spans": _spans()}, "version": 2}
+    )
+
+
+def estimator_result(seed: int = 2) -> PrimitiveResult[Any]:
+    rng = np.random.default_rng(seed)
+    shape = (2, 3)
+    data = DataBin(
+        evs=rng.normal(size=shape),
+        stds=rng.random(shape),
+        ensemble_standard_error=rng.random(shape),
+        evs_extrapolated=rng.normal(size=(*shape, 2, 4)),
+        stds_extrapolated=rng.random((*shape, 2, 4)),
+        evs_noise_factors=rng.normal(size=(*shape, 3)),
+        stds_noise_factors=rng.random((*shape, 3)),
+        shape=shape,
+    )
+    metadata = {
+        "target_precision": 0.015625,
+        "shots": 4096,
+        "circuit_metadata": {},
+        "resilience": {
+            "zne": {"extrapolator": ["exponential", "linear"], "noise_factors": [1, 3, 5]},
+        },
+        "num_randomizations": 32,
+    }
+    return PrimitiveResult(
+        [PubResult(data, metadata=metadata)], metadata={"dynamical_decoupling": {"enable": False}}
+    )
+
+
+def _assert_same(ours: Any, ref: Any, path: str = "result") -> None:
+    if isinstance(ref, PrimitiveResult):
+        assert isinstance(ours, PrimitiveResult), path
+        assert len(ours) == len(ref)
+        _assert_same(ours.metadata, ref.metadata, f"{path}.metadata")
+        for i, (a, b) in enumerate(zip(ours, ref, strict=True)):
+            _assert_same(a, b, f"{path}[{i}]")
+    elif isinstance(ref, PubResult):
+        assert type(ours).__name__ == type(ref).__name__, path
+        _assert_same(ours.data, ref.data, f"{path}.data")
+        _assert_same(ours.metadata, ref.metadata, f"{path}.metadata")
+    elif isinstance(ref, DataBin):
+        assert isinstance(ours, DataBin) and ours.shape == ref.shape, path
+        assert list(ours.keys()) == list(ref.keys()), path
+        for key in ref:
+            _assert_same(ours[key], ref[key], f"{path}.{key}")
+    elif isinstance(ref, BitArray):
+        assert isinstance(ours, BitArray), path
+        assert (ours.num_bits, ours.shape, ours.num_shots) == (
+            ref.num_bits,
+            ref.shape,
+            ref.num_shots,
+        )
+        np.testing.assert_array_equal(ours.array, ref.array)
+    elif isinstance(ref, np.ndarray):
+        assert isinstance(ours, np.ndarray) and ours.dtype == ref.dtype, path
+        np.testing.assert_array_equal(ours, ref)
+    elif isinstance(ref, ref_spans.ExecutionSpans):
+        assert len(ours) == len(ref), path
+        for i, (a, b) in enumerate(zip(ours, ref, strict=True)):
+            assert type(a).__name__ == type(b).__name__, f"{path}[{i}]"
+            assert (a.start, a.stop) == (b.start, b.stop)
+            assert a.pub_idxs == b.pub_idxs and a.duration == b.duration, f"{path}[{i}]"
+            assert a.size == b.size
+            for idx in b.pub_idxs:
+                np.testing.assert_array_equal(a.mask(idx), b.mask(idx))
+    elif isinstance(ref, dict):
+        assert isinstance(ours, dict) and set(ours) == set(ref), path
+        for key in ref:
+            _assert_same(ours[key], ref[key], f"{path}.{key}")
+    elif isinstance(ref, (list, tuple)):
+        assert len(ours) == len(ref), path
+        for i, (a, b) in enumerate(zip(ours, ref, strict=True)):
+            _assert_same(a, b, f"{path}[{i}]")
+    else:
+        assert ours == ref, path
+
+
+@pytest.mark.parametrize("make", [sampler_result, estimator_result])
+def test_decoder_agrees_with_runtime_decoder(make: Any) -> None:
+    text = json.dumps(make(), cls=RuntimeEncoder)
+    reference = json.loads(text, cls=RuntimeDecoder)
+    ours = decode_result(text)
+    _assert_same(ours, reference)
+    _assert_same(decode_result(text.encode()), reference)
+
+
+def test_spans_behave_like_the_official_ones() -> None:
+    text = json.dumps(sampler_result(), cls=RuntimeEncoder)
+    ours = decode_result(text).metadata["execution"]["execution_spans"]
+    ref = json.loads(text, cls=RuntimeDecoder).metadata["execution"]["execution_spans"]
+    assert ours.start == ref.start and ours.stop == ref.stop and ours.duration == ref.duration
+    assert ours.pub_idxs == ref.pub_idxs
+    assert [s.pub_idxs for s in ours.filter_by_pub(0)] == [s.pub_idxs for s in ref.filter_by_pub(0)]
+    assert [type(s).__name__ for s in ours.sort()] == [type(s).__name__ for s in ref.sort()]
+
+
+def test_our_encoding_round_trips_through_both_decoders() -> None:
+    for make in (sampler_result, estimator_result):
+        ours_text = encode_result(decode_result(json.dumps(make(), cls=RuntimeEncoder)))
+        _assert_same(decode_result(ours_text), json.loads(ours_text, cls=RuntimeDecoder))
+
+
+def test_large_sampler_result_streams_and_matches() -> None:
+    rng = np.random.default_rng(5)
+    result = PrimitiveResult([SamplerPubResult(DataBin(meas=_bits(rng, (), 20_000, 156)))])
+    text = json.dumps(result, cls=RuntimeEncoder)
+    _assert_same(decode_result(text), json.loads(text, cls=RuntimeDecoder))
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ('{"__type__": "Pickled", "__value__": "gASVAAAA"}', "unknown type tag"),
+        ('{"__type__": "PrimitiveResult", "__value__": {"pub_results": 3}}', "list of pub results"),
+        ('{"__type__": "ndarray", "__value__": "!!notbase64"}', "ndarray"),
+        ('{"__type__": "BitArray", "__value__": {"array": 1}}', "BitArray"),
+        ("[1, 2]", "PrimitiveResult"),
+        ("not json", "JSON"),
+    ],
+)
+def test_malformed_results_give_clear_errors(payload: str, message: str) -> None:
+    with pytest.raises(ResultDecodeError, match=message):
+        decode_result(payload)
+
+
+def test_ndarray_wrapper_refuses_pickled_object_arrays() -> None:
+    import base64
+    import io
+    import zlib
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    wrapper = {
+        "__type__": "ndarray",
+        "__value__": base64.b64encode(zlib.compress(buffer.getvalue())).decode(),
+    }
+    with pytest.raises(ResultDecodeError):
+        decode_tagged(json.dumps(wrapper))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["float64", "float32", "int64", "int8", "uint8", "bool", "complex128"]),
+    st.lists(st.integers(0, 4), min_size=0, max_size=3),
+    st.integers(0, 2**31),
+)
+def test_ndarray_round_trip_matches_the_official_encoder(
+    dtype: str, shape: list[int], seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    array = np.asarray(rng.normal(size=shape) * 50).astype(dtype)
+    ours = encode_ndarray(array)
+    decoded = decode_ndarray(ours["__value__"])
+    assert decoded.dtype == array.dtype and decoded.shape == array.shape
+    np.testing.assert_array_equal(decoded, array)
+    reference = json.loads(json.dumps(ours), cls=RuntimeDecoder)
+    np.testing.assert_array_equal(reference, array)
+    official = json.loads(json.dumps(array, cls=RuntimeEncoder))
+    np.testing.assert_array_equal(decode_ndarray(official["__value__"]), array)
