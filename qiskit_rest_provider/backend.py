@@ -99,7 +99,7 @@ class RestBackend(BackendV2):
 
     # Identity fields that BackendV2.__init__ assigns; ours are derived lazily. -----------------
 
-    @property  # type: ignore[override]
+    @property
     def online_date(self) -> _dt.datetime | None:
         return self.configuration().online_date
 
@@ -107,7 +107,7 @@ class RestBackend(BackendV2):
     def online_date(self, value: Any) -> None:  # BackendV2.__init__ assigns None
         pass
 
-    @property  # type: ignore[override]
+    @property
     def backend_version(self) -> str | None:
         value = self.configuration().get("backend_version")
         return None if value is None else str(value)
@@ -116,7 +116,7 @@ class RestBackend(BackendV2):
     def backend_version(self, value: Any) -> None:
         pass
 
-    @property  # type: ignore[override]
+    @property
     def description(self) -> str | None:
         value = self.configuration().get("description")
         return None if value is None else str(value)
@@ -126,7 +126,7 @@ class RestBackend(BackendV2):
         pass
 
     @property
-    def provider(self) -> QiskitRestProvider:  # type: ignore[override]
+    def provider(self) -> QiskitRestProvider:
         """The provider this backend belongs to."""
         return self._rest_provider
 
@@ -287,7 +287,7 @@ class RestBackend(BackendV2):
                     f"{instruction.operation.name} on qubits {list(qubits)} uses a faulty edge"
                 )
 
-    def run(  # type: ignore[override]
+    def run(
         self,
         run_input: QuantumCircuit | Sequence[QuantumCircuit],
         **options: Any,

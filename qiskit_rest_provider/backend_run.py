@@ -39,14 +39,16 @@ _RUN_OPTIONS = frozenset(
 class BackendRunJob(RuntimeJob):
     """A job made by ``backend.run()``; ``result()`` gives a ``qiskit.result.Result``."""
 
-    def __init__(self, *args: Any, memory: bool = False, names: Sequence[str] = (), **kw: Any):
+    def __init__(
+        self, *args: Any, memory: bool = False, names: Sequence[str] = (), **kw: Any
+    ) -> None:
         super().__init__(*args, **kw)
         self._memory = memory or MEMORY_TAG in self.tags
         self._names = list(names)
 
-    def result(self, timeout: float | None = None) -> Result:  # type: ignore[override]
+    def result(self, timeout: float | None = None) -> Result:
         """The ``qiskit.result.Result`` (decoded once, cached)."""
-        return super().result(timeout)  # type: ignore[return-value]
+        return super().result(timeout)
 
     def _decode(self, body: bytes) -> Any:
         primitive = super()._decode(body)

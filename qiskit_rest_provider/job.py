@@ -9,6 +9,7 @@ cap), downloads the result once, decodes it once and caches it.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import random
 import threading
 import time
@@ -369,24 +370,28 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
 
 
 def _decode_inputs(raw: Any) -> dict[str, Any]:
-    import json
+    """Decode submitted params: circuits (OpenQASM 3 or QPY) to ``QuantumCircuit``, type-tagged
+    values (ndarrays, ...) to Python objects."""
+    if not isinstance(raw, Mapping):
+        return {"params": raw}
 
-    params = decode_tagged(json.dumps(raw))
-    if not isinstance(params, dict):
-        return {"params": params}
-    pubs = params.get("pubs")
-    if isinstance(pubs, list):
-        decoded_pubs: list[Any] = []
-        for i, pub in enumerate(pubs):
-            if isinstance(pub, list) and pub:
+    def tagged(value: Any) -> Any:
+        return decode_tagged(json.dumps(value))
+
+    params: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "pubs" and isinstance(value, list):
+            pubs: list[Any] = []
+            for i, pub in enumerate(value):
+                items = pub if isinstance(pub, list) else [pub]
                 try:
-                    circuit = decode_circuit(pub[0], where=f"pub {i}").circuit
+                    circuit: Any = decode_circuit(items[0], where=f"pub {i}").circuit
                 except PubError:
-                    circuit = pub[0]
-                decoded_pubs.append([circuit, *pub[1:]])
-            else:
-                decoded_pubs.append(pub)
-        params["pubs"] = decoded_pubs
+                    circuit = items[0]
+                pubs.append([circuit, *(tagged(item) for item in items[1:])])
+            params[key] = pubs
+        else:
+            params[key] = tagged(value)
     return params
 
 

@@ -100,7 +100,7 @@ class Session:
 
     def backend(self) -> str:
         """The backend's name (as ``qiskit_ibm_runtime.Session.backend()``)."""
-        return self._backend.name
+        return str(self._backend.name)
 
     @property
     def provider(self) -> QiskitRestProvider:

@@ -163,13 +163,13 @@ def build_target(
     qubit_properties: list[QubitProperties] | None = None
     faulty: set[int] = set()
     if properties is not None:
-        qubits = properties.qubits
+        qubit_rows = properties.qubits
         if filter_faulty:
             faulty = {q for q in properties.faulty_qubits() if q < num_qubits}
         qubit_properties = []
         none3: tuple[None, None] = (None, None)
         for q in range(num_qubits):
-            p = qubits[q] if q < len(qubits) else {}
+            p = qubit_rows[q] if q < len(qubit_rows) else {}
             qubit_properties.append(
                 QubitProperties(
                     t1=p.get("T1", none3)[0],
@@ -185,10 +185,10 @@ def build_target(
             current = props_map[name]
             if current is None:
                 current = props_map[name] = {}
-            for qargs, params in entries.items():
+            for qargs, values in entries.items():
                 if filter_faulty and (
                     (faulty and not faulty.isdisjoint(qargs))
-                    or ("operational" in params and not params["operational"][0])
+                    or ("operational" in values and not values["operational"][0])
                 ):
                     current.pop(qargs, None)
                     continue
@@ -197,8 +197,8 @@ def build_target(
                         f"properties of gate {name} name qubits {list(qargs)} "
                         f"outside 0..{num_qubits - 1}"
                     )
-                error = params.get("gate_error")
-                length = params.get("gate_length")
+                error = values.get("gate_error")
+                length = values.get("gate_length")
                 current[qargs] = InstructionProperties(
                     error=None if error is None else error[0],
                     duration=None if length is None else length[0],
@@ -207,7 +207,7 @@ def build_target(
         for q in range(num_qubits):
             if q in faulty:
                 continue
-            p = qubits[q] if q < len(qubits) else {}
+            p = qubit_rows[q] if q < len(qubit_rows) else {}
             error = p.get("readout_error")
             length = p.get("readout_length")
             measure[(q,)] = InstructionProperties(

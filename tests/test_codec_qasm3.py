@@ -178,10 +178,10 @@ def test_random_isa_circuits_round_trip_to_the_same_operator(data: st.DataObject
 @pytest.mark.parametrize(
     "text, message",
     [
-        ('OPENQASM 3.0; include "stdgates.inc"; h $0 $1;', ""),
-        ('OPENQASM 3.0; include "stdgates.inc"; nosuchgate $0;', ""),
-        ('OPENQASM 3.0; include "stdgates.inc"; h $500;', "qubit"),
-        ('OPENQASM 3.0; include "stdgates.inc"; input float[64] a; rz(a*) $0;', ""),
+        ('OPENQASM 3.0; include "stdgates.inc"; h $0 $1;', r"h acts on 1 qubit\(s\), got 2"),
+        ('OPENQASM 3.0; include "stdgates.inc"; nosuchgate $0;', "'nosuchgate' is not defined"),
+        ('OPENQASM 3.0; include "stdgates.inc"; h $500;', r"qubit \$500 does not exist"),
+        ('OPENQASM 3.0; include "stdgates.inc"; input float[64] a; rz(a*) $0;', "end of expr"),
     ],
 )
 def test_bad_text_gives_a_clear_error(text: str, message: str) -> None:

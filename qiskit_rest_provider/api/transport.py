@@ -95,7 +95,7 @@ class RetryPolicy:
     def backoff(self, retry_number: int, rng: random.Random) -> float:
         """The sleep before retry number ``retry_number`` (1-based)."""
         interval = min(self.backoff_max, self.backoff_base * (2 ** (retry_number - 1)))
-        return interval * (1.0 - self.jitter) + rng.uniform(0.0, interval * self.jitter)
+        return float(interval * (1.0 - self.jitter) + rng.uniform(0.0, interval * self.jitter))
 
 
 def user_agent() -> str:

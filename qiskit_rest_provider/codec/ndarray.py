@@ -48,7 +48,7 @@ _ALLOWED_KINDS = frozenset("biufcS?")
 def _a2b(text: str) -> bytes:
     """Strict base64 decoding in C (``strict_mode`` exists from Python 3.11)."""
     if _STRICT:
-        return binascii.a2b_base64(text, strict_mode=True)
+        return binascii.a2b_base64(text, strict_mode=True)  # type: ignore[call-arg,unused-ignore]
     if _B64_ALPHABET.fullmatch(text) is None:
         raise binascii.Error("invalid base64")
     return binascii.a2b_base64(text)
@@ -205,7 +205,7 @@ def decode_ndarray_chunks(
                     f"ndarray declares {nbytes} bytes, more than its payload can hold or allowed"
                 )
             out = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
-            view = memoryview(out.reshape(-1, order="A").view(np.uint8)) if nbytes else None
+            view = memoryview(out.reshape(-1, order="A").view(np.uint8).data) if nbytes else None
             data = bytes(head[offset:])
             head = bytearray()
         if data:

@@ -106,7 +106,7 @@ def _gate_definition(name: str) -> str:
         elif text[i] == "}":
             depth -= 1
             if depth == 0:
-                return text[start : i + 1]
+                return str(text[start : i + 1])
     raise QASM3Error(f"cannot export a definition of {name!r}")
 
 
@@ -190,7 +190,7 @@ def dumps_isa(circuit: QuantumCircuit) -> str:
     except _Unsupported:
         from qiskit import qasm3
 
-        return qasm3.dumps(circuit, disable_constants=True)
+        return str(qasm3.dumps(circuit, disable_constants=True))
 
 
 def _dumps_fast(circuit: QuantumCircuit) -> str:
@@ -329,7 +329,7 @@ class _Context:
 
 @functools.lru_cache(maxsize=1)
 def _standard() -> dict[str, Any]:
-    return get_standard_gate_name_mapping()
+    return dict(get_standard_gate_name_mapping())
 
 
 _TOKEN_RE = re.compile(r"\s*([{};]|[^{};]+)")
@@ -533,7 +533,7 @@ def _statement(stmt: str, ctx: _Context, top: bool) -> None:
             ctx.add(Reset(), (qc.qubits[int(q)],), ())
         return
     if first == "barrier":
-        qubits = [qc.qubits[int(q)] for q in _QUBITS_RE.findall(stmt)] or list(qc.qubits)
+        qubits = tuple(qc.qubits[int(q)] for q in _QUBITS_RE.findall(stmt)) or tuple(qc.qubits)
         ctx.add(Barrier(len(qubits)), tuple(qubits), ())
         return
     if first.startswith("delay"):

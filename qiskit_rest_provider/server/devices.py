@@ -76,7 +76,7 @@ def _edges_from_coords(coords: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def heron_coords() -> list[tuple[int, int]]:
     """156 qubits: 8 rows of 16 joined by 7 rows of 4 bridge qubits (Heron r2/r3)."""
-    coords = []
+    coords: list[tuple[int, int]] = []
     for y in range(1, 16):
         if y % 2:
             coords.extend((x, y) for x in range(1, 17))
@@ -88,7 +88,7 @@ def heron_coords() -> list[tuple[int, int]]:
 
 def eagle_coords() -> list[tuple[int, int]]:
     """127 qubits: 7 long rows and 6 bridge rows (Eagle r3)."""
-    coords = []
+    coords: list[tuple[int, int]] = []
     for y in range(1, 14):
         if y % 2:
             xs = range(1, 15) if y == 1 else range(2, 16) if y == 13 else range(1, 16)

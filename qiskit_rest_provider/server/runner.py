@@ -56,7 +56,7 @@ class LocalRuntimeServer:
             )
         self.host = host
         self._port = port
-        self._options = dict(
+        self._options: dict[str, Any] = dict(
             db=db,
             backends_dir=backends_dir,
             api_key=api_key,
