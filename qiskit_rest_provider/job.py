@@ -67,8 +67,8 @@ class PollPolicy:
     so that many waiting clients do not poll in lockstep.
     """
 
-    initial: float = 0.05
-    factor: float = 1.5
+    initial: float = 0.02
+    factor: float = 1.6
     maximum: float = 3.0
     jitter: float = 0.1
 

@@ -215,3 +215,34 @@ def test_ndarray_round_trip_matches_the_official_encoder(
     np.testing.assert_array_equal(reference, array)
     official = json.loads(json.dumps(array, cls=RuntimeEncoder))
     np.testing.assert_array_equal(decode_ndarray(official["__value__"]), array)
+
+
+def test_standard_library_fallback_decodes_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qiskit_rest_provider.codec import ndarray
+
+    text = json.dumps(sampler_result(), cls=RuntimeEncoder)
+    fast = decode_result(text.encode())
+    monkeypatch.setattr(ndarray, "_pybase64", None)
+    slow = decode_result(text.encode())
+    _assert_same(slow, fast)
+    with pytest.raises(ResultDecodeError, match="base64"):
+        decode_ndarray("@@@@")
+
+
+def test_truncated_and_oversized_streams_are_refused() -> None:
+    import base64
+    import zlib
+
+    from qiskit_rest_provider.codec.ndarray import decode_ndarray_chunks, npy_bytes
+
+    data = np.random.default_rng(0).random(200_000)
+    payload = base64.b64encode(zlib.compress(npy_bytes(data))).decode()
+    assert decode_ndarray_chunks(payload, 0, len(payload), chunk_chars=4096).shape == (200_000,)
+    cut = payload[: len(payload) // 2 // 4 * 4]
+    with pytest.raises(ResultDecodeError, match="truncated"):
+        decode_ndarray_chunks(cut, 0, len(cut), chunk_chars=4096)
+    # A header that declares fewer bytes than the stream holds is refused, never overrun.
+    raw = npy_bytes(np.zeros(10)) + bytes(10_000)
+    bomb = base64.b64encode(zlib.compress(raw)).decode()
+    with pytest.raises(ResultDecodeError, match="longer than its header"):
+        decode_ndarray_chunks(bomb, 0, len(bomb))

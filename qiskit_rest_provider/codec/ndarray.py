@@ -21,6 +21,12 @@ import numpy as np
 
 from ..exceptions import ResultDecodeError
 
+_pybase64: Any
+try:  # accelerator (a dependency of the package; the standard library is the fallback)
+    import pybase64 as _pybase64
+except ImportError:  # pragma: no cover - depends on the environment
+    _pybase64 = None
+
 __all__ = [
     "MAX_ARRAY_BYTES",
     "decode_ndarray",
@@ -45,17 +51,27 @@ _HEADER_RE = re.compile(
 _ALLOWED_KINDS = frozenset("biufcS?")
 
 
-def _a2b(text: str) -> bytes:
-    """Strict base64 decoding in C (``strict_mode`` exists from Python 3.11)."""
+def _a2b(text: str | bytes | memoryview) -> bytes:
+    """Strict base64 decoding: SIMD-accelerated ``pybase64`` when installed (about 6x faster
+    than the standard library on large payloads), else ``binascii``."""
+    if _pybase64 is not None:
+        return bytes(_pybase64.b64decode(text, validate=True))
     if _STRICT:
         return binascii.a2b_base64(text, strict_mode=True)  # type: ignore[call-arg,unused-ignore]
-    if _B64_ALPHABET.fullmatch(text) is None:
+    data = text.encode("ascii") if isinstance(text, str) else bytes(text)
+    if _B64_ALPHABET.fullmatch(data) is None:
         raise binascii.Error("invalid base64")
-    return binascii.a2b_base64(text)
+    return binascii.a2b_base64(data)
+
+
+def _b2a(data: bytes) -> str:
+    if _pybase64 is not None:
+        return str(_pybase64.b64encode_as_string(data))
+    return base64.standard_b64encode(data).decode("ascii")
 
 
 _STRICT = sys.version_info >= (3, 11)
-_B64_ALPHABET = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_B64_ALPHABET = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
@@ -70,7 +86,7 @@ def encode_ndarray(array: Any, *, level: int = 6) -> dict[str, Any]:
     arr = np.asarray(array)
     if arr.dtype.hasobject:
         raise TypeError("object arrays cannot be encoded")
-    data = base64.standard_b64encode(zlib.compress(npy_bytes(arr), level)).decode("ascii")
+    data = _b2a(zlib.compress(npy_bytes(arr), level))
     return {"__type__": "ndarray", "__value__": data}
 
 
@@ -140,7 +156,7 @@ def decode_ndarray(value: Any, *, max_bytes: int = MAX_ARRAY_BYTES) -> np.ndarra
     """
     if isinstance(value, (list, int, float)) and not isinstance(value, bool):
         return np.array(value)
-    if not isinstance(value, str):
+    if not isinstance(value, (str, bytes)):
         raise ResultDecodeError(
             f"ndarray value must be a base64 string, got {type(value).__name__}"
         )
@@ -161,7 +177,7 @@ def decode_ndarray(value: Any, *, max_bytes: int = MAX_ARRAY_BYTES) -> np.ndarra
 
 
 def decode_ndarray_chunks(
-    text: str,
+    text: str | bytes,
     start: int,
     stop: int,
     *,
@@ -170,12 +186,15 @@ def decode_ndarray_chunks(
 ) -> np.ndarray:
     """Stream-decode ``text[start:stop]`` (base64 of zlib of .npy) into a new array.
 
-    Memory use is the array plus one chunk; no full-size intermediate copies are made.
+    ``text`` may be ``str`` or ``bytes`` (a response body: no text copy is made). Memory use is
+    the array plus one chunk; no full-size intermediate copies are made, and the decompressor is
+    never allowed to produce more than the header declares (no decompression bombs).
     """
     length = stop - start
     if length % 4:
         raise ResultDecodeError("ndarray value is not valid base64 (length)")
     chunk_chars -= chunk_chars % 4
+    source: str | memoryview = memoryview(text) if isinstance(text, bytes) else text
     decompressor = zlib.decompressobj()
     head = bytearray()
     out: np.ndarray | None = None
@@ -184,35 +203,44 @@ def decode_ndarray_chunks(
     nbytes = 0
     pos = start
     while pos < stop:
-        piece = text[pos : min(pos + chunk_chars, stop)]
-        pos += len(piece)
+        end = min(pos + chunk_chars, stop)
         try:
-            compressed = _a2b(piece)
+            pending = _a2b(source[pos:end])
         except (binascii.Error, ValueError):
             raise ResultDecodeError("ndarray value is not valid base64") from None
-        try:
-            data = decompressor.decompress(compressed)
-        except zlib.error as exc:
-            raise ResultDecodeError(f"ndarray value is not valid zlib data ({exc})") from None
-        if out is None:
-            head += data
-            if not _header_complete(head):
-                continue
-            dtype, shape, fortran, offset = _parse_header(bytes(head[:70000]))
-            nbytes = _nbytes(dtype, shape)
-            if nbytes > max_bytes or nbytes > _MAX_ZLIB_RATIO * (length * 3 // 4) + 70000:
-                raise ResultDecodeError(
-                    f"ndarray declares {nbytes} bytes, more than its payload can hold or allowed"
-                )
-            out = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
-            view = memoryview(out.reshape(-1, order="A").view(np.uint8).data) if nbytes else None
-            data = bytes(head[offset:])
-            head = bytearray()
-        if data:
-            if filled + len(data) > nbytes or view is None:
-                raise ResultDecodeError("ndarray data is longer than its header declares")
-            view[filled : filled + len(data)] = data
-            filled += len(data)
+        pos = end
+        while pending:
+            limit = 70000 if out is None else nbytes - filled + 1
+            try:
+                data = decompressor.decompress(pending, limit)
+            except zlib.error as exc:
+                raise ResultDecodeError(f"ndarray value is not valid zlib data ({exc})") from None
+            pending = decompressor.unconsumed_tail
+            if out is None:
+                head += data
+                if not _header_complete(head):
+                    if len(head) > 70000:
+                        raise ResultDecodeError("ndarray header is too large")
+                    continue
+                dtype, shape, fortran, offset = _parse_header(bytes(head[:70000]))
+                nbytes = _nbytes(dtype, shape)
+                if nbytes > max_bytes or nbytes > _MAX_ZLIB_RATIO * (length * 3 // 4) + 70000:
+                    raise ResultDecodeError(
+                        f"ndarray declares {nbytes} bytes, more than its payload can hold or "
+                        "allowed"
+                    )
+                out = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
+                flat = out.reshape(-1, order="A").view(np.uint8)
+                view = memoryview(flat.data) if nbytes else None
+                data = bytes(head[offset:])
+                head = bytearray()
+            if data:
+                if filled + len(data) > nbytes or view is None:
+                    raise ResultDecodeError("ndarray data is longer than its header declares")
+                view[filled : filled + len(data)] = data
+                filled += len(data)
+            if not data and not pending:
+                break
     if not decompressor.eof:
         raise ResultDecodeError("ndarray payload is truncated")
     if out is None:

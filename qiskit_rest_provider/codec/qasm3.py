@@ -166,6 +166,13 @@ def _identifier(name: str, used: set[str]) -> str:
 
 
 def _format_param(value: Any, names: dict[Parameter, str]) -> str:
+    if type(value) is float:  # the common case first: bound angles
+        return repr(value)
+    if isinstance(value, Parameter):  # a bare parameter (incl. vector elements)
+        try:
+            return names[value]
+        except KeyError:
+            raise _Unsupported from None
     if isinstance(value, ParameterExpression):
         if value.is_real() and not value.parameters:
             return repr(float(value))
@@ -232,7 +239,11 @@ def _input_names(circuit: QuantumCircuit, used: set[str]) -> dict[Parameter, str
     if all(is_identifier(n) for n in names):
         return {p: _identifier(p.name, used) for p in params}
     width = len(str(max(len(params) - 1, 0)))
-    return {p: _identifier(f"_p{i:0{width}d}", used) for i, p in enumerate(params)}
+    generated = [f"_p{i:0{width}d}" for i in range(len(params))]
+    if used.isdisjoint(generated):
+        used.update(generated)
+        return dict(zip(params, generated, strict=True))
+    return {p: _identifier(name, used) for p, name in zip(params, generated, strict=True)}
 
 
 def _emit(
@@ -246,10 +257,45 @@ def _emit(
     indent: str,
 ) -> None:
     append = out.append
+    qref = {q: f"${i}" for q, i in qidx.items()}
+    # Operand text per qubit tuple, and whole lines of parameterless gates: ISA circuits repeat
+    # the same gate on the same qubits layer after layer.
+    operands: dict[tuple[Any, ...], str] = {}
+    lines: dict[tuple[str, tuple[Any, ...]], str] = {}
+    known = set(STDGATES) | set(definitions)
     for inst in data:
+        # CircuitInstruction.name/params/is_standard_gate() read the Rust data directly; only
+        # non-standard instructions need the Python operation object (costly to build).
+        name = inst.name
+        if inst.is_standard_gate():
+            if name not in known:
+                if name not in standard:
+                    raise _Unsupported
+                definitions[name] = _gate_definition(name)
+                known.add(name)
+            qargs = inst.qubits
+            params = inst.params
+            if params:
+                qubits = operands.get(qargs)
+                if qubits is None:
+                    qubits = operands[qargs] = ", ".join([qref[q] for q in qargs])
+                if len(params) == 1:
+                    text = _format_param(params[0], names)
+                else:
+                    text = ", ".join([_format_param(p, names) for p in params])
+                append(f"{indent}{name}({text}) {qubits};")
+            else:
+                key = (name, qargs)
+                line = lines.get(key)
+                if line is None:
+                    qubits = operands.get(qargs)
+                    if qubits is None:
+                        qubits = operands[qargs] = ", ".join([qref[q] for q in qargs])
+                    line = lines[key] = f"{indent}{name} {qubits};"
+                append(line)
+            continue
+        qubits = ", ".join([qref[q] for q in inst.qubits])
         op = inst.operation
-        name = op.name
-        qubits = ", ".join(f"${qidx[q]}" for q in inst.qubits)
         if name == "measure":
             append(f"{indent}{clbit_ref[inst.clbits[0]]} = measure {qubits};")
         elif name == "barrier":
@@ -293,14 +339,6 @@ def _emit(
                 append(f"{indent}}} else {{")
                 _emit(false_body.data, fq, fc, names, standard, definitions, out, indent + "  ")
             append(f"{indent}}}")
-        elif name in standard and getattr(op, "_standard_gate", None) is not None:
-            if name not in STDGATES and name not in definitions:
-                definitions[name] = _gate_definition(name)
-            if op.params:
-                params = ", ".join(_format_param(p, names) for p in op.params)
-                append(f"{indent}{name}({params}) {qubits};")
-            else:
-                append(f"{indent}{name} {qubits};")
         else:
             raise _Unsupported
 

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import re
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -40,6 +43,11 @@ __all__ = ["BITARRAY_FIELD_TYPE", "decode_result", "decode_tagged", "encode_resu
 
 BITARRAY_FIELD_TYPE = "<class 'qiskit.primitives.containers.bit_array.BitArray'>"
 _STREAM_THRESHOLD = 1 << 16
+#: ndarray payloads shorter than this stay in the JSON (not worth extracting).
+_EXTRACT_THRESHOLD = 512
+_PARALLEL_MIN_ARRAYS = 8
+_PARALLEL_MIN_CHARS = 1 << 18
+_PARALLEL_CHUNK = 8
 _PLACEHOLDER = "\x00ndarray:"
 _EXTRAPOLATOR_RE = re.compile(r"^[a-z_]+(?:_\d+)?$")
 _MAX_NESTING = 200
@@ -200,56 +208,133 @@ def _bad(tag: str) -> Any:
     raise ResultDecodeError(f"malformed {tag} value")
 
 
-def _extract_large_arrays(text: str) -> tuple[str, dict[str, np.ndarray]]:
-    """Decode large ndarray payloads straight from ``text``; return text with placeholders."""
-    arrays: dict[str, np.ndarray] = {}
-    pieces: list[str] = []
-    last = 0
-    pos = text.find('"__value__"')
+def _extract_large_arrays(text: str | bytes) -> tuple[str | bytes, dict[str, Any]]:
+    """Decode the ndarray payloads of ``text`` (``str`` or ``bytes``, never copied whole) and
+    return the text with short placeholders in their place.
+
+    Large payloads are stream-decoded straight into their arrays. Many small ones (a result with
+    many pubs) are decoded in parallel threads: zlib releases the GIL while it inflates.
+    """
+    raw = isinstance(text, bytes)
+    key: Any = b'"__value__"' if raw else '"__value__"'
+    space: Any = b" \t\r\n" if raw else " \t\r\n"
+    colon: Any = b":" if raw else ":"
+    quote: Any = b'"' if raw else '"'
+    spans: list[tuple[int, int]] = []
+    pos = text.find(key)
     n = len(text)
     while pos != -1:
-        i = pos + 11
-        while i < n and text[i] in " \t\r\n":
+        i = pos + len(key)
+        while i < n and text[i : i + 1] in space:
             i += 1
-        if i < n and text[i] == ":":
+        if text[i : i + 1] == colon:
             i += 1
-            while i < n and text[i] in " \t\r\n":
+            while i < n and text[i : i + 1] in space:
                 i += 1
-            if i < n and text[i] == '"':
-                end = text.find('"', i + 1)
+            if text[i : i + 1] == quote:
+                end = text.find(quote, i + 1)
                 if end == -1:
                     break
-                if end - i - 1 >= _STREAM_THRESHOLD and _is_ndarray_wrapper(text, pos, end):
-                    key = f"{_PLACEHOLDER}{len(arrays)}"
-                    arrays[key] = decode_ndarray_chunks(text, i + 1, end)
-                    pieces.append(text[last : i + 1])
-                    pieces.append(json.dumps(key)[1:-1])
-                    last = end
-                pos = text.find('"__value__"', end + 1)
+                if end - i - 1 >= _EXTRACT_THRESHOLD and _is_ndarray_wrapper(text, pos, end):
+                    spans.append((i + 1, end))
+                pos = text.find(key, end + 1)
                 continue
-        pos = text.find('"__value__"', i)
-    if not arrays:
-        return text, arrays
+        pos = text.find(key, i)
+    if not spans:
+        return text, {}
+    arrays = _decode_spans(text, spans)
+    pieces: list[Any] = []
+    last = 0
+    names: dict[str, Any] = {}
+    for (start, end), array in zip(spans, arrays, strict=True):
+        name = f"{_PLACEHOLDER}{len(names)}"
+        names[name] = array
+        pieces.append(text[last:start])
+        escaped = json.dumps(name)[1:-1]
+        pieces.append(escaped.encode() if raw else escaped)
+        last = end
     pieces.append(text[last:])
-    return "".join(pieces), arrays
+    joined: Any = (b"" if raw else "").join(pieces)
+    return joined, names
 
 
-def _is_ndarray_wrapper(text: str, value_pos: int, value_end: int) -> bool:
-    brace = text.rfind("{", 0, value_pos)
-    if brace != -1 and '"ndarray"' in text[brace:value_pos]:
+class _Pending:
+    """An array being decoded in a worker thread; ``get()`` waits for it."""
+
+    __slots__ = ("future", "index")
+
+    def __init__(self, future: Future[list[np.ndarray]], index: int) -> None:
+        self.future = future
+        self.index = index
+
+    def get(self) -> np.ndarray:
+        return self.future.result()[self.index]
+
+
+def _decode_spans(text: str | bytes, spans: list[tuple[int, int]]) -> list[Any]:
+    """Arrays (or :class:`_Pending` arrays) for ``spans``, in order.
+
+    Small payloads are handed to worker threads in order, in chunks, so that the JSON parse of
+    the rest of the document runs while they inflate and rarely has to wait.
+    """
+    out: list[Any] = [None] * len(spans)
+    small = [k for k, (a, b) in enumerate(spans) if b - a < _STREAM_THRESHOLD]
+    total = sum(spans[k][1] - spans[k][0] for k in small)
+    parallel = len(small) >= _PARALLEL_MIN_ARRAYS and total >= _PARALLEL_MIN_CHARS
+    if parallel:
+        pool = _decoder_pool()
+        size = max(4, -(-len(small) // (4 * pool._max_workers)))
+
+        def run(ks: list[int]) -> list[np.ndarray]:
+            return [decode_ndarray(text[spans[k][0] : spans[k][1]]) for k in ks]
+
+        for start in range(0, len(small), size):
+            chunk = small[start : start + size]
+            future = pool.submit(run, chunk)
+            for position, k in enumerate(chunk):
+                out[k] = _Pending(future, position)
+    for k, (a, b) in enumerate(spans):
+        if b - a >= _STREAM_THRESHOLD:
+            out[k] = decode_ndarray_chunks(text, a, b)
+        elif not parallel:
+            out[k] = decode_ndarray(text[a:b])
+    return out
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _decoder_pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            # Inflating releases the GIL; base64 and header parsing do not. Twice as many
+            # threads as cores keeps the cores busy while the JSON parse runs.
+            workers = max(2, min(8, 2 * (os.cpu_count() or 1)))
+            _POOL = ThreadPoolExecutor(workers, thread_name_prefix="ndarray-decode")
+        return _POOL
+
+
+def _is_ndarray_wrapper(text: Any, value_pos: int, value_end: int) -> bool:
+    raw = isinstance(text, bytes)
+    tag: Any = b'"ndarray"' if raw else '"ndarray"'
+    brace = text.rfind(b"{" if raw else "{", 0, value_pos)
+    if brace != -1 and tag in text[brace:value_pos]:
         return True
-    close = text.find("}", value_end)
-    return close != -1 and '"ndarray"' in text[value_end:close]
+    close = text.find(b"}" if raw else "}", value_end)
+    return close != -1 and tag in text[value_end:close]
 
 
 def decode_tagged(text: str | bytes) -> Any:
-    """Decode any type-tagged JSON document (results or parameter payloads)."""
-    if isinstance(text, (bytes, bytearray)):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ResultDecodeError("result is not UTF-8 text") from None
-    if not isinstance(text, str):
+    """Decode any type-tagged JSON document (results or parameter payloads).
+
+    Bytes (a response body) are scanned as they are: large arrays are decoded straight from
+    them, and only the small remainder is turned into text.
+    """
+    if isinstance(text, (bytearray, memoryview)):
+        text = bytes(text)
+    if not isinstance(text, (str, bytes)):
         raise ResultDecodeError(f"expected JSON text, got {type(text).__name__}")
     text, arrays = _extract_large_arrays(text)
 
@@ -261,12 +346,18 @@ def decode_tagged(text: str | bytes) -> Any:
             raise ResultDecodeError(f"type tag must be a string, got {tag!r}")
         value = obj.get("__value__")
         if tag == "ndarray" and isinstance(value, str) and value.startswith(_PLACEHOLDER):
-            return arrays[value]
+            array = arrays[value]
+            return array.get() if isinstance(array, _Pending) else array
         decoder = _DECODERS.get(tag)
         if decoder is None:
             raise ResultDecodeError(f"unknown type tag {tag!r} in result")
         return decoder(value)
 
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ResultDecodeError("result is not UTF-8 text") from None
     try:
         return json.loads(text, object_hook=hook)
     except RecursionError:
