@@ -1,0 +1,263 @@
+"""``qiskit-rest``: the command line (argument parsing, connection, exit codes).
+
+Exit codes: 0 success; 1 any other error; 2 bad usage; 3 authentication or permission
+refused; 4 not found (backend, job, account); 5 the job failed or was cancelled; 6 the service
+could not be reached; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..api.accounts import AccountError, AccountNotFoundError
+from ..api.errors import (
+    ApiConnectionError,
+    ApiTimeoutError,
+    AuthenticationError,
+    ForbiddenError,
+    NotFoundError,
+    QiskitRestError,
+)
+from ..exceptions import JobCancelledError, JobFailedError, PubValidationError
+from . import commands
+from .render import print_json
+
+if TYPE_CHECKING:
+    from ..provider import QiskitRestProvider
+
+__all__ = ["main"]
+
+EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_JOB, EXIT_UNREACHABLE = 1, 2, 3, 4, 5, 6
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection (default: env QISKIT_IBM_*, else saved account)")
+    group.add_argument("--account", metavar="NAME", help="use this saved account")
+    group.add_argument("--url", help="API URL (e.g. the URL `qiskit-rest serve` printed)")
+    group.add_argument("--token", help="API key (prefer QISKIT_IBM_TOKEN: argv is visible)")
+    group.add_argument("--instance", help="instance CRN")
+    group.add_argument(
+        "--iam-url", help="IAM URL (defaults to IBM Cloud's, or --url for a local service)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qiskit-rest",
+        description="Qiskit Runtime over REST: a local service, backends, jobs and accounts.",
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    # --json is accepted after the command too (without overriding one given before it).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="JSON output"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_parser = sub.add_parser
+
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return add_parser(name, parents=[common], **kwargs)
+
+    sub.add_parser = command  # type: ignore[method-assign]
+
+    serve = sub.add_parser("serve", help="run the local Qiskit Runtime service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    serve.add_argument("--db", default="qiskit-rest.db", help="SQLite file (':memory:' for none)")
+    serve.add_argument("--backends-dir", help="serve device snapshot files from this folder")
+    serve.add_argument("--api-key", help="API key clients must use (random if omitted)")
+    serve.add_argument("--workers", type=int, default=1, help="simulation worker processes")
+    serve.add_argument(
+        "--allow-remote", action="store_true", help="allow a non-loopback --host (needs --api-key)"
+    )
+
+    demo = sub.add_parser("demo", help="the main job on the embedded local service")
+    demo.add_argument("--backend", default="local_heron")
+    demo.add_argument("--qubits", type=int, default=5, help="GHZ size")
+    demo.add_argument("--shots", type=int, default=4000)
+
+    backends = sub.add_parser("backends", help="list backends with status and median errors")
+    _connection_options(backends)
+    backend = sub.add_parser("backend", help="configuration and calibration of one backend")
+    backend.add_argument("name")
+    _connection_options(backend)
+
+    jobs = sub.add_parser("jobs", help="list jobs (newest first)")
+    jobs.add_argument("--limit", type=int, default=20)
+    jobs.add_argument("--skip", type=int, default=0)
+    jobs.add_argument("--backend")
+    jobs.add_argument("--program", choices=["sampler", "estimator"])
+    jobs.add_argument("--tag", action="append", help="repeat for several (jobs carry all)")
+    jobs.add_argument("--session")
+    jobs.add_argument("--after", help="created at or after (ISO 8601)")
+    jobs.add_argument("--before", help="created at or before (ISO 8601)")
+    jobs.add_argument("--oldest-first", action="store_true")
+    state = jobs.add_mutually_exclusive_group()
+    state.add_argument("--pending", action="store_true", help="queued or running only")
+    state.add_argument("--finished", action="store_true", help="final states only")
+    _connection_options(jobs)
+
+    job = sub.add_parser("job", help="status, timestamps and result summary of a job")
+    job.add_argument("id")
+    job.add_argument("--wait", action="store_true", help="wait for a final state first")
+    job.add_argument("--timeout", type=float, help="seconds to wait at most")
+    _connection_options(job)
+
+    cancel = sub.add_parser("cancel", help="cancel a queued or running job")
+    cancel.add_argument("id")
+    _connection_options(cancel)
+
+    account = sub.add_parser("account", help="saved accounts (~/.qiskit, mode 0600)")
+    acc = account.add_subparsers(dest="account_command", required=True, metavar="ACTION")
+    add_action = acc.add_parser
+
+    def action(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return add_action(name, parents=[common], **kwargs)
+
+    acc.add_parser = action  # type: ignore[method-assign]
+    save = acc.add_parser("save", help="save an account")
+    save.add_argument("--name")
+    save.add_argument(
+        "--token",
+        default=os.environ.get("QISKIT_IBM_TOKEN"),
+        help="API key (default: $QISKIT_IBM_TOKEN)",
+    )
+    save.add_argument("--instance", help="instance CRN")
+    save.add_argument("--url")
+    save.add_argument("--iam-url")
+    save.add_argument("--default", action="store_true", help="make it the default account")
+    save.add_argument("--overwrite", action="store_true")
+    acc.add_parser("list", help="list saved accounts (secrets hidden)")
+    delete = acc.add_parser("delete", help="delete a saved account")
+    delete.add_argument("name")
+    return parser
+
+
+def _provider(args: argparse.Namespace) -> QiskitRestProvider:
+    from ..provider import QiskitRestProvider
+
+    return QiskitRestProvider(
+        token=args.token,
+        instance=args.instance,
+        url=args.url,
+        name=args.account,
+        iam_url=args.iam_url,
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from ..server import LocalRuntimeServer
+
+    server = LocalRuntimeServer(
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        backends_dir=args.backends_dir,
+        api_key=args.api_key,
+        workers=args.workers,
+        allow_remote=args.allow_remote,
+    )
+    server.start()
+    info = {
+        "url": server.url,
+        "api_url": f"{server.url}/api/v1",
+        "iam_url": server.iam_url,
+        "api_key": server.api_key,
+        "instance": server.instance,
+    }
+    if args.json:
+        print_json(info)
+    else:
+        print(f"Local Qiskit Runtime service on {server.url}")
+        print(f"  API key:  {server.api_key}")
+        print(f"  instance: {server.instance}")
+        print("Connect with:")
+        print(
+            f"  QiskitRestProvider(token='{server.api_key}', instance='{server.instance}', "
+            f"url='{server.url}', iam_url='{server.iam_url}')"
+        )
+        print("Press Ctrl+C to stop.")
+    sys.stdout.flush()
+    stop = threading.Event()
+    # SIGTERM (service managers, `kill`) stops as cleanly as Ctrl+C.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(args)
+    if args.command == "account":
+        if args.account_command == "save":
+            return commands.account_save(args)
+        if args.account_command == "list":
+            return commands.account_list(args)
+        return commands.account_delete(args)
+    provider = _provider(args)
+    try:
+        handler = {
+            "backends": commands.backends,
+            "backend": commands.backend_details,
+            "jobs": commands.jobs,
+            "job": commands.job,
+            "cancel": commands.cancel,
+        }[args.command]
+        return handler(provider, args)
+    finally:
+        provider.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (AuthenticationError, ForbiddenError) as exc:
+        print(
+            f"error: {exc}\nCheck the API key and instance CRN (qiskit-rest account list).",
+            file=sys.stderr,
+        )
+        return EXIT_AUTH
+    except (NotFoundError, AccountNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    except (JobFailedError, JobCancelledError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_JOB
+    except (ApiConnectionError, ApiTimeoutError) as exc:
+        print(f"error: cannot reach the service: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except (AccountError, PubValidationError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except QiskitRestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
