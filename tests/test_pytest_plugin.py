@@ -6,7 +6,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-EXAMPLE = '''
+EXAMPLE = """
 from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_rest_provider import SamplerV2
@@ -25,7 +25,7 @@ def test_bell_offline(local_provider):
 
 def test_server_details(local_runtime_server):
     assert local_runtime_server.url.startswith("http://127.0.0.1:")
-'''
+"""
 
 
 def test_plugin_fixtures_run_a_users_test(pytester: pytest.Pytester) -> None:

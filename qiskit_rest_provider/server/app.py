@@ -53,6 +53,7 @@ def create_app(service: LocalService) -> FastAPI:
 
     @app.middleware("http")
     async def _limit_body(request: Request, call_next: Any) -> Any:
+        service.requests[request.method] += 1
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
             return _error(

@@ -7,6 +7,7 @@ HTTP lives in :mod:`.app`; this module knows nothing about requests or responses
 from __future__ import annotations
 
 import base64
+import collections
 import concurrent.futures as cf
 import datetime as _dt
 import hashlib
@@ -128,6 +129,8 @@ class LocalService:
         self._running: dict[str, cf.Future[tuple[str, dict[str, Any]]]] = {}
         self._deadlines: dict[str, float] = {}
         self._workers = max(0, int(workers))
+        #: HTTP requests served, by method (for load and polling measurements).
+        self.requests: collections.Counter[str] = collections.Counter()
         self._pool: WorkerPool | cf.ThreadPoolExecutor | None = None
         self._dispatcher: threading.Thread | None = None
         recovered = self.store.recover_running(

@@ -1,0 +1,248 @@
+"""End to end against the local service, both clients; service throughput, request overhead,
+polling load, and simulation time inside the service versus Aer called directly."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .harness import Case, Figure, interleaved
+
+__all__ = ["run"]
+
+
+def _official_service(server: Any) -> Any:
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+    os.environ["IAM_URL"] = server.iam_url
+    os.environ["QISKIT_FUNCTIONS_EXPERIMENTAL"] = "1"
+    api = f"{server.url}/api/v1"
+    return QiskitRuntimeService(
+        channel="ibm_quantum_platform",
+        token=server.api_key,
+        instance=server.instance,
+        url=server.url,
+        url_resolver=lambda *_: api,
+    )
+
+
+def _requests_per_job(server: Any, submit: Callable[[], Any], jobs: int) -> float:
+    before = sum(server.service.requests.values())
+    for _ in range(jobs):
+        submit()
+    return (sum(server.service.requests.values()) - before) / jobs
+
+
+def run(quick: bool) -> list[Case]:
+    import qiskit_ibm_runtime as official
+    from qiskit import QuantumCircuit
+    from qiskit.circuit import Parameter
+    from qiskit.quantum_info import SparsePauliOp
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    from qiskit_rest_provider import EstimatorV2, SamplerV2, Session
+    from qiskit_rest_provider.server import LocalRuntimeServer
+
+    repeat = 3 if quick else 10
+    cases: list[Case] = []
+    with warnings.catch_warnings(), LocalRuntimeServer(workers=1) as server:
+        warnings.simplefilter("ignore")
+        provider = server.provider()
+        service = _official_service(server)
+        heron = provider.backend("local_heron")
+        pm = generate_preset_pass_manager(optimization_level=1, backend=heron, seed_transpiler=1)
+        bell = QuantumCircuit(2)
+        bell.h(0)
+        bell.cx(0, 1)
+        bell.measure_all()
+        isa_bell = pm.run(bell)
+        ours_sampler = SamplerV2(heron)
+        ref_sampler = official.SamplerV2(mode=service.backend("local_heron"))
+
+        def ours_bell() -> Any:
+            return ours_sampler.run([isa_bell], shots=1000).result()
+
+        def ref_bell() -> Any:
+            return ref_sampler.run([isa_bell], shots=1000).result()
+
+        a, b = interleaved(ours_bell, ref_bell, repeat)
+        per_job = (
+            _requests_per_job(server, ours_bell, 3),
+            _requests_per_job(server, ref_bell, 3),
+        )
+        cases.append(
+            Case(
+                "end to end",
+                "Bell sampler job, 156-qubit noisy device, submit to result",
+                a,
+                b,
+                "<= 0.5 s warm",
+                extra={"http_requests_per_job": f"{per_job[0]:.1f} vs {per_job[1]:.1f}"},
+            )
+        )
+        cases.append(
+            Case(
+                "polling load",
+                "HTTP requests per completed Bell job",
+                Figure.value(per_job[0]),
+                Figure.value(per_job[1]),
+                "fewer",
+                unit="requests",
+            )
+        )
+
+        theta = Parameter("theta")
+        pair = QuantumCircuit(2)
+        pair.ry(theta, 0)
+        pair.cx(0, 1)
+        isa_pair = pm.run(pair)
+        zz = SparsePauliOp("ZZ").apply_layout(isa_pair.layout)
+        ours_est = EstimatorV2(heron, options={"resilience_level": 0})
+        ref_est = official.EstimatorV2(mode=service.backend("local_heron"))
+        ref_est.options.resilience_level = 0
+        a, b = interleaved(
+            lambda: ours_est.run([(isa_pair, zz, [0.3])]).result(),
+            lambda: ref_est.run([(isa_pair, zz, [0.3])]).result(),
+            repeat,
+        )
+        cases.append(Case("end to end", "estimator job (one observable)", a, b, "faster"))
+
+        falcon = provider.backend("local_falcon")
+        pm_falcon = generate_preset_pass_manager(
+            optimization_level=1, backend=falcon, seed_transpiler=1
+        )
+        ansatz = QuantumCircuit(2)
+        ansatz.ry(theta, 0)
+        ansatz.cx(0, 1)
+        isa_vqe = pm_falcon.run(ansatz)
+        hamiltonian = SparsePauliOp.from_list([("ZZ", 1.0), ("XX", 0.5)]).apply_layout(
+            isa_vqe.layout
+        )
+        angles = np.linspace(0, np.pi, 20)
+
+        def ours_vqe() -> Any:
+            with Session(falcon) as session:
+                estimator = EstimatorV2(session, options={"resilience_level": 0})
+                return [
+                    estimator.run([(isa_vqe, hamiltonian, [a])]).result()[0].data.evs
+                    for a in angles
+                ]
+
+        ref_falcon = service.backend("local_falcon")
+
+        def ref_vqe() -> Any:
+            with official.Session(backend=ref_falcon) as session:
+                estimator = official.EstimatorV2(mode=session)
+                estimator.options.resilience_level = 0
+                return [
+                    estimator.run([(isa_vqe, hamiltonian, [a])]).result()[0].data.evs
+                    for a in angles
+                ]
+
+        a, b = interleaved(ours_vqe, ref_vqe, 1 if quick else 3, warmup=0)
+        cases.append(Case("end to end", "20-iteration VQE loop in a session", a, b, "faster"))
+
+        job = ours_sampler.run([isa_bell], shots=10)
+        job.result()
+        ref_client = service._get_api_client()
+        a, b = interleaved(
+            lambda: provider.client.get_job(job.job_id()),
+            lambda: ref_client.job_get(job.job_id()),
+            20 if quick else 100,
+        )
+        cases.append(Case("service", "request overhead: GET /v1/jobs/{id}", a, b, "faster"))
+
+        simulator = provider.backend("local_simulator")
+        trivial = QuantumCircuit(1)
+        trivial.measure_all()
+        for clients in (1, 8):
+            total = (10 if quick else 40) * (1 if clients == 1 else 2)
+            rate = _throughput(server, simulator.name, trivial, clients, total)
+            cases.append(
+                Case(
+                    "service",
+                    f"trivial jobs per second, {clients} concurrent client(s)",
+                    Figure.value(rate),
+                    None,
+                    "reported",
+                    unit="jobs/s",
+                    higher_is_better=True,
+                )
+            )
+
+        cases.append(_simulation_overhead(heron, repeat))
+    return cases
+
+
+def _throughput(server: Any, backend: str, circuit: Any, clients: int, total: int) -> float:
+    from qiskit_rest_provider import SamplerV2
+
+    per_client = max(1, total // clients)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with server.provider() as provider:
+                sampler = SamplerV2(provider.backend(backend))
+                for _ in range(per_client):
+                    sampler.run([circuit], shots=1).result()
+        except BaseException as exc:  # reported after the run
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return per_client * clients / elapsed
+
+
+def _simulation_overhead(heron: Any, repeat: int) -> Case:
+    from qiskit import QuantumCircuit
+    from qiskit.primitives.containers import SamplerPub
+    from qiskit.transpiler import generate_preset_pass_manager
+    from qiskit_aer.primitives import SamplerV2 as AerSampler
+
+    from qiskit_rest_provider.codec.qasm3 import dumps_isa
+    from qiskit_rest_provider.server import simulation
+
+    ghz = QuantumCircuit(10)
+    ghz.h(0)
+    for i in range(9):
+        ghz.cx(i, i + 1)
+    ghz.measure_all()
+    pm = generate_preset_pass_manager(optimization_level=2, backend=heron, seed_transpiler=3)
+    circuit = pm.run(ghz)
+    config = heron.configuration().to_dict()
+    props = heron.properties().to_dict()
+    params = {"pubs": [[dumps_isa(circuit), None, 4000]], "version": 2, "options": {}}
+
+    def service_path() -> Any:
+        return simulation.execute_job("sampler", json.loads(json.dumps(params)), config, props, "b")
+
+    service_path()  # builds and caches the noise model for these qubits
+    twoq = tuple(g for g in config["basis_gates"] if g in ("cz", "cx", "ecr", "rzz"))
+    compact, _keep, model = simulation._prepare(circuit, "b", twoq)
+    aer = AerSampler(options={"backend_options": {"noise_model": model}})
+    a, b = interleaved(
+        service_path, lambda: aer.run([SamplerPub(compact, shots=4000)]).result(), repeat
+    )
+    return Case(
+        "service",
+        "simulation of a GHZ-10 job (4000 shots) inside the service vs Aer directly",
+        a,
+        b,
+        "<= 1.2x Aer's time",
+        reference_name="Aer directly",
+    )
