@@ -438,3 +438,26 @@ def test_estimator_noiseless_simulator_precision(simulator: RestBackend) -> None
     np.testing.assert_allclose(
         result[0].data.evs, [_exact_zz(v) for v in values.ravel()], atol=0.03
     )
+
+
+def test_seeds_make_results_reproducible(provider: QiskitRestProvider) -> None:
+    heron = provider.backend("local_heron")
+    theta = Parameter("theta")
+    qc = QuantumCircuit(2)
+    qc.ry(theta, 0)
+    qc.cx(0, 1)
+    circuit = isa(heron, qc)
+    estimator = EstimatorV2(heron, options={"seed_estimator": 11, "resilience_level": 0})
+    first, second = (
+        estimator.run([(circuit, "ZZ", [0.4])], precision=0.05).result()[0].data.evs
+        for _ in range(2)
+    )
+    assert first == second
+    measured = qc.copy()
+    measured.measure_all()
+    sampler = SamplerV2(heron, options={"simulator": {"seed_simulator": 5}})
+    a, b = (
+        sampler.run([(isa(heron, measured), [0.4])], shots=200).result()[0].data.meas.array
+        for _ in range(2)
+    )
+    np.testing.assert_array_equal(a, b)

@@ -19,9 +19,9 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_ruff_lint_and_format() -> None:
     pytest.importorskip("ruff")
-    lint = _run("ruff", "check", "qiskit_rest_provider", "tests", "benchmarks")
+    lint = _run("ruff", "check", ".")
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    fmt = _run("ruff", "format", "--check", "qiskit_rest_provider", "tests", "benchmarks")
+    fmt = _run("ruff", "format", "--check", ".")
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 

@@ -268,7 +268,7 @@ def _run_estimator(
             options={
                 "default_precision": precision,
                 "backend_options": backend_options,
-                "run_options": {"seed": seed},
+                "run_options": {"seed_simulator": seed},
             }
         )
         res = estimator.run(

@@ -172,6 +172,10 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:  # pragma: no cover - c
 
 
 if __name__ == "__main__":  # pragma: no cover - child process
+    import signal
+
+    # Ctrl+C reaches the whole process group; the parent decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Keep the protocol stream clean: anything printed by libraries goes to stderr.
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
