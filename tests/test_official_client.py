@@ -106,3 +106,21 @@ def test_official_session_and_job_listing(service: Any) -> None:
         assert session.details()["backend_name"] == "local_falcon"
     listed = service.jobs(session_id=session.session_id, limit=10)
     assert {j.job_id() for j in listed} == {j.job_id() for j in jobs}
+
+
+def test_official_batch_cancel_metrics_and_logs(service: Any) -> None:
+    backend = service.backend("local_falcon")
+    pm = generate_preset_pass_manager(optimization_level=1, backend=backend, seed_transpiler=5)
+    circuit = pm.run(_bell())
+    with runtime.Batch(backend=backend) as batch:
+        sampler = runtime.SamplerV2(mode=batch)
+        done = sampler.run([circuit], shots=20)
+        done.result()
+        blocker = sampler.run([circuit] * 40, shots=100_000)
+        queued = sampler.run([circuit], shots=20)
+        queued.cancel()
+        blocker.cancel()
+    assert str(queued.status()) in ("CANCELLED", "JobStatus.CANCELLED")
+    assert done.metrics()["timestamps"]["finished"]
+    assert "job completed" in done.logs()
+    assert done.session_id == batch.session_id
