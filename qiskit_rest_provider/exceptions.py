@@ -15,6 +15,7 @@ __all__ = [
     "ISAValidationError",
     "JobCancelledError",
     "JobFailedError",
+    "JobSubmissionError",
     "JobTimeoutError",
     "PubValidationError",
     "QiskitRestError",
@@ -68,3 +69,14 @@ class JobTimeoutError(QiskitRestError, TimeoutError):
 class ExecutionTimeLimitError(JobCancelledError):
     """The service stopped the job because it exceeded its maximum execution time
     (``options.max_execution_time``; reason code 1305)."""
+
+
+class JobSubmissionError(QiskitRestError):
+    """Submitting a job failed after every retry, and no job was created.
+
+    ``client_tag`` is the tag the attempts carried; ``provider.jobs(job_tags=[client_tag])``
+    confirms that no job exists."""
+
+    def __init__(self, message: str, *, client_tag: str) -> None:
+        self.client_tag = client_tag
+        super().__init__(message)

@@ -32,8 +32,7 @@ def find_isa_problem(
     """
     if circuit.num_qubits > target.num_qubits:
         return (
-            f"the circuit has {circuit.num_qubits} qubits but the backend has "
-            f"{target.num_qubits}; transpile it for the backend first"
+            f"the circuit has {circuit.num_qubits} qubits but the backend has {target.num_qubits}"
         )
     return _check(circuit, target, list(range(circuit.num_qubits)), frozenset(faulty_qubits))
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from qiskit.primitives import BasePrimitiveJob, PrimitiveResult
 from qiskit.providers import JobStatus
 
-from .api.errors import NotFoundError
+from .api.errors import ConflictError, NotFoundError
 from .codec.pubs import PubError, decode_circuit
 from .codec.results import decode_result, decode_tagged
 from .exceptions import (
@@ -30,6 +30,7 @@ from .exceptions import (
     JobTimeoutError,
 )
 from .properties import parse_datetime
+from .submission import is_internal_tag
 
 if TYPE_CHECKING:
     from .backend import RestBackend
@@ -287,7 +288,14 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
     def cancel(self) -> None:
         """Cancel the job. Raises :class:`~qiskit_rest_provider.api.errors.ConflictError` if it
         is already in a final state."""
-        self._provider.client.cancel_job(self.job_id())
+        try:
+            self._provider.client.cancel_job(self.job_id())
+        except ConflictError:
+            # A retried cancel whose first attempt succeeded also lands here.
+            self.refresh()
+            if self._status is not JobStatus.CANCELLED:
+                raise
+            return
         self.refresh()
 
     def logs(self) -> str:
@@ -311,8 +319,9 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
     def update_tags(self, new_tags: Sequence[str]) -> list[str]:
         """Replace the job's tags (``[]`` clears them); returns the new tags."""
         tags = [str(t) for t in new_tags]
-        self._provider.client.update_job_tags(self.job_id(), tags)
-        self._tags = tags
+        internal = [t for t in self._tags if is_internal_tag(t)]  # kept: they mark the job kind
+        self._provider.client.update_job_tags(self.job_id(), [*tags, *internal])
+        self._tags = [*tags, *internal]
         return list(tags)
 
     # Attributes -------------------------------------------------------------------------------
@@ -332,7 +341,8 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
 
     @property
     def tags(self) -> list[str]:
-        return list(self._tags)
+        """The job's tags (without the ones this package adds for its own bookkeeping)."""
+        return [t for t in self._tags if not is_internal_tag(t)]
 
     @property
     def creation_date(self) -> _dt.datetime | None:

@@ -19,6 +19,7 @@ from .backend import RestBackend, _utc_iso, check_target_data
 from .configuration import BackendConfiguration
 from .job import RuntimeJob, wait_for_jobs
 from .properties import BackendProperties
+from .submission import submit_job
 
 __all__ = ["QiskitRestProvider"]
 
@@ -423,7 +424,7 @@ class QiskitRestProvider:
             body["tags"] = list(tags)
         if max_execution_time is not None:
             body["cost"] = int(max_execution_time)
-        created = self._client.create_job(body)
+        created = submit_job(self._client, body)
         return RuntimeJob(
             str(created["id"]),
             self,

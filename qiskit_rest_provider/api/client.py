@@ -191,8 +191,9 @@ class RuntimeRestClient:
             body["instance"] = instance
         if max_ttl is not None:
             body["max_ttl"] = int(max_ttl)
-        # Creating a session twice is harmless (an unused one expires), but keep POST semantics.
-        response = self.transport.request("POST", "/v1/sessions", json=body)
+        # Retried like an idempotent request: if a response is lost, a second session may be
+        # created, which is harmless (it holds no jobs and expires after its TTL).
+        response = self.transport.request("POST", "/v1/sessions", json=body, idempotent=True)
         return _as_dict(response.json(), "POST", "/v1/sessions")
 
     def get_session(self, session_id: str) -> dict[str, Any]:

@@ -34,6 +34,8 @@ from .errors import (
     ApiConnectionError,
     ApiError,
     ApiTimeoutError,
+    RateLimitError,
+    ServerError,
     error_for_response,
     parse_retry_after,
 )
@@ -225,7 +227,18 @@ class Transport:
 
         while True:
             attempt += 1
-            authorization = self.authenticator.authorization()
+            try:
+                authorization = self.authenticator.authorization()
+            except (ApiConnectionError, ApiTimeoutError, ServerError, RateLimitError) as exc:
+                # Fetching a token is safe to repeat: retry it within this request's budget.
+                retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+                delay = self._next_delay(attempt, retry_after, started, budget)
+                if delay is None:
+                    raise
+                logger.info("IAM token request failed (%s); retry in %.2f s", exc, delay)
+                self._count("token_retries")
+                self._sleep(delay)
+                continue
             send_headers["Authorization"] = authorization
             self._count("requests")
             t0 = time.monotonic()

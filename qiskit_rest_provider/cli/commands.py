@@ -124,7 +124,7 @@ def _job_row(job: RuntimeJob) -> dict[str, Any]:
         "status": job.status().name,
         "created": doc.get("created"),
         "session_id": doc.get("session_id"),
-        "tags": doc.get("tags") or [],
+        "tags": job.tags,
     }
 
 
@@ -218,7 +218,7 @@ def job(provider: QiskitRestProvider, args: argparse.Namespace) -> int:
         "status": status.name,
         "created": doc.get("created"),
         "session_id": doc.get("session_id"),
-        "tags": doc.get("tags") or [],
+        "tags": found.tags,
     }
     try:
         details["timestamps"] = found.metrics().get("timestamps")

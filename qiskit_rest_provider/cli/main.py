@@ -72,6 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", default="qiskit-rest.db", help="SQLite file (':memory:' for none)")
     serve.add_argument("--backends-dir", help="serve device snapshot files from this folder")
     serve.add_argument("--api-key", help="API key clients must use (random if omitted)")
+    serve.add_argument(
+        "--instance", help="instance CRN the key may use (random if omitted; keep it to reuse --db)"
+    )
+    faults = serve.add_argument_group("fault injection (off by default; seeded)")
+    faults.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="fraction of requests faulted: error statuses and resets",
+    )
+    faults.add_argument("--fault-seed", type=int, default=0)
+    faults.add_argument(
+        "--fault-latency-ms", type=float, default=0.0, help="latency added to every request"
+    )
     serve.add_argument("--workers", type=int, default=1, help="simulation worker processes")
     serve.add_argument(
         "--allow-remote", action="store_true", help="allow a non-loopback --host (needs --api-key)"
@@ -156,15 +170,23 @@ def _serve(args: argparse.Namespace) -> int:
     import threading
 
     from ..server import LocalRuntimeServer
+    from ..server.faults import FaultConfig
 
+    faults = None
+    if args.fault_rate or args.fault_latency_ms:
+        faults = FaultConfig.uniform(
+            args.fault_rate, seed=args.fault_seed, latency=args.fault_latency_ms / 1000
+        )
     server = LocalRuntimeServer(
         host=args.host,
         port=args.port,
         db=args.db,
         backends_dir=args.backends_dir,
         api_key=args.api_key,
+        instance=args.instance,
         workers=args.workers,
         allow_remote=args.allow_remote,
+        faults=faults,
     )
     server.start()
     info = {

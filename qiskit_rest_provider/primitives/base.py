@@ -12,6 +12,7 @@ from ..backend import RestBackend
 from ..exceptions import PubValidationError
 from ..job import PollPolicy, RuntimeJob
 from ..session import Session, current_session
+from ..submission import submit_job
 from .circuit_cache import CircuitCache
 from .options import PrimitiveOptions
 
@@ -150,7 +151,7 @@ class RestPrimitive(Generic[OptionsT]):
             body["session_id"] = session_id
         if backend.calibration_id:
             body["calibration_id"] = backend.calibration_id
-        created = backend.provider.client.create_job(body)
+        created = submit_job(backend.provider.client, body)
         return self._make_job(created, body)
 
     def _make_job(self, created: Mapping[str, Any], body: Mapping[str, Any]) -> RuntimeJob:

@@ -56,10 +56,13 @@ def create_app(service: LocalService) -> FastAPI:
         service.requests[request.method] += 1
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            service.responses["4xx"] += 1
             return _error(
                 413, "payload_too_large", f"Request bodies are limited to {MAX_BODY_BYTES} bytes."
             )
-        return await call_next(request)
+        response = await call_next(request)
+        service.responses[f"{response.status_code // 100}xx"] += 1
+        return response
 
     @app.post("/identity/token")
     async def token(request: Request) -> dict[str, Any]:

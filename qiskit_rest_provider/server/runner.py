@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..provider import QiskitRestProvider
+    from .faults import FaultConfig, FaultProxy
 
 __all__ = ["LocalRuntimeServer"]
 
@@ -34,6 +35,8 @@ class LocalRuntimeServer:
         api_key: The API key clients use (random if omitted).
         token_lifetime: Lifetime of issued access tokens, in seconds.
         workers: Simulation worker processes.
+        faults: Inject faults through a proxy in front of the service (off by default); see
+            :class:`~qiskit_rest_provider.server.faults.FaultConfig`.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class LocalRuntimeServer:
         token_lifetime: int = 3600,
         workers: int = 1,
         allow_remote: bool = False,
+        faults: FaultConfig | None = None,
     ) -> None:
         if not _is_loopback(host) and not (allow_remote and api_key):
             raise ValueError(
@@ -66,16 +70,30 @@ class LocalRuntimeServer:
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._faults = faults
+        self._proxy: FaultProxy | None = None
         self.service: Any = None
 
     @property
     def port(self) -> int:
-        return self._port
+        """The port clients use (the fault proxy's when faults are injected)."""
+        return self._proxy.port if self._proxy is not None else self._port
 
     @property
     def url(self) -> str:
-        """Base URL of the service (the REST API lives under ``/api/v1``)."""
+        """Base URL clients use (the REST API lives under ``/api/v1``); with ``faults``, the
+        fault-injecting proxy's."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def upstream_url(self) -> str:
+        """The service itself, bypassing any fault proxy."""
         return f"http://{self.host}:{self._port}"
+
+    @property
+    def fault_counts(self) -> dict[str, int]:
+        """Requests seen and faults injected by kind (empty without ``faults``)."""
+        return self._proxy.counts if self._proxy is not None else {}
 
     @property
     def iam_url(self) -> str:
@@ -120,9 +138,15 @@ class LocalRuntimeServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the local service failed to start")
             time.sleep(0.01)
+        if self._faults is not None:
+            from .faults import FaultProxy
+
+            self._proxy = FaultProxy(self._port, self._faults, host=self.host).start()
         return self
 
     def stop(self) -> None:
+        if self._proxy is not None:
+            self._proxy.stop()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

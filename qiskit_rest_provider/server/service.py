@@ -131,6 +131,8 @@ class LocalService:
         self._workers = max(0, int(workers))
         #: HTTP requests served, by method (for load and polling measurements).
         self.requests: collections.Counter[str] = collections.Counter()
+        #: HTTP responses sent, by status class ("2xx", "4xx", "5xx").
+        self.responses: collections.Counter[str] = collections.Counter()
         self._pool: WorkerPool | cf.ThreadPoolExecutor | None = None
         self._dispatcher: threading.Thread | None = None
         recovered = self.store.recover_running(
@@ -177,7 +179,7 @@ class LocalService:
                     "iat": now,
                     "exp": now + self.token_lifetime,
                     "sub": record[1],
-                    "key": hash_key(api_key)[:16],
+                    "instances": record[0],
                     "jti": uuid.uuid4().hex,
                 }
             ).encode()
@@ -213,9 +215,17 @@ class LocalService:
             raise ServiceError(401, "token_expired", "The bearer token has expired.")
         if not service_crn:
             raise ServiceError(400, "missing_crn", "The Service-CRN header is required.")
-        if service_crn != self.instance:
+        instances = claims.get("instances")
+        if not isinstance(instances, list) or service_crn not in instances:
             raise ServiceError(403, "forbidden", "The token may not use this instance.")
         return service_crn
+
+    def add_api_key(self, api_key: str, instances: list[str], user_id: str = "local-user") -> None:
+        """Let ``api_key`` use ``instances`` (stored hashed). Jobs and sessions stay private to
+        the instance they were created in."""
+        if not api_key or not instances:
+            raise ValueError("an API key and at least one instance are required")
+        self.store.add_api_key(hash_key(api_key), instances, user_id)
 
     # Backends ---------------------------------------------------------------------------------
 
