@@ -23,18 +23,18 @@ runtime = pytest.importorskip("qiskit_ibm_runtime")
 
 @pytest.fixture()
 def service(server: LocalRuntimeServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The official client configured by environment variables only (reference §9), talking
+    to the service's ``/experimental/api/v1`` prefix."""
     monkeypatch.setenv("IAM_URL", server.iam_url)
     monkeypatch.setenv("QISKIT_FUNCTIONS_EXPERIMENTAL", "1")
-    api = f"{server.url}/api/v1"
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", server.api_key)
+    monkeypatch.setenv("QISKIT_IBM_INSTANCE", server.instance)
+    monkeypatch.setenv("QISKIT_IBM_URL", server.url)
+    monkeypatch.setenv("QISKIT_IBM_CHANNEL", "ibm_quantum_platform")
+    api = f"{server.url}/experimental/api/v1"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        yield runtime.QiskitRuntimeService(
-            channel="ibm_quantum_platform",
-            token=server.api_key,
-            instance=server.instance,
-            url=server.url,
-            url_resolver=lambda *_args: api,
-        )
+        yield runtime.QiskitRuntimeService(url_resolver=lambda *_args: api)
 
 
 def _bell() -> QuantumCircuit:

@@ -17,9 +17,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import requests
+if TYPE_CHECKING:
+    import requests
 
 from .errors import ApiConnectionError, ApiTimeoutError, AuthenticationError, error_for_response
 
@@ -115,7 +116,11 @@ class IAMAuthenticator:
             raise ValueError("refresh_fraction must lie in (0, 1].")
         self._api_key = api_key
         self.iam_url = iam_url.rstrip("/")
-        self._session = session or requests.Session()
+        if session is None:
+            import requests  # imported on first use: `import qiskit_rest_provider` stays light
+
+            session = requests.Session()
+        self._session = session
         self._timeout = timeout
         self._refresh_fraction = refresh_fraction
         self._min_margin = min_margin
@@ -164,6 +169,8 @@ class IAMAuthenticator:
         return self._expires_at
 
     def _fetch(self) -> str:
+        import requests
+
         self.token_requests += 1
         try:
             response = self._session.post(

@@ -23,10 +23,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-from requests.adapters import HTTPAdapter
+if TYPE_CHECKING:
+    import requests
 
 from .auth import Authenticator
 from .errors import (
@@ -117,6 +117,8 @@ def user_agent() -> str:
 
 def _not_sent(exc: requests.RequestException) -> bool:
     """True when the request certainly never reached the server."""
+    import requests
+
     if isinstance(exc, requests.ConnectTimeout):
         return True
     if isinstance(exc, requests.ConnectionError):
@@ -209,6 +211,8 @@ class Transport:
             ApiError: the matching subclass for an error status, a connection failure or a
                 timeout, after whatever retries the policy allows.
         """
+        import requests
+
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
@@ -320,6 +324,8 @@ class Transport:
         self, exc: requests.RequestException, method: str, path: str
     ) -> ApiError:
         kind = type(exc).__name__
+        import requests
+
         if isinstance(exc, requests.Timeout):
             return ApiTimeoutError(f"request timed out ({kind})", method=method, path=path)
         return ApiConnectionError(f"connection failed ({kind})", method=method, path=path)
@@ -340,6 +346,9 @@ def make_session(
     pool_maxsize: int = 16,
 ) -> requests.Session:
     """A ``requests.Session`` with the given proxies and TLS verification (``True`` by default)."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
     session.mount("http://", adapter)
