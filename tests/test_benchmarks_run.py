@@ -18,8 +18,10 @@ def test_benchmarks_quick_mode_reports_every_case(tmp_path: Path) -> None:
     groups = {case["group"] for case in report["cases"]}
     assert groups >= {"footprint", "target", "serialize", "decode", "qasm parse", "end to end"}
     for case in report["cases"]:
-        assert case["ours"]["median"] > 0
+        # Differences (import overhead) can be 0 on a loaded machine; nothing is negative.
+        assert case["ours"]["median"] >= 0
         if case["reference"] is not None:
-            assert case["reference"]["median"] > 0 and case["ratio"] > 0
+            assert case["reference"]["median"] >= 0
+            assert case["ratio"] is None or case["ratio"] > 0
     table = out.with_suffix(".md").read_text()
     assert table.count("\n|") == len(report["cases"]) + 2  # header, rule, one row per case
