@@ -56,10 +56,11 @@ def encode_observables(observables: ObservablesArray) -> Any:
     return clean(observables.tolist())
 
 
-def encode_sampler_pub(pub: SamplerPub, qasm: str) -> list[Any]:
-    """``[circuit, parameter_values, shots]`` with the circuit as OpenQASM 3 text."""
-    values = pub.parameter_values.as_array(pub.circuit.parameters)
-    return [qasm, encode_ndarray(values), pub.shots]
+def encode_sampler_pub(qasm: str, values: np.ndarray, shots: int | None) -> list[Any]:
+    """``[circuit, parameter_values, shots]`` with the circuit as OpenQASM 3 text and the values
+    (last axis in ``circuit.parameters`` order) as an ndarray wrapper; ``None`` shots lets the
+    service apply ``default_shots``."""
+    return [qasm, encode_ndarray(values), shots]
 
 
 def encode_estimator_pub(pub: EstimatorPub, qasm: str) -> list[Any]:

@@ -10,7 +10,7 @@ from qiskit.circuit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2
 from qiskit.primitives.containers import SamplerPub, SamplerPubLike
 
-from ..codec.ndarray import encode_ndarray
+from ..codec.pubs import encode_sampler_pub
 from ..exceptions import PubValidationError
 from ..job import RuntimeJob
 from .base import RestPrimitive, looks_like_single_pub
@@ -68,7 +68,7 @@ class SamplerV2(RestPrimitive[SamplerOptions], BaseSamplerV2):
         self._check_shots([pub_shots for _, _, pub_shots in items])
         texts = self._prepare([circuit for circuit, _, _ in items])
         return [
-            [text, encode_ndarray(values), pub_shots]
+            encode_sampler_pub(text, values, pub_shots)
             for (_, values, pub_shots), text in zip(items, texts, strict=True)
         ]
 
