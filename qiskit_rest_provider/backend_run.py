@@ -43,7 +43,7 @@ class BackendRunJob(RuntimeJob):
         self, *args: Any, memory: bool = False, names: Sequence[str] = (), **kw: Any
     ) -> None:
         super().__init__(*args, **kw)
-        self._memory = memory or MEMORY_TAG in self.tags
+        self._memory = memory or MEMORY_TAG in self._tags  # internal tags are not in .tags
         self._names = list(names)
 
     def result(self, timeout: float | None = None) -> Result:

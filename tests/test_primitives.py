@@ -412,6 +412,8 @@ def test_backend_run_returns_qiskit_result(
     again = provider.job(job.job_id())
     assert isinstance(again, BackendRunJob)
     assert again.result().get_counts(1) == counts
+    assert again.result().get_memory(1) == memory  # memory=True survives retrieval
+    assert again.tags == []  # internal bookkeeping tags are hidden
     no_memory = falcon.run(circuits[0], shots=20).result(timeout=60)
     with pytest.raises(Exception, match="memory"):
         no_memory.get_memory(0)
