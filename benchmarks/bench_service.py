@@ -162,10 +162,18 @@ def run(quick: bool) -> list[Case]:
         simulator = provider.backend("local_simulator")
         trivial = QuantumCircuit(1)
         trivial.measure_all()
+        ref_target = service.backend(simulator.name)
         for clients in (1, 8):
             total = (10 if quick else 40) * (1 if clients == 1 else 2)
-            rate = _throughput(server, simulator.name, trivial, clients, total)
-            ref_rate = _throughput_official(service, simulator.name, trivial, clients, total)
+            rate = _jobs_per_second(
+                lambda: SamplerV2(server.provider().backend(simulator.name)),
+                trivial,
+                clients,
+                total,
+            )
+            ref_rate = _jobs_per_second(
+                lambda: official.SamplerV2(mode=ref_target), trivial, clients, total
+            )
             cases.append(
                 Case(
                     "service",
@@ -182,45 +190,16 @@ def run(quick: bool) -> list[Case]:
     return cases
 
 
-def _throughput(server: Any, backend: str, circuit: Any, clients: int, total: int) -> float:
-    from qiskit_rest_provider import SamplerV2
-
-    per_client = max(1, total // clients)
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            with server.provider() as provider:
-                sampler = SamplerV2(provider.backend(backend))
-                for _ in range(per_client):
-                    sampler.run([circuit], shots=1).result()
-        except BaseException as exc:  # reported after the run
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(clients)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
-    if errors:
-        raise errors[0]
-    return per_client * clients / elapsed
-
-
-def _throughput_official(
-    service: Any, backend: str, circuit: Any, clients: int, total: int
+def _jobs_per_second(
+    make_sampler: Callable[[], Any], circuit: Any, clients: int, total: int
 ) -> float:
-    import qiskit_ibm_runtime as official
-
+    """Trivial jobs per second with ``clients`` threads, each using its own sampler."""
     per_client = max(1, total // clients)
     errors: list[BaseException] = []
-    target = service.backend(backend)
 
     def work() -> None:
         try:
-            sampler = official.SamplerV2(mode=target)
+            sampler = make_sampler()
             for _ in range(per_client):
                 sampler.run([circuit], shots=1).result()
         except BaseException as exc:  # reported after the run

@@ -4,9 +4,6 @@ clear errors and exit codes."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +14,8 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_rest_provider import QiskitRestProvider, SamplerV2
 from qiskit_rest_provider.cli import main
 from qiskit_rest_provider.server import LocalRuntimeServer
+
+from .serve_process import start_serve
 
 
 def connection(server: LocalRuntimeServer, api_key: str | None = None) -> list[str]:
@@ -165,32 +164,8 @@ def test_demo_runs_the_main_job(capsys: Any) -> None:
 
 
 def test_serve_prints_connection_details_and_serves(tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "qiskit_rest_provider.cli.main",
-            "--json",
-            "serve",
-            "--port",
-            "0",
-            "--db",
-            str(tmp_path / "serve.db"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc, info = start_serve("--db", str(tmp_path / "serve.db"))
     try:
-        assert proc.stdout is not None
-        lines = []
-        while not (lines and lines[-1].startswith("}")):
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read() if proc.stderr else "serve exited"
-            lines.append(line)
-        info = json.loads("".join(lines))
         assert info["url"].startswith("http://127.0.0.1:")
         provider = QiskitRestProvider(
             token=info["api_key"],

@@ -3,12 +3,10 @@ queued, then restarted on the same database."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,41 +17,14 @@ from qiskit.transpiler import generate_preset_pass_manager
 
 from qiskit_rest_provider import QiskitRestProvider, SamplerV2
 
+from .serve_process import start_serve
+
 API_KEY = "crash-test-key-0123456789"
 INSTANCE = "crn:v1:bluemix:public:quantum-computing:us-east:a/crashtest:0000::"
 
 
 def _serve(db: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "qiskit_rest_provider.cli.main",
-            "--json",
-            "serve",
-            "--port",
-            "0",
-            "--db",
-            str(db),
-            "--api-key",
-            API_KEY,
-            "--instance",
-            INSTANCE,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=dict(os.environ, PYTHONWARNINGS="ignore"),
-    )
-    assert proc.stdout is not None
-    lines: list[str] = []
-    while not (lines and lines[-1].startswith("}")):
-        line = proc.stdout.readline()
-        if not line:
-            proc.kill()
-            raise AssertionError("the service did not start")
-        lines.append(line)
-    return proc, json.loads("".join(lines))
+    return start_serve("--db", str(db), "--api-key", API_KEY, "--instance", INSTANCE)
 
 
 def _provider(info: dict[str, Any]) -> QiskitRestProvider:
