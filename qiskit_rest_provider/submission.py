@@ -43,7 +43,7 @@ def submit_job(
     client: RuntimeRestClient,
     body: Mapping[str, Any],
     *,
-    attempts: int = 4,
+    attempts: int = 6,
     lookup_delays: tuple[float, ...] = (0.0, 0.5),
     backoff: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
