@@ -209,11 +209,23 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
         """Whether the job completed, failed or was cancelled."""
         return self.status() in _FINAL
 
-    def wait_for_final_state(self, timeout: float | None = None) -> JobStatus:
-        """Poll until the job is final; raise :class:`JobTimeoutError` after ``timeout`` s."""
+    def wait_for_final_state(
+        self,
+        timeout: float | None = None,
+        *,
+        poll: PollPolicy | None = None,
+        on_poll: Callable[[JobStatus], None] | None = None,
+    ) -> JobStatus:
+        """Poll until the job is final; raise :class:`JobTimeoutError` after ``timeout`` s.
+
+        ``poll`` overrides the job's polling policy for this wait; ``on_poll`` is called with
+        the status after every poll (e.g. to show progress).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
-        for interval in self._poll.intervals():
+        for interval in (poll or self._poll).intervals():
             status = self.status()
+            if on_poll is not None:
+                on_poll(status)
             if status in _FINAL:
                 return status
             if deadline is not None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import statistics
-import time
 from typing import Any
 
 from ..api.accounts import delete_account, save_account, saved_accounts
 from ..backend import RestBackend
-from ..exceptions import JobTimeoutError
 from ..job import PollPolicy, RuntimeJob
 from ..provider import QiskitRestProvider
 from .render import Progress, print_json, table
@@ -171,19 +169,12 @@ def jobs(provider: QiskitRestProvider, args: argparse.Namespace) -> int:
 def wait_with_progress(job: RuntimeJob, timeout: float | None = None) -> None:
     """Wait for ``job`` with a status line on the terminal."""
     progress = Progress(f"job {job.job_id()}")
-    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        for interval in PollPolicy(maximum=1.0).intervals():
-            status = job.status()
-            progress.update(status.name)
-            if job.in_final_state():
-                return
-            if deadline is not None and time.monotonic() > deadline:
-                raise JobTimeoutError(
-                    f"job {job.job_id()} is still {status.name} after {timeout} s",
-                    job_id=job.job_id(),
-                )
-            time.sleep(interval)
+        job.wait_for_final_state(
+            timeout,
+            poll=PollPolicy(maximum=1.0),  # refresh the status line at least every second
+            on_poll=lambda status: progress.update(status.name),
+        )
     finally:
         progress.done()
 

@@ -45,6 +45,18 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _with_parent(subparsers: Any, parent: argparse.ArgumentParser) -> Any:
+    """Make every parser added to ``subparsers`` inherit ``parent``'s options."""
+    add_parser = subparsers.add_parser
+
+    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        created: argparse.ArgumentParser = add_parser(name, parents=[parent], **kwargs)
+        return created
+
+    subparsers.add_parser = add
+    return subparsers
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qiskit-rest",
@@ -58,13 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="JSON output"
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_parser = sub.add_parser
-
-    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        return add_parser(name, parents=[common], **kwargs)
-
-    sub.add_parser = command  # type: ignore[method-assign]
+    sub = _with_parent(
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND"), common
+    )
 
     serve = sub.add_parser("serve", help="run the local Qiskit Runtime service")
     serve.add_argument("--host", default="127.0.0.1")
@@ -128,13 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     _connection_options(cancel)
 
     account = sub.add_parser("account", help="saved accounts (~/.qiskit, mode 0600)")
-    acc = account.add_subparsers(dest="account_command", required=True, metavar="ACTION")
-    add_action = acc.add_parser
-
-    def action(name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        return add_action(name, parents=[common], **kwargs)
-
-    acc.add_parser = action  # type: ignore[method-assign]
+    acc = _with_parent(
+        account.add_subparsers(dest="account_command", required=True, metavar="ACTION"), common
+    )
     save = acc.add_parser("save", help="save an account")
     save.add_argument("--name")
     save.add_argument(

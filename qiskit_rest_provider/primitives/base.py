@@ -107,7 +107,7 @@ class RestPrimitive(Generic[OptionsT]):
         props = backend.properties()
         faulty = props.faulty_qubits() if props is not None else []
         dynamic = any(_has_control_flow(c) for c in circuits)
-        if dynamic and self._options.to_dict().get("dynamical_decoupling", {}).get("enable"):
+        if dynamic and self._options.dynamical_decoupling.enable:
             raise PubValidationError(
                 "dynamical decoupling cannot be combined with dynamic circuits (control flow); "
                 "set options.dynamical_decoupling.enable = False"
@@ -119,8 +119,8 @@ class RestPrimitive(Generic[OptionsT]):
         ]
 
     def _check_rep_delay(self) -> None:
-        rep_delay = self._options.to_dict().get("execution", {}).get("rep_delay")
-        if rep_delay is None:
+        rep_delay = self._options.execution.rep_delay
+        if not isinstance(rep_delay, float):  # Unset, or None (the backend's default)
             return
         bounds = self.backend.configuration().get("rep_delay_range")
         if bounds and len(bounds) == 2 and not bounds[0] <= rep_delay <= bounds[1]:
@@ -129,7 +129,7 @@ class RestPrimitive(Generic[OptionsT]):
                 f"[{bounds[0]}, {bounds[1]}] s"
             )
 
-    def _submit(self, pubs: list[Any], extra_params: Mapping[str, Any] | None = None) -> RuntimeJob:
+    def _submit(self, pubs: list[Any]) -> RuntimeJob:
         options, top_params = self._options.to_params()
         params: dict[str, Any] = {
             "pubs": pubs,
@@ -137,7 +137,6 @@ class RestPrimitive(Generic[OptionsT]):
             "version": 2,
             "support_qiskit": True,
             **top_params,
-            **(extra_params or {}),
         }
         backend = self.backend
         body: dict[str, Any] = {
