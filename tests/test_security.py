@@ -65,28 +65,34 @@ def _routes(server: LocalRuntimeServer) -> list[tuple[str, str]]:
     return routes
 
 
-def test_every_route_refuses_bad_credentials(short_lived: LocalRuntimeServer) -> None:
+def test_every_route_refuses_bad_credentials(
+    short_lived: LocalRuntimeServer, server: LocalRuntimeServer
+) -> None:
     routes = _routes(short_lived)
     assert len(routes) >= 18
     expired = _token(short_lived)
     time.sleep(2.1)
-    fresh = _token(short_lived)
+    # The foreign-CRN case needs a token that stays valid for the whole sweep: it comes from
+    # the long-lived session server (the short-lived one's tokens expire after a second).
+    fresh = _token(server)
     cases = {
-        "no token": ({"Service-CRN": short_lived.instance}, 401),
+        "no token": (short_lived, {"Service-CRN": short_lived.instance}, 401),
         "garbage token": (
+            short_lived,
             {"Authorization": "Bearer not.a.token", "Service-CRN": short_lived.instance},
             401,
         ),
         "expired token": (
+            short_lived,
             {"Authorization": f"Bearer {expired}", "Service-CRN": short_lived.instance},
             401,
         ),
-        "foreign CRN": ({"Authorization": f"Bearer {fresh}", "Service-CRN": FOREIGN}, 403),
+        "foreign CRN": (server, {"Authorization": f"Bearer {fresh}", "Service-CRN": FOREIGN}, 403),
     }
     for method, path in routes:
-        for name, (headers, expected) in cases.items():
+        for name, (target, headers, expected) in cases.items():
             response = requests.request(
-                method, f"{short_lived.url}{path}", headers=headers, json={}, timeout=10
+                method, f"{target.url}{path}", headers=headers, json={}, timeout=10
             )
             assert response.status_code == expected, (name, method, path, response.text)
             body = response.json()
