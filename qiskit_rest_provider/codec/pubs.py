@@ -221,9 +221,9 @@ def decode_pubs(
         items = list(raw) if isinstance(raw, list) else [raw]
         if not items:
             raise PubError(f"{where}: empty pub")
-        decoded = decode_circuit(items[0], num_qubits=num_qubits, where=where)
-        circuit = decoded.circuit
         try:
+            decoded = decode_circuit(items[0], num_qubits=num_qubits, where=where)
+            circuit = decoded.circuit
             if program == "sampler":
                 if len(items) > 3:
                     raise PubError(f"{where}: a sampler pub has at most 3 entries")
@@ -258,6 +258,8 @@ def decode_pubs(
                 )
         except PubError:
             raise
-        except ValueError as exc:  # shape mismatches raised by Qiskit's containers
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+            # Shape mismatches raised by Qiskit's containers, and a safety net for payloads no
+            # specific check anticipated: a bad pub is the client's error, never the service's.
             raise PubError(f"{where}: {exc}") from None
     return out

@@ -167,10 +167,22 @@ def _spans(value: Any) -> ExecutionSpans:
     return ExecutionSpans(spans)
 
 
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _complex(value: Any) -> complex:
-    if isinstance(value, list) and len(value) == 2:
+    if isinstance(value, list) and len(value) == 2 and all(_is_real(v) for v in value):
         return complex(float(value[0]), float(value[1]))
-    raise ResultDecodeError("complex value must be [real, imag]")
+    raise ResultDecodeError(f"complex value must be [real, imag], got {value!r:.80}")
+
+
+def _set(value: Any) -> set[Any]:
+    if isinstance(value, list) and all(
+        v is None or isinstance(v, (str, int, float, bool)) for v in value
+    ):
+        return set(value)
+    raise ResultDecodeError("set value must be a list of scalars")
 
 
 def _ndarray(value: Any) -> Any:
@@ -200,12 +212,8 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     "TwirledSliceSpanV2": _span(TwirledSliceSpanV2, 7, "bssi"),
     "datetime": _parse_datetime,
     "complex": _complex,
-    "set": lambda v: set(v) if isinstance(v, list) else _bad("set"),
+    "set": _set,
 }
-
-
-def _bad(tag: str) -> Any:
-    raise ResultDecodeError(f"malformed {tag} value")
 
 
 def _extract_large_arrays(text: str | bytes) -> tuple[str | bytes, dict[str, Any]]:
@@ -346,12 +354,21 @@ def decode_tagged(text: str | bytes) -> Any:
             raise ResultDecodeError(f"type tag must be a string, got {tag!r}")
         value = obj.get("__value__")
         if tag == "ndarray" and isinstance(value, str) and value.startswith(_PLACEHOLDER):
-            array = arrays[value]
+            array = arrays.get(value)
+            if array is None:
+                # Only our scanner makes placeholders; one in the input is just bad base64.
+                raise ResultDecodeError("malformed ndarray value")
             return array.get() if isinstance(array, _Pending) else array
         decoder = _DECODERS.get(tag)
         if decoder is None:
             raise ResultDecodeError(f"unknown type tag {tag!r} in result")
-        return decoder(value)
+        try:
+            return decoder(value)
+        except ResultDecodeError:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+            # Safety net: a payload no specific check anticipated is still a decode error.
+            raise ResultDecodeError(f"malformed {tag} value: {exc}") from None
 
     if isinstance(text, bytes):
         try:
