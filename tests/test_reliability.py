@@ -28,7 +28,7 @@ from qiskit_rest_provider import (
     SamplerV2,
     Session,
 )
-from qiskit_rest_provider.api import ServerError
+from qiskit_rest_provider.api import NotFoundError, ServerError
 from qiskit_rest_provider.api.transport import RetryPolicy, Timeouts
 from qiskit_rest_provider.server import LocalRuntimeServer
 from qiskit_rest_provider.server.faults import FaultConfig
@@ -115,6 +115,27 @@ def test_ambiguous_submissions_never_duplicate_jobs() -> None:
         with _upstream(server) as clean:
             stored = list(clean.jobs(limit=None, job_tags=["exactly-once"]))
         assert sorted(j.job_id() for j in stored) == sorted(j.job_id() for j in jobs)
+    finally:
+        server.stop()
+
+
+def test_delete_whose_response_was_lost_is_not_reported_as_missing() -> None:
+    # Half of the deletions are carried out but their response is lost: the retry then gets a
+    # 404, which means the earlier attempt deleted the job; only a real 404 is an error.
+    config = FaultConfig(seed=11, reset_after_rate=0.5, paths=("/v1/jobs",), methods=("DELETE",))
+    server = _server(config)
+    try:
+        with server.provider(retry=FAST_RETRY) as provider:
+            backend = provider.backend("local_falcon")
+            jobs = [SamplerV2(backend).run([_bell(backend)], shots=20) for _ in range(8)]
+            provider.wait_for_jobs(jobs, timeout=120)
+            for job in jobs:
+                provider.delete_job(job.job_id())
+            assert server.fault_counts.get("reset_after:DELETE", 0) >= 2
+        with _upstream(server) as clean:
+            assert list(clean.jobs(limit=None)) == []
+            with pytest.raises(NotFoundError):  # without a lost response, 404 is an error
+                clean.delete_job(jobs[0].job_id())
     finally:
         server.stop()
 

@@ -136,7 +136,10 @@ class RuntimeRestClient:
         return self._get(path, {"exclude_params": "true" if exclude_params else "false"})
 
     def delete_job(self, job_id: str) -> None:
-        self.transport.request("DELETE", f"/v1/jobs/{_segment(job_id, 'job id')}")
+        """Delete a job. A 404 on a retry after a lost response means the job is gone: done."""
+        self.transport.request(
+            "DELETE", f"/v1/jobs/{_segment(job_id, 'job id')}", settled_statuses=(404,)
+        )
 
     def job_results(self, job_id: str) -> bytes | None:
         """The result body as bytes (UTF-8 JSON), or None while there is no final result (204).

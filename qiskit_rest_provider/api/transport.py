@@ -204,8 +204,13 @@ class Transport:
         idempotent: bool | None = None,
         deadline: float | None = None,
         ok_statuses: Iterable[int] = (),
+        settled_statuses: Iterable[int] = (),
     ) -> requests.Response:
         """Send a request and return the successful response (2xx, or one of ``ok_statuses``).
+
+        ``settled_statuses`` are also returned, but only on a retry after an attempt the server
+        may have carried out (its response was lost, or it answered 5xx): for a ``DELETE``, a
+        404 then means the first attempt already deleted the resource.
 
         Raises:
             ApiError: the matching subclass for an error status, a connection failure or a
@@ -221,6 +226,8 @@ class Transport:
         budget = policy.deadline if deadline is None else deadline
         started = time.monotonic()
         ok = set(ok_statuses)
+        settled = set(settled_statuses)
+        maybe_done = False  # an earlier attempt may have taken effect on the server
         send_headers = dict(self._headers)
         if json is not None:
             send_headers["Content-Type"] = "application/json"
@@ -252,6 +259,7 @@ class Transport:
                 )
             except requests.RequestException as exc:
                 not_sent = _not_sent(exc)
+                maybe_done = maybe_done or not not_sent
                 self._count("connection_errors")
                 failure = self._connection_failure(exc, method, path)
                 retryable = idempotent or not_sent
@@ -281,7 +289,7 @@ class Transport:
             elapsed = time.monotonic() - t0
             self._count(f"{method} {status}")
             logger.debug("%s %s -> %d in %.3f s", method, path, status, elapsed)
-            if 200 <= status < 300 or status in ok:
+            if 200 <= status < 300 or status in ok or (maybe_done and status in settled):
                 return response
 
             if status == 401 and not refreshed:
@@ -295,6 +303,7 @@ class Transport:
             error = error_for_response(
                 status, self._scrub(response.text), response.headers, method=method, path=path
             )
+            maybe_done = maybe_done or status >= 500
             retryable_status = (idempotent and status in policy.retry_statuses) or status == 429
             if not retryable_status:
                 raise error
