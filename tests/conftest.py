@@ -6,9 +6,20 @@ import warnings
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from qiskit_rest_provider.provider import QiskitRestProvider
 from qiskit_rest_provider.server import LocalRuntimeServer
+
+# Property tests judge the code, not the machine: a slow CI box must not fail them on timing.
+# Every failure prints the blob that replays it (@reproduce_failure).
+settings.register_profile(
+    "qiskit-rest",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile("qiskit-rest")
 
 
 @pytest.fixture(scope="session")
