@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import io
 import re
 import sys
@@ -108,7 +109,14 @@ def _parse_header(raw: bytes) -> tuple[np.dtype[Any], tuple[int, ...], bool, int
     end = start + header_len
     if len(raw) < end or header_len > 65536:
         raise ResultDecodeError("truncated or oversized .npy header")
-    text = raw[start:end].decode("latin-1")
+    dtype, shape, fortran = _parse_header_dict(raw[start:end])
+    return dtype, shape, fortran, end
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_header_dict(header: bytes) -> tuple[np.dtype[Any], tuple[int, ...], bool]:
+    """The ``.npy`` header dictionary; cached, as every pub of a result repeats the same one."""
+    text = header.decode("latin-1")
     match = _HEADER_RE.match(text.strip())
     if not match or not all(match.group(g) is not None for g in ("descr", "fortran", "shape")):
         raise ResultDecodeError(f"unsupported .npy header {text.strip()[:100]!r}")
@@ -123,7 +131,7 @@ def _parse_header(raw: bytes) -> tuple[np.dtype[Any], tuple[int, ...], bool, int
     shape = tuple(int(p) for p in shape_text.split(",") if p.strip())
     if len(shape) > 32:
         raise ResultDecodeError("ndarray has too many dimensions")
-    return dtype, shape, match.group("fortran") == "True", end
+    return dtype, shape, match.group("fortran") == "True"
 
 
 def _nbytes(dtype: np.dtype[Any], shape: tuple[int, ...]) -> int:
