@@ -165,6 +165,28 @@ def test_large_sampler_result_streams_and_matches() -> None:
     _assert_same(decode_result(text), json.loads(text, cls=RuntimeDecoder))
 
 
+def test_several_large_arrays_decode_in_parallel_and_match() -> None:
+    # evs, stds and ensemble_standard_error each stream in their own thread.
+    rng = np.random.default_rng(6)
+    shape = (400, 50)
+    data = DataBin(
+        evs=rng.normal(size=shape),
+        stds=rng.random(shape),
+        ensemble_standard_error=rng.random(shape),
+        shape=shape,
+    )
+    text = json.dumps(PrimitiveResult([PubResult(data, metadata={})]), cls=RuntimeEncoder)
+    assert text.count('"ndarray"') == 3 and len(text) > 3 * 65536
+    for body in (text, text.encode()):
+        _assert_same(decode_result(body), json.loads(text, cls=RuntimeDecoder))
+    # A corrupt second array is reported, whichever thread decoded it.
+    start = text.index('"__value__"', text.index('"stds"'))
+    start = text.index('"', start + len('"__value__": ')) + 1
+    broken = text[: start + 1000] + "!!!!" + text[start + 1004 :]
+    with pytest.raises(ResultDecodeError, match="base64"):
+        decode_result(broken)
+
+
 @pytest.mark.parametrize(
     "payload, message",
     [

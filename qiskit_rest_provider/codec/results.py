@@ -287,6 +287,7 @@ def _decode_spans(text: str | bytes, spans: list[tuple[int, int]]) -> list[Any]:
     """
     out: list[Any] = [None] * len(spans)
     small = [k for k, (a, b) in enumerate(spans) if b - a < _STREAM_THRESHOLD]
+    large = [k for k, (a, b) in enumerate(spans) if b - a >= _STREAM_THRESHOLD]
     total = sum(spans[k][1] - spans[k][0] for k in small)
     parallel = len(small) >= _PARALLEL_MIN_ARRAYS and total >= _PARALLEL_MIN_CHARS
     if parallel:
@@ -301,11 +302,21 @@ def _decode_spans(text: str | bytes, spans: list[tuple[int, int]]) -> list[Any]:
             future = pool.submit(run, chunk)
             for position, k in enumerate(chunk):
                 out[k] = _Pending(future, position)
-    for k, (a, b) in enumerate(spans):
-        if b - a >= _STREAM_THRESHOLD:
-            out[k] = decode_ndarray_chunks(text, a, b)
-        elif not parallel:
-            out[k] = decode_ndarray(text[a:b])
+    if len(large) > 1:
+        # Several large arrays (an estimator's evs and stds): stream each in its own thread,
+        # all but the first, which this thread decodes.
+        pool = _decoder_pool()
+
+        def stream(k: int) -> list[np.ndarray]:
+            return [decode_ndarray_chunks(text, *spans[k])]
+
+        for k in large[1:]:
+            out[k] = _Pending(pool.submit(stream, k), 0)
+    if large:
+        out[large[0]] = decode_ndarray_chunks(text, *spans[large[0]])
+    if not parallel:
+        for k in small:
+            out[k] = decode_ndarray(text[spans[k][0] : spans[k][1]])
     return out
 
 
