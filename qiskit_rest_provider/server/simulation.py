@@ -220,11 +220,10 @@ def _run_sampler(
         backend_options: dict[str, Any] = {}
         if model is not None:
             backend_options["noise_model"] = model
+        # The seed goes to the constructor: qiskit-aer 0.17 passes a run_options seed twice.
         sampler = AerSampler(
-            options={
-                "backend_options": backend_options,
-                "run_options": {"seed_simulator": None if seed is None else int(seed) + i},
-            }
+            seed=None if seed is None else int(seed) + i,
+            options={"backend_options": backend_options},
         )
         aer_pub = SamplerPub(compact, pub.parameter_values, pub.shots)
         res = sampler.run([aer_pub]).result()[0]
