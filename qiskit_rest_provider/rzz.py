@@ -19,8 +19,10 @@ from __future__ import annotations
 import cmath
 import math
 import threading
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 from qiskit.converters import circuit_to_dag
 from qiskit.dagcircuit import DAGCircuit
@@ -32,7 +34,7 @@ _REGISTERED = False
 _HALF_PI = math.pi / 2
 
 
-def _rzz_matrix(theta: float) -> np.ndarray:
+def _rzz_matrix(theta: float) -> NDArray[Any]:
     phase = np.exp(-0.5j * theta)
     conj = np.exp(0.5j * theta)
     return np.diag([phase, conj, conj, phase])

@@ -19,6 +19,7 @@ import zlib
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..exceptions import ResultDecodeError
 
@@ -75,7 +76,7 @@ _STRICT = sys.version_info >= (3, 11)
 _B64_ALPHABET = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 
 
-def npy_bytes(array: np.ndarray) -> bytes:
+def npy_bytes(array: NDArray[Any]) -> bytes:
     """``np.save`` bytes of an array (no pickling)."""
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(array), allow_pickle=False)
@@ -141,7 +142,7 @@ def _nbytes(dtype: np.dtype[Any], shape: tuple[int, ...]) -> int:
     return count * dtype.itemsize
 
 
-def _from_npy(raw: bytes | bytearray | memoryview) -> np.ndarray:
+def _from_npy(raw: bytes | bytearray | memoryview) -> NDArray[Any]:
     dtype, shape, fortran, offset = _parse_header(bytes(raw[:70000]))
     nbytes = _nbytes(dtype, shape)
     if len(raw) - offset != nbytes:
@@ -157,7 +158,7 @@ def _from_npy(raw: bytes | bytearray | memoryview) -> np.ndarray:
     return array
 
 
-def decode_ndarray(value: Any, *, max_bytes: int = MAX_ARRAY_BYTES) -> np.ndarray:
+def decode_ndarray(value: Any, *, max_bytes: int = MAX_ARRAY_BYTES) -> NDArray[Any]:
     """Decode the ``__value__`` of an ``ndarray`` wrapper.
 
     A JSON number or list (object-dtype arrays on the wire) becomes ``np.array(value)``.
@@ -191,7 +192,7 @@ def decode_ndarray_chunks(
     *,
     max_bytes: int = MAX_ARRAY_BYTES,
     chunk_chars: int = 1 << 20,
-) -> np.ndarray:
+) -> NDArray[Any]:
     """Stream-decode ``text[start:stop]`` (base64 of zlib of .npy) into a new array.
 
     ``text`` may be ``str`` or ``bytes`` (a response body: no text copy is made). Memory use is
@@ -205,7 +206,7 @@ def decode_ndarray_chunks(
     source: str | memoryview = memoryview(text) if isinstance(text, bytes) else text
     decompressor = zlib.decompressobj()
     head = bytearray()
-    out: np.ndarray | None = None
+    out: NDArray[Any] | None = None
     view: memoryview | None = None
     filled = 0
     nbytes = 0

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 from qiskit.primitives.containers import EstimatorPub, SamplerPub
 from qiskit.primitives.containers.bindings_array import BindingsArray
@@ -56,7 +57,7 @@ def encode_observables(observables: ObservablesArray) -> Any:
     return clean(observables.tolist())
 
 
-def encode_sampler_pub(qasm: str, values: np.ndarray, shots: int | None) -> list[Any]:
+def encode_sampler_pub(qasm: str, values: NDArray[Any], shots: int | None) -> list[Any]:
     """``[circuit, parameter_values, shots]`` with the circuit as OpenQASM 3 text and the values
     (last axis in ``circuit.parameters`` order) as an ndarray wrapper; ``None`` shots lets the
     service apply ``default_shots``."""

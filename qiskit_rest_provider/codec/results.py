@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from qiskit.primitives import (
     BitArray,
     DataBin,
@@ -271,11 +272,11 @@ class _Pending:
 
     __slots__ = ("future", "index")
 
-    def __init__(self, future: Future[list[np.ndarray]], index: int) -> None:
+    def __init__(self, future: Future[list[NDArray[Any]]], index: int) -> None:
         self.future = future
         self.index = index
 
-    def get(self) -> np.ndarray:
+    def get(self) -> NDArray[Any]:
         return self.future.result()[self.index]
 
 
@@ -294,7 +295,7 @@ def _decode_spans(text: str | bytes, spans: list[tuple[int, int]]) -> list[Any]:
         pool = _decoder_pool()
         size = max(4, -(-len(small) // (4 * pool._max_workers)))
 
-        def run(ks: list[int]) -> list[np.ndarray]:
+        def run(ks: list[int]) -> list[NDArray[Any]]:
             return [decode_ndarray(text[spans[k][0] : spans[k][1]]) for k in ks]
 
         for start in range(0, len(small), size):
@@ -307,7 +308,7 @@ def _decode_spans(text: str | bytes, spans: list[tuple[int, int]]) -> list[Any]:
         # all but the first, which this thread decodes.
         pool = _decoder_pool()
 
-        def stream(k: int) -> list[np.ndarray]:
+        def stream(k: int) -> list[NDArray[Any]]:
             return [decode_ndarray_chunks(text, *spans[k])]
 
         for k in large[1:]:

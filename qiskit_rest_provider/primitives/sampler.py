@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2
 from qiskit.primitives.containers import SamplerPub, SamplerPubLike
@@ -85,7 +86,7 @@ class SamplerV2(RestPrimitive[SamplerOptions], BaseSamplerV2):
                 )
 
 
-_Item = tuple[QuantumCircuit, np.ndarray, "int | None"]
+_Item = tuple[QuantumCircuit, NDArray[Any], "int | None"]
 
 
 def _coerce_all(pubs: Iterable[SamplerPubLike], shots: int | None) -> list[_Item]:

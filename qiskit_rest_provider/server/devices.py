@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["Calibration", "Device", "default_catalog", "load_snapshot_dir"]
 
@@ -136,7 +137,7 @@ def _nduv(name: str, value: float, unit: str, date: str) -> dict[str, Any]:
     return {"date": date, "name": name, "unit": unit, "value": value}
 
 
-def _lognormal(rng: np.random.Generator, median: float, sigma: float, size: int) -> np.ndarray:
+def _lognormal(rng: np.random.Generator, median: float, sigma: float, size: int) -> NDArray[Any]:
     return median * np.exp(sigma * rng.standard_normal(size))
 
 
