@@ -112,9 +112,29 @@ class Store:
         with self._lock:
             self._conn.close()
 
-    def _exec(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+    # Every statement is executed *and its rows fetched* under the lock: the connection is
+    # shared by the service's threads, and a cursor read outside the lock races with other
+    # threads' statements (on Python 3.13, fetched rows went missing under load: 404s for
+    # jobs that existed).
+
+    def _exec(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run a statement; the number of rows it changed."""
         with self._lock:
-            return self._conn.execute(sql, args)
+            return self._conn.execute(sql, args).rowcount
+
+    def _one(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._conn.execute(sql, args).fetchone()
+            return row
+
+    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def _scalar(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """The single value of an aggregate query (which always yields one row)."""
+        with self._lock:
+            return self._conn.execute(sql, args).fetchone()[0]
 
     # API keys ---------------------------------------------------------------------------------
 
@@ -125,7 +145,7 @@ class Store:
         )
 
     def api_key(self, key_hash: str) -> tuple[list[str], str] | None:
-        row = self._exec("SELECT * FROM api_keys WHERE key_hash=?", (key_hash,)).fetchone()
+        row = self._one("SELECT * FROM api_keys WHERE key_hash=?", (key_hash,))
         return (json.loads(row["instances"]), row["user_id"]) if row else None
 
     # Jobs -------------------------------------------------------------------------------------
@@ -139,11 +159,9 @@ class Store:
 
     def job(self, job_id: str, instance: str | None = None) -> dict[str, Any] | None:
         if instance is None:
-            row = self._exec("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+            row = self._one("SELECT * FROM jobs WHERE id=?", (job_id,))
         else:
-            row = self._exec(
-                "SELECT * FROM jobs WHERE id=? AND instance=?", (job_id, instance)
-            ).fetchone()
+            row = self._one("SELECT * FROM jobs WHERE id=? AND instance=?", (job_id, instance))
         return dict(row) if row else None
 
     def update_job(self, job_id: str, *, only_if_status: Sequence[str] = (), **fields: Any) -> bool:
@@ -153,7 +171,7 @@ class Store:
         if only_if_status:
             sql += f" AND status IN ({', '.join('?' * len(only_if_status))})"
             args.extend(only_if_status)
-        return self._exec(sql, args).rowcount > 0
+        return self._exec(sql, args) > 0
 
     def append_log(self, job_id: str, line: str) -> None:
         self._exec("UPDATE jobs SET logs = logs || ? WHERE id=?", (line + "\n", job_id))
@@ -166,15 +184,16 @@ class Store:
         sql = "SELECT * FROM jobs WHERE status='Queued'"
         if excluded:
             sql += f" AND id NOT IN ({', '.join('?' * len(excluded))})"
-        row = self._exec(sql + " ORDER BY seq LIMIT 1", excluded).fetchone()
+        row = self._one(sql + " ORDER BY seq LIMIT 1", excluded)
         return dict(row) if row else None
 
     def count_queued(self, backend: str) -> int:
-        row = self._exec(
-            "SELECT COUNT(*) FROM jobs WHERE backend=? AND status IN ('Queued','Running')",
-            (backend,),
-        ).fetchone()
-        return int(row[0])
+        return int(
+            self._scalar(
+                "SELECT COUNT(*) FROM jobs WHERE backend=? AND status IN ('Queued','Running')",
+                (backend,),
+            )
+        )
 
     def list_jobs(
         self,
@@ -188,18 +207,18 @@ class Store:
     ) -> tuple[list[dict[str, Any]], int]:
         clause = " AND ".join(["instance=?", *where])
         all_args = [instance, *args]
-        total = int(self._exec(f"SELECT COUNT(*) FROM jobs WHERE {clause}", all_args).fetchone()[0])
+        total = int(self._scalar(f"SELECT COUNT(*) FROM jobs WHERE {clause}", all_args))
         order = "DESC" if descending else "ASC"
-        rows = self._exec(
+        rows = self._all(
             f"SELECT * FROM jobs WHERE {clause} ORDER BY created {order}, seq {order} "
             "LIMIT ? OFFSET ?",
             [*all_args, limit, offset],
-        ).fetchall()
+        )
         return [dict(r) for r in rows], total
 
     def recover_running(self, reason: str) -> list[str]:
         """Fail jobs left Running by a previous process (see the service docs)."""
-        rows = self._exec("SELECT id FROM jobs WHERE status='Running'").fetchall()
+        rows = self._all("SELECT id FROM jobs WHERE status='Running'")
         ids = [r["id"] for r in rows]
         for job_id in ids:
             self.update_job(
@@ -208,10 +227,10 @@ class Store:
         return ids
 
     def usage_seconds(self, instance: str) -> float:
-        row = self._exec(
+        total = self._scalar(
             "SELECT COALESCE(SUM(exec_ns), 0) FROM jobs WHERE instance=?", (instance,)
-        ).fetchone()
-        return float(row[0]) / 1e9
+        )
+        return float(total) / 1e9
 
     # Sessions ---------------------------------------------------------------------------------
 
@@ -228,7 +247,7 @@ class Store:
         if instance is not None:
             sql += " AND instance=?"
             args.append(instance)
-        row = self._exec(sql, args).fetchone()
+        row = self._one(sql, args)
         return dict(row) if row else None
 
     def update_session(self, session_id: str, **fields: Any) -> None:
@@ -236,9 +255,9 @@ class Store:
         self._exec(f"UPDATE sessions SET {sets} WHERE id=?", [*fields.values(), session_id])
 
     def session_jobs(self, session_id: str, statuses: Sequence[str]) -> list[str]:
-        rows = self._exec(
+        rows = self._all(
             f"SELECT id FROM jobs WHERE session_id=? AND status IN "
             f"({', '.join('?' * len(statuses))})",
             [session_id, *statuses],
-        ).fetchall()
+        )
         return [r["id"] for r in rows]
