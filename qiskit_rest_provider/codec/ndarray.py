@@ -149,10 +149,10 @@ def _from_npy(raw: bytes | bytearray | memoryview) -> NDArray[Any]:
         raise ResultDecodeError(
             f"ndarray data has {len(raw) - offset} bytes, its header declares {nbytes}"
         )
-    array = np.frombuffer(
+    flat = np.frombuffer(
         raw, dtype=dtype, count=nbytes // dtype.itemsize if nbytes else 0, offset=offset
     )
-    array = array.reshape(shape, order="F" if fortran else "C")
+    array: NDArray[Any] = flat.reshape(shape, order="F" if fortran else "C")
     if not array.flags.writeable:
         array = array.copy()
     return array
