@@ -278,3 +278,44 @@ def test_results_validate_against_schemas_and_official_decoder(
     text = provider.client.job_results(job_id) or b""
     schemas.PrimitiveResultWrapperModel.model_validate_json(text)
     assert isinstance(json.loads(text, cls=RuntimeDecoder), PrimitiveResult)
+
+
+def test_store_reads_are_consistent_under_concurrent_writes(tmp_path: Any) -> None:
+    # The service's threads share one SQLite connection: every read must see what was written,
+    # whatever other threads run at the same time.
+    import threading
+
+    from qiskit_rest_provider.server.store import Store, utcnow_iso
+
+    store = Store(tmp_path / "store.db")
+    missing: list[str] = []
+
+    def worker(n: int) -> None:
+        for i in range(150):
+            job_id = f"job-{n}-{i}"
+            store.insert_job(
+                id=job_id,
+                instance="crn:a",
+                program="sampler",
+                backend="b",
+                status="Queued",
+                created=utcnow_iso(),
+                params="{}",
+            )
+            if store.job(job_id, "crn:a") is None:
+                missing.append(job_id)
+            store.update_job(job_id, status="Completed", only_if_status=("Queued",))
+            store.list_jobs("crn:a", [], [], descending=True, limit=5, offset=0)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert missing == []
+        rows, total = store.list_jobs("crn:a", [], [], descending=False, limit=2000, offset=0)
+        assert total == len(rows) == 900
+        assert {r["status"] for r in rows} == {"Completed"}
+    finally:
+        store.close()
