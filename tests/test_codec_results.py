@@ -268,3 +268,20 @@ def test_truncated_and_oversized_streams_are_refused() -> None:
     bomb = base64.b64encode(zlib.compress(raw)).decode()
     with pytest.raises(ResultDecodeError, match="longer than its header"):
         decode_ndarray_chunks(bomb, 0, len(bomb))
+
+
+def test_padded_npy_headers_decode_without_being_cached() -> None:
+    import base64
+    import zlib
+
+    from qiskit_rest_provider.codec import ndarray
+
+    data = np.arange(6, dtype="<i8").reshape(2, 3)
+    header = "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 3), }".ljust(2000) + "\n"
+    raw = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode()
+    payload = base64.b64encode(zlib.compress(raw + data.tobytes())).decode()
+    before = ndarray._parse_header_cached.cache_info().currsize
+    np.testing.assert_array_equal(decode_ndarray(payload), data)
+    assert ndarray._parse_header_cached.cache_info().currsize == before
+    decode_ndarray(encode_ndarray(data)["__value__"])  # an ordinary header is cached
+    assert ndarray._parse_header_cached.cache_info().currsize >= 1

@@ -110,13 +110,16 @@ def _parse_header(raw: bytes) -> tuple[np.dtype[Any], tuple[int, ...], bool, int
     end = start + header_len
     if len(raw) < end or header_len > 65536:
         raise ResultDecodeError("truncated or oversized .npy header")
-    dtype, shape, fortran = _parse_header_dict(raw[start:end])
+    header = raw[start:end]
+    # Every pub of a result repeats the same header: parse it once. Only ordinary-sized
+    # headers are cached, so hostile input cannot make the cache hold much.
+    parse = _parse_header_cached if header_len <= 256 else _parse_header_dict
+    dtype, shape, fortran = parse(header)
     return dtype, shape, fortran, end
 
 
-@functools.lru_cache(maxsize=256)
 def _parse_header_dict(header: bytes) -> tuple[np.dtype[Any], tuple[int, ...], bool]:
-    """The ``.npy`` header dictionary; cached, as every pub of a result repeats the same one."""
+    """The ``.npy`` header dictionary: dtype, shape and Fortran order."""
     text = header.decode("latin-1")
     match = _HEADER_RE.match(text.strip())
     if not match or not all(match.group(g) is not None for g in ("descr", "fortran", "shape")):
@@ -133,6 +136,9 @@ def _parse_header_dict(header: bytes) -> tuple[np.dtype[Any], tuple[int, ...], b
     if len(shape) > 32:
         raise ResultDecodeError("ndarray has too many dimensions")
     return dtype, shape, match.group("fortran") == "True"
+
+
+_parse_header_cached = functools.lru_cache(maxsize=128)(_parse_header_dict)
 
 
 def _nbytes(dtype: np.dtype[Any], shape: tuple[int, ...]) -> int:
