@@ -140,6 +140,21 @@ def test_delete_whose_response_was_lost_is_not_reported_as_missing() -> None:
         server.stop()
 
 
+def test_fault_decisions_replay_whatever_unrelated_traffic_ran() -> None:
+    # Seeded decisions for the faulted requests do not depend on how often the client polled.
+    from qiskit_rest_provider.server.faults import _Decider
+
+    config = FaultConfig(seed=11, reset_after_rate=0.5, paths=("/v1/jobs",), methods=("DELETE",))
+    quiet, busy = _Decider(config), _Decider(config)
+    expected = [quiet.decide("DELETE", "/api/v1/jobs/a")[0] for _ in range(20)]
+    seen = []
+    for i in range(20):
+        for _ in range(i % 4):
+            assert busy.decide("GET", "/api/v1/jobs/a")[0] == "forward"
+        seen.append(busy.decide("DELETE", "/api/v1/jobs/a")[0])
+    assert seen == expected and "reset_after" in seen and "forward" in seen
+
+
 def test_iam_failures_and_short_tokens_are_survived() -> None:
     config = FaultConfig(seed=5, iam_failure_rate=0.5)
     server = _server(config, token_lifetime=2)

@@ -109,9 +109,10 @@ class _Decider:
         c = self.config
         with self._lock:
             self.counts["requests"] += 1
-            roll = self._rng.random()
-            pick = self._rng.random()
+            # Only requests that may be faulted draw random numbers, so the decisions for them
+            # replay exactly whatever else (polling, say) the run did in between.
             if path.rstrip("/").endswith("/identity/token"):
+                roll, pick = self._rng.random(), self._rng.random()
                 if roll < c.iam_failure_rate:
                     action = "reset_before" if pick < 0.5 else "error"
                     self.counts[f"iam_{action}"] += 1
@@ -121,6 +122,7 @@ class _Decider:
                 return "forward", None, False
             if c.methods and method.upper() not in c.methods:
                 return "forward", None, False
+            roll, pick = self._rng.random(), self._rng.random()
             if roll < c.error_rate:
                 status = c.error_statuses[int(pick * len(c.error_statuses))]
                 with_header = status == 429 and self._rng.random() < 0.5
