@@ -40,6 +40,18 @@ class ResultDecodeError(QiskitRestError, ValueError):
     """A result payload is malformed or uses an unknown type tag."""
 
 
+#: What Python and Qiskit raise on input shapes no specific check anticipated; the readers of
+#: results and pubs turn these into their own errors, so bad input never escapes as a crash.
+MALFORMED_INPUT_ERRORS = (
+    TypeError,
+    ValueError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+)
+
+
 class JobFailedError(QiskitRestError):
     """The job ended in the ``Failed`` state. ``reason_code`` holds the server's code."""
 

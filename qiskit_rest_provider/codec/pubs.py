@@ -24,6 +24,7 @@ from qiskit.primitives.containers import EstimatorPub, SamplerPub
 from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.primitives.containers.observables_array import ObservablesArray
 
+from ..exceptions import MALFORMED_INPUT_ERRORS
 from .ndarray import decode_ndarray, encode_ndarray
 from .qasm3 import QASM3Error, loads_isa
 
@@ -259,7 +260,7 @@ def decode_pubs(
                 )
         except PubError:
             raise
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        except MALFORMED_INPUT_ERRORS as exc:
             # Shape mismatches raised by Qiskit's containers, and a safety net for payloads no
             # specific check anticipated: a bad pub is the client's error, never the service's.
             raise PubError(f"{where}: {exc}") from None

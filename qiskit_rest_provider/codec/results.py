@@ -29,7 +29,7 @@ from qiskit.primitives import (
     SamplerPubResult,
 )
 
-from ..exceptions import ResultDecodeError
+from ..exceptions import MALFORMED_INPUT_ERRORS, ResultDecodeError
 from ..execution_span import (
     DoubleSliceSpan,
     ExecutionSpan,
@@ -378,7 +378,7 @@ def decode_tagged(text: str | bytes) -> Any:
             return decoder(value)
         except ResultDecodeError:
             raise
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        except MALFORMED_INPUT_ERRORS as exc:
             # Safety net: a payload no specific check anticipated is still a decode error.
             raise ResultDecodeError(f"malformed {tag} value: {exc}") from None
 
