@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 import threading
@@ -10,7 +11,7 @@ from typing import Any
 
 from qiskit.transpiler import Target
 
-from .api.accounts import Account, load_account, normalize_api_url
+from .api.accounts import Account, AccountError, load_account
 from .api.auth import Authenticator, BearerTokenAuthenticator, IAMAuthenticator
 from .api.client import RuntimeRestClient
 from .api.errors import NotFoundError, QiskitRestError
@@ -33,14 +34,18 @@ class QiskitRestProvider:
 
     Args:
         token: IBM Cloud API key.
-        instance: The instance CRN (also picks the regional host).
-        url: API URL override (a host root, ``…/api`` or ``…/api/v1``).
+        instance: The instance CRN, validated strictly; its region picks the host for the
+            known public regions (``us-east``, ``eu-de``).
+        url: API URL override (a host root, ``…/api`` or ``…/api/v1``); required for a CRN
+            of any other region.
         name: Name of a saved account.
         filename: Accounts file to read saved accounts from.
         iam_url: IAM URL override.
         bearer_token: A ready access token instead of an API key.
         proxies: ``requests``-style proxies, used for IAM too.
-        verify: TLS verification: ``True`` (default), ``False`` or a CA-bundle path.
+        verify: TLS verification: ``True`` (default), ``False`` or a CA-bundle path. A CA
+            bundle or ``False`` given here wins over ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``
+            (which apply only when nothing is configured).
         api_version: The ``IBM-API-Version`` header.
         timeouts: Connect/read timeouts for every request.
         retry: Retry policy for idempotent requests.
@@ -102,34 +107,41 @@ class QiskitRestProvider:
         verify: bool | str | None,
     ) -> Account:
         if token or bearer_token:
-            account = Account(
-                instance=instance or os.environ.get("QISKIT_IBM_INSTANCE") or None,
-                token=token,
-                bearer_token=bearer_token,
-                url=url,
-                iam_url=iam_url,
-                proxies=proxies,
-                verify=True if verify is None else verify,
-                name=None,
-            )
-            return account
+            env_instance = None if instance else os.environ.get("QISKIT_IBM_INSTANCE") or None
+            try:
+                return Account(
+                    instance=instance or env_instance,
+                    token=token,
+                    bearer_token=bearer_token,
+                    url=url,
+                    iam_url=iam_url,
+                    proxies=proxies,
+                    verify=True if verify is None else verify,
+                    name=None,
+                )
+            except AccountError as exc:
+                if env_instance is None:
+                    raise
+                raise AccountError(f"QISKIT_IBM_INSTANCE: {exc}") from None
         if name is not None:
             account = load_account(name, filename=filename)
         else:
             env = Account.from_env()
             account = env if env is not None else load_account(None, filename=filename)
-        # Explicit arguments override what was loaded.
+        # Explicit arguments override what was loaded. ``replace`` builds a new Account, so the
+        # overrides go through the same validation (CRN, URLs) as every other entry point.
+        overrides: dict[str, Any] = {}
         if instance:
-            account.instance = instance
+            overrides["instance"] = instance
         if url:
-            account.url = normalize_api_url(url)
+            overrides["url"] = url
         if iam_url:
-            account.iam_url = iam_url.rstrip("/")
+            overrides["iam_url"] = iam_url
         if proxies:
-            account.proxies = proxies
+            overrides["proxies"] = proxies
         if verify is not None:
-            account.verify = verify
-        return account
+            overrides["verify"] = verify
+        return dataclasses.replace(account, **overrides) if overrides else account
 
     def __repr__(self) -> str:
         return f"<QiskitRestProvider(url={self._account.api_url!r}, instance=...)>"

@@ -25,6 +25,7 @@ from .errors import (
     NotFoundError,
     QiskitRestError,
     RateLimitError,
+    RedirectError,
     ServerError,
 )
 from .transport import RetryPolicy, Timeouts, Transport
@@ -46,6 +47,7 @@ __all__ = [
     "NotFoundError",
     "QiskitRestError",
     "RateLimitError",
+    "RedirectError",
     "RetryPolicy",
     "RuntimeRestClient",
     "ServerError",

@@ -7,6 +7,13 @@ default, and saving over an existing name needs ``overwrite=True``.
 Environment variables: ``QISKIT_IBM_TOKEN`` (API key), ``QISKIT_IBM_INSTANCE`` (CRN),
 ``QISKIT_IBM_URL`` (API URL override) and ``QISKIT_IBM_IAM_URL`` (IAM URL; ``IAM_URL`` is also
 read, as the official client does).
+
+The instance CRN decides where the user's credentials are sent, so it is validated strictly in
+every entry point (constructor arguments, environment variables, the accounts file): it must have
+the exact form ``crn:v1:<cname>:<ctype>:<service>:<region>:<scope>:<service-instance>::`` with
+each field drawn from a small character set, and the API host is only ever *derived* for the
+known public regions (:data:`KNOWN_REGIONS`), from a fixed table of IBM hosts. Any other region
+needs an explicit ``url=``.
 """
 
 from __future__ import annotations
@@ -16,10 +23,11 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from .auth import DEFAULT_IAM_URL
@@ -27,22 +35,50 @@ from .errors import QiskitRestError
 
 __all__ = [
     "DEFAULT_ACCOUNT_NAME",
+    "KNOWN_REGIONS",
     "Account",
     "AccountError",
     "AccountNotFoundError",
+    "Crn",
     "accounts_file",
     "api_url_for_instance",
     "crn_region",
     "delete_account",
     "normalize_api_url",
+    "normalize_iam_url",
+    "parse_crn",
     "save_account",
     "saved_accounts",
 ]
 
 DEFAULT_ACCOUNT_NAME = "default"
-DEFAULT_CLOUD_HOST = "cloud.ibm.com"
 _ENV_FILE = "QISKIT_REST_ACCOUNTS_FILE"
-_CRN_RE = re.compile(r"^crn:v1:[^:]*:[^:]*:[^:]*:[^:]*:[^:]*:[^:]*:[^:]*:[^:]*$")
+
+#: The public regions whose API host the client derives from a CRN, and that host. Nothing else
+#: is ever derived: the host comes from this table, never from text inside the CRN.
+KNOWN_REGIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "us-east": "https://quantum.cloud.ibm.com/api",
+        "eu-de": "https://eu-de.quantum.cloud.ibm.com/api",
+    }
+)
+#: CRNs whose host may be derived: IBM Cloud's public catalogue (``bluemix``/``public``).
+_DERIVABLE_CNAME = "bluemix"
+_DERIVABLE_CTYPE = "public"
+
+_MAX_CRN_LENGTH = 512
+_SHOWN_FIELD_LENGTH = 40
+# One pattern per CRN field. Every character class excludes ':' '/' and whitespace (and so CR/LF:
+# the CRN is sent as a header value), and no pattern nests quantifiers: matching is linear.
+_CRN_FIELDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("cname", re.compile(r"[a-z][a-z0-9-]*"), "lower-case letters, digits and '-'"),
+    ("ctype", re.compile(r"[a-z][a-z0-9-]*"), "lower-case letters, digits and '-'"),
+    ("service", re.compile(r"[a-z][a-z0-9-]*"), "lower-case letters, digits and '-'"),
+    ("region", re.compile(r"[a-z0-9-]+"), "lower-case letters, digits and '-'"),
+    ("scope", re.compile(r"[a-z]/[A-Za-z0-9_.-]+"), "like a/<account-id>"),
+    ("service-instance", re.compile(r"[A-Za-z0-9_.-]+"), "letters, digits, '_', '.' and '-'"),
+)
+_CRN_FORM = "crn:v1:<cname>:<ctype>:<service>:<region>:<scope>:<service-instance>::"
 
 
 class AccountError(QiskitRestError, ValueError):
@@ -63,20 +99,97 @@ def accounts_file(filename: str | os.PathLike[str] | None = None) -> Path:
     return Path.home() / ".qiskit" / "qiskit-rest-provider.json"
 
 
-def crn_region(crn: str) -> str | None:
-    """The region of an instance CRN (its 6th colon-separated field), or None."""
+class Crn(NamedTuple):
+    """The fields of a validated instance CRN."""
+
+    cname: str
+    ctype: str
+    service: str
+    region: str
+    scope: str
+    service_instance: str
+
+
+def _shown(value: str, secrets: Iterable[str] = ()) -> str:
+    """A field for an error message: quoted, and truncated so hostile input stays short. A value
+    that contains a secret, or a sizeable piece of one (a key pasted into the wrong argument),
+    is not shown at all."""
+    for secret in secrets:
+        if secret and (secret in value or (len(value) >= 8 and value in secret)):
+            return "<hidden>"
+    if len(value) > _SHOWN_FIELD_LENGTH:
+        value = value[:_SHOWN_FIELD_LENGTH] + "..."
+    return repr(value)
+
+
+def parse_crn(crn: object, *, secrets: Iterable[str] = ()) -> Crn:
+    """Validate an instance CRN and return its fields.
+
+    The accepted form is exactly ``crn:v1:<cname>:<ctype>:<service>:<region>:<scope>:<instance>::``
+    (ten colon-separated fields, the last two empty). Error messages name the offending field and
+    show at most its first few characters; the CRN as a whole is never echoed (a user who put the
+    API key in the instance argument must not see it printed back).
+
+    ``secrets`` (the account's key and token) are never shown, even in part.
+
+    Raises:
+        AccountError: ``crn`` is not a CRN of that form.
+    """
+    if not isinstance(crn, str):
+        raise AccountError(f"The instance must be a CRN string ({_CRN_FORM}).")
+    if len(crn) > _MAX_CRN_LENGTH:
+        raise AccountError(f"The instance CRN is longer than {_MAX_CRN_LENGTH} characters.")
+    if not crn.startswith("crn:v1:"):
+        raise AccountError(f"The instance is not an IBM Cloud CRN: expected {_CRN_FORM}")
     parts = crn.split(":")
-    if len(parts) >= 6 and parts[0] == "crn" and parts[5]:
-        return parts[5]
-    return None
+    if len(parts) != 10:
+        raise AccountError(
+            f"The instance CRN has {len(parts)} colon-separated fields, expected 10: {_CRN_FORM}"
+        )
+    if parts[8] or parts[9]:
+        raise AccountError(
+            f"The instance CRN must end with '::' (no resource type or resource): {_CRN_FORM}"
+        )
+    values = parts[2:8]
+    for (name, pattern, allowed), value in zip(_CRN_FIELDS, values, strict=True):
+        if not pattern.fullmatch(value):
+            raise AccountError(
+                f"The instance CRN's {name} field {_shown(value, secrets)} is invalid: "
+                f"it must consist of {allowed} ({_CRN_FORM})."
+            )
+    return Crn(*values)
 
 
-def api_url_for_instance(instance: str | None, cloud_host: str = DEFAULT_CLOUD_HOST) -> str:
+def crn_region(crn: str) -> str | None:
+    """The region of a valid instance CRN (its 6th colon-separated field), or None."""
+    try:
+        return parse_crn(crn).region
+    except AccountError:
+        return None
+
+
+def api_url_for_instance(instance: str | None, *, secrets: Iterable[str] = ()) -> str:
     """API base URL for an instance: ``us-east`` → ``https://quantum.cloud.ibm.com/api``,
-    another region R → ``https://R.quantum.cloud.ibm.com/api``."""
-    region = crn_region(instance) if instance else None
-    prefix = "" if region in (None, "us-east") else f"{region}."
-    return f"https://{prefix}quantum.{cloud_host}/api"
+    ``eu-de`` → ``https://eu-de.quantum.cloud.ibm.com/api`` (see :data:`KNOWN_REGIONS`).
+
+    Without an instance this is the default (``us-east``) host.
+
+    Raises:
+        AccountError: the CRN is invalid, or its region (or catalogue) is not one whose host is
+            known; pass an explicit ``url=`` for those.
+    """
+    if instance is None:
+        return KNOWN_REGIONS["us-east"]
+    crn = parse_crn(instance, secrets=secrets)
+    url = KNOWN_REGIONS.get(crn.region)
+    if url is None or crn.cname != _DERIVABLE_CNAME or crn.ctype != _DERIVABLE_CTYPE:
+        known = ", ".join(sorted(KNOWN_REGIONS))
+        raise AccountError(
+            f"No API host is known for the instance CRN's region {_shown(crn.region, secrets)} "
+            f"(catalogue {_shown(crn.cname, secrets)}:{_shown(crn.ctype, secrets)}): hosts are "
+            f"derived only for the public regions {known}. Pass the API URL explicitly (url=...)."
+        )
+    return url
 
 
 def normalize_api_url(url: str) -> str:
@@ -85,15 +198,33 @@ def normalize_api_url(url: str) -> str:
     URLs whose path is anything else (e.g. an ``/experimental/api`` prefix) are kept as given,
     minus a trailing ``/v1``.
     """
-    parts = urlsplit(url.strip())
+    if not isinstance(url, str):
+        raise AccountError("The URL must be a string such as https://host[/path]")
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # e.g. an unbalanced '[' in the host
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise AccountError(f"Invalid URL {url!r}: expected http(s)://host[/path]")
+        raise AccountError(f"Invalid URL {_shown(url)}: expected http(s)://host[/path]")
     path = parts.path.rstrip("/")
     if path.endswith("/v1"):
         path = path[: -len("/v1")]
     if not path:
         path = "/api"
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def normalize_iam_url(url: str) -> str:
+    """Check an IAM base URL (``http(s)://host[/path]``) and drop a trailing slash."""
+    if not isinstance(url, str):
+        raise AccountError("The IAM URL must be a string such as https://iam.cloud.ibm.com")
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise AccountError(f"Invalid IAM URL {_shown(url)}: expected http(s)://host[/path]")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
 @dataclass
@@ -114,34 +245,55 @@ class Account:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        if self.instance is not None and not isinstance(self.instance, str):
-            raise AccountError("instance must be a CRN string")
-        if self.instance and self.instance.startswith("crn:") and not _CRN_RE.match(self.instance):
-            raise AccountError(
-                f"instance {self.instance!r} is not a valid CRN "
-                "(crn:v1:<cname>:<ctype>:<service>:<region>:<scope>:<guid>::)"
-            )
+        for name in ("instance", "token", "url", "iam_url", "bearer_token", "name"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise AccountError(f"{name} must be a string, got {type(value).__name__}")
+        if not isinstance(self.verify, (bool, str)):
+            raise AccountError("verify must be True, False or the path of a CA bundle")
+        if self.proxies is not None and (
+            not isinstance(self.proxies, Mapping)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in self.proxies.items())
+        ):
+            raise AccountError("proxies must be a mapping such as {'https': 'http://proxy:8080'}")
+        if self.instance == "":
+            self.instance = None
+        if self.instance is not None:
+            parse_crn(self.instance, secrets=self._secrets())
         if self.url is not None:
             self.url = normalize_api_url(self.url)
         if self.iam_url is not None:
-            self.iam_url = self.iam_url.rstrip("/")
-        if self.proxies is not None and not isinstance(self.proxies, Mapping):
-            raise AccountError("proxies must be a mapping such as {'https': 'http://proxy:8080'}")
+            self.iam_url = normalize_iam_url(self.iam_url)
+
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self.token, self.bearer_token) if isinstance(s, str) and s)
 
     def validate(self) -> Account:
-        """Raise :class:`AccountError` unless the account can authenticate and pick an instance."""
+        """Raise :class:`AccountError` unless the account can authenticate, names a valid
+        instance CRN and has an API host: an explicit ``url``, or one derived from a known
+        region. Re-checks every field, so an account whose attributes were changed after it was
+        built is validated too."""
+        replace(self)  # runs __post_init__'s checks on the current field values
         if not (self.token or self.bearer_token):
             raise AccountError("An API key (token) or a bearer token is required.")
         if not self.instance:
             raise AccountError(
                 "An instance CRN is required (crn:v1:bluemix:public:quantum-computing:...)."
             )
+        if self.url is None:
+            api_url_for_instance(self.instance, secrets=self._secrets())
         return self
 
     @property
     def api_url(self) -> str:
-        """The API base URL: the explicit ``url`` if given, else derived from the CRN region."""
-        return self.url or api_url_for_instance(self.instance)
+        """The API base URL: the explicit ``url`` if given, else derived from the CRN region.
+
+        Raises:
+            AccountError: there is no ``url`` and the CRN's region is not a known one.
+        """
+        if self.url is not None:
+            return self.url
+        return api_url_for_instance(self.instance, secrets=self._secrets())
 
     @property
     def resolved_iam_url(self) -> str:
@@ -158,13 +310,18 @@ class Account:
             if key in data:
                 data[key] = "<hidden>"
         data["name"] = self.name
-        data["api_url"] = self.api_url
+        try:
+            data["api_url"] = self.api_url
+        except AccountError:
+            data["api_url"] = None  # an unknown region without url=: nothing to show
         return data
 
     @classmethod
     def from_saved(cls, name: str, data: Mapping[str, Any]) -> Account:
         known = {f.name for f in fields(cls)}
-        return cls(name=name, **{k: v for k, v in data.items() if k in known})
+        if not isinstance(data, Mapping):
+            raise AccountError(f"The saved account {name!r} is not a JSON object")
+        return cls(name=name, **{k: v for k, v in data.items() if k in known and k != "name"})
 
     @classmethod
     def from_env(cls) -> Account | None:
@@ -172,13 +329,16 @@ class Account:
         token = os.environ.get("QISKIT_IBM_TOKEN")
         if not token:
             return None
-        return cls(
-            token=token,
-            instance=os.environ.get("QISKIT_IBM_INSTANCE") or None,
-            url=os.environ.get("QISKIT_IBM_URL") or None,
-            iam_url=os.environ.get("QISKIT_IBM_IAM_URL") or os.environ.get("IAM_URL") or None,
-            name="env",
-        )
+        try:
+            return cls(
+                token=token,
+                instance=os.environ.get("QISKIT_IBM_INSTANCE") or None,
+                url=os.environ.get("QISKIT_IBM_URL") or None,
+                iam_url=os.environ.get("QISKIT_IBM_IAM_URL") or os.environ.get("IAM_URL") or None,
+                name="env",
+            )
+        except AccountError as exc:
+            raise AccountError(f"The QISKIT_IBM_* environment variables: {exc}") from None
 
 
 # The accounts file ----------------------------------------------------------------------------
@@ -292,7 +452,11 @@ def saved_accounts(
             continue
         if default is not None and bool(value.get("is_default")) != default:
             continue
-        shown = Account.from_saved(key, value).redacted()
+        try:
+            shown = Account.from_saved(key, value).redacted()
+        except AccountError as exc:
+            # Listed, not loaded: the user sees the entry and why it cannot be used.
+            shown = {"name": key, "error": str(exc)}
         shown["is_default"] = bool(value.get("is_default"))
         result[key] = shown
     return result
@@ -315,19 +479,31 @@ def delete_account(
 def load_account(
     name: str | None = None, *, filename: str | os.PathLike[str] | None = None
 ) -> Account:
-    """Load a saved account by name, or the default one (secrets included, for use)."""
+    """Load a saved account by name, or the default one (secrets included, for use).
+
+    Raises:
+        AccountNotFoundError: no such account (or no default).
+        AccountError: the saved account is invalid (for instance a malformed CRN).
+    """
     path = accounts_file(filename)
     data = _read(path)
     if name is not None:
         if name not in data or not isinstance(data[name], dict):
             raise AccountNotFoundError(f"No saved account named {name!r} in {path}")
-        return Account.from_saved(name, data[name])
+        return _from_file(name, data[name], path)
     for key, value in data.items():
         if isinstance(value, dict) and value.get("is_default"):
-            return Account.from_saved(key, value)
+            return _from_file(key, value, path)
     if isinstance(data.get(DEFAULT_ACCOUNT_NAME), dict):
-        return Account.from_saved(DEFAULT_ACCOUNT_NAME, data[DEFAULT_ACCOUNT_NAME])
+        return _from_file(DEFAULT_ACCOUNT_NAME, data[DEFAULT_ACCOUNT_NAME], path)
     raise AccountNotFoundError(
         "No account given and none found: pass token= and instance=, set QISKIT_IBM_TOKEN and "
         f"QISKIT_IBM_INSTANCE, or save one with save_account() (looked in {path})"
     )
+
+
+def _from_file(name: str, data: Mapping[str, Any], path: Path) -> Account:
+    try:
+        return Account.from_saved(name, data)
+    except AccountError as exc:
+        raise AccountError(f"The saved account {name!r} in {path} is invalid: {exc}") from None

@@ -5,8 +5,9 @@ The IAM exchange is ``POST {iam_url}/identity/token`` with the form fields
 The access token is a JWT whose ``iat``/``exp`` claims drive caching (the signature is not
 verified: the client only needs to know when to refresh).
 
-Secrets never leave these objects except in the ``Authorization`` header value: reprs, logs and
-exception texts show neither the key nor the token.
+Secrets never leave these objects except in the ``Authorization`` header value (and the API key
+in the token request's form, sent only to the configured IAM URL: a redirect of the token request
+is an error, never followed): reprs, logs and exception texts show neither the key nor the token.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import requests
 
-from .errors import ApiConnectionError, ApiTimeoutError, AuthenticationError, error_for_response
+from .errors import (
+    ApiConnectionError,
+    ApiTimeoutError,
+    AuthenticationError,
+    RedirectError,
+    error_for_response,
+)
+from .transport import adopt_session, describe_origin, make_session, request_deadline
 
 __all__ = [
     "DEFAULT_IAM_URL",
@@ -92,8 +100,12 @@ class IAMAuthenticator:
         api_key: The IBM Cloud API key.
         iam_url: The IAM service's base URL (``/identity/token`` is appended).
         session: The ``requests.Session`` to use, so proxies, ``verify`` and CA bundles configured
-            on the provider's session apply to IAM too.
-        timeout: ``(connect, read)`` timeout in seconds for the token request.
+            on the provider's session apply to IAM too (deadline-enforcing adapters are mounted
+            on it, see :func:`~qiskit_rest_provider.api.transport.adopt_session`).
+        timeout: ``(connect, read)`` timeout in seconds for each socket operation of the token
+            request.
+        deadline: Seconds the whole token request (connect, send, headers, body) may take. When
+            the token is fetched for an API request, that request's deadline bounds it too.
         refresh_fraction: Refresh once this fraction of the token's lifetime has passed.
         min_margin: Always refresh at least this many seconds before expiry.
         clock: Time source (seconds since the epoch); injectable for tests.
@@ -106,6 +118,7 @@ class IAMAuthenticator:
         iam_url: str = DEFAULT_IAM_URL,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (5.0, 30.0),
+        deadline: float = 60.0,
         refresh_fraction: float = 0.8,
         min_margin: float = 10.0,
         clock: Callable[[], float] = time.time,
@@ -114,14 +127,13 @@ class IAMAuthenticator:
             raise ValueError("An IBM Cloud API key is required.")
         if not 0.0 < refresh_fraction <= 1.0:
             raise ValueError("refresh_fraction must lie in (0, 1].")
+        if not 0.0 < deadline < float("inf"):
+            raise ValueError("deadline must be a positive finite number of seconds.")
         self._api_key = api_key
         self.iam_url = iam_url.rstrip("/")
-        if session is None:
-            import requests  # imported on first use: `import qiskit_rest_provider` stays light
-
-            session = requests.Session()
-        self._session = session
+        self._session = adopt_session(session) if session is not None else make_session()
         self._timeout = timeout
+        self._deadline = float(deadline)
         self._refresh_fraction = refresh_fraction
         self._min_margin = min_margin
         self._clock = clock
@@ -172,32 +184,55 @@ class IAMAuthenticator:
         import requests
 
         self.token_requests += 1
-        try:
-            response = self._session.post(
-                self.token_url,
-                data={
-                    "grant_type": _GRANT_TYPE,
-                    "apikey": self._api_key,
-                    "response_type": "cloud_iam",
-                },
-                headers={
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Accept": "application/json",
-                },
-                timeout=self._timeout,
+        where: dict[str, Any] = {"method": "POST", "path": "/identity/token"}
+        with request_deadline(time.monotonic() + self._deadline) as watch:
+            try:
+                response = self._session.post(
+                    self.token_url,
+                    data={
+                        "grant_type": _GRANT_TYPE,
+                        "apikey": self._api_key,
+                        "response_type": "cloud_iam",
+                    },
+                    headers={
+                        "Content-Type": "application/x-www-form-urlencoded",
+                        "Accept": "application/json",
+                    },
+                    timeout=self._timeout,
+                    # A redirect would re-send the form, API key included, to wherever it
+                    # points: never follow one (it is reported below).
+                    allow_redirects=False,
+                    verify=self._session.verify,  # the configured value, not the environment's
+                )
+            except requests.RequestException as exc:
+                if watch.fired:
+                    raise ApiTimeoutError(
+                        "IAM token request did not complete within its deadline", **where
+                    ) from None
+                if isinstance(exc, requests.Timeout):
+                    raise ApiTimeoutError(
+                        f"IAM token request timed out ({type(exc).__name__})", **where
+                    ) from None
+                raise ApiConnectionError(
+                    f"IAM token request failed: {type(exc).__name__}", **where
+                ) from None
+            if watch.fired:  # the body may have been cut short by the deadline
+                response.close()
+                raise ApiTimeoutError(
+                    "IAM token request did not complete within its deadline", **where
+                )
+        if 300 <= response.status_code < 400:
+            location = response.headers.get("Location")
+            shown = f" to {describe_origin(self.token_url, location)}" if location else ""
+            raise RedirectError(
+                _scrub(
+                    f"IAM answered with a redirect{shown}; token requests never follow "
+                    "redirects (the API key would be sent again)",
+                    self._api_key,
+                ),
+                status_code=response.status_code,
+                **where,
             )
-        except requests.Timeout as exc:
-            raise ApiTimeoutError(
-                f"IAM token request timed out ({type(exc).__name__})",
-                method="POST",
-                path="/identity/token",
-            ) from None
-        except requests.RequestException as exc:
-            raise ApiConnectionError(
-                f"IAM token request failed: {type(exc).__name__}",
-                method="POST",
-                path="/identity/token",
-            ) from None
         if response.status_code != 200:
             error = error_for_response(
                 response.status_code,

@@ -88,8 +88,18 @@ class RuntimeRestClient:
 
     def create_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /v1/jobs``. Never retried once sent (see :class:`Transport`)."""
+        # The deadline bounds the whole request; a large submission may legitimately take as
+        # long as its read timeout, so it gets at least that (plus the connect timeout).
+        deadline = max(
+            self.transport.retry.deadline, self.SUBMIT_TIMEOUT.connect + self.SUBMIT_TIMEOUT.read
+        )
         response = self.transport.request(
-            "POST", "/v1/jobs", json=dict(body), timeout=self.SUBMIT_TIMEOUT, idempotent=False
+            "POST",
+            "/v1/jobs",
+            json=dict(body),
+            timeout=self.SUBMIT_TIMEOUT,
+            idempotent=False,
+            deadline=deadline,
         )
         return _as_dict(response.json(), "POST", "/v1/jobs")
 

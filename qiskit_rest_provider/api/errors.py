@@ -30,6 +30,7 @@ __all__ = [
     "NotFoundError",
     "QiskitRestError",
     "RateLimitError",
+    "RedirectError",
     "ServerError",
     "error_for_response",
     "parse_error_body",
@@ -118,12 +119,23 @@ class ServerError(ApiError):
     """HTTP 5xx: the service failed (after any retries the transport was allowed to make)."""
 
 
+class RedirectError(ApiError):
+    """The server answered a redirect (``status_code`` is the 3xx) that the client refuses to
+    follow: any redirect of an IAM token request or of a request other than GET/HEAD, a redirect
+    to another origin (scheme, host and port), or too many redirects. Credentials and request
+    bodies are never re-sent to a redirect target of another origin."""
+
+
 class ApiConnectionError(ApiError):
     """No response was received: connection refused, reset, DNS or TLS failure."""
 
 
 class ApiTimeoutError(ApiConnectionError):
-    """The connect or read timeout (or the overall retry deadline) expired."""
+    """The connect or read timeout, or the request's overall deadline, expired.
+
+    The deadline bounds the whole request (connecting, sending, waiting for and reading the
+    headers and the body, and any retries), so a server that trickles its answer cannot hold
+    the caller past it."""
 
 
 class AmbiguousSubmissionError(ApiError):
