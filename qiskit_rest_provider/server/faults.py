@@ -10,6 +10,11 @@ proxy may, at the configured rates and reproducibly from ``seed``:
 - reset the connection before the request reaches the service;
 - forward the request, let the service process it, then reset the connection before the
   response reaches the client (the case that makes a job submission ambiguous);
+- forward the request and cut the client's connection while the service is still working on it,
+  ``reset_after_forward_delay`` seconds later and without waiting for the answer (a gateway that
+  gives up on a slow upstream: the service goes on and may create the job after the client
+  already looked for it). This mode has its own path and method filters, so a run can cut only
+  ``POST /v1/jobs`` on top of uniform faults everywhere;
 - fail IAM token requests (``/identity/token``) at their own rate.
 
 Working at the TCP level is what makes real resets possible (an ASGI app cannot reset its
@@ -40,6 +45,8 @@ _REASONS = {
     504: "Gateway Timeout",
 }
 _MAX_HEAD = 64 * 1024
+#: How long a cut connection's upstream answer is awaited (and dropped) before giving up.
+_DRAIN_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,12 @@ class FaultConfig:
         reset_before_rate: Fraction of requests whose connection is reset before forwarding.
         reset_after_rate: Fraction of requests processed by the service whose response is
             replaced by a connection reset.
+        reset_after_forward_rate: Fraction of requests forwarded to the service whose client
+            connection is then reset ``reset_after_forward_delay`` seconds after forwarding,
+            while the service may still be processing them; the answer is never relayed.
+        reset_after_forward_delay: Seconds between forwarding and the cut (0: at once).
+        reset_after_forward_paths: Path substrings the cut applies to (``paths`` when empty).
+        reset_after_forward_methods: HTTP methods the cut applies to (``methods`` when empty).
         iam_failure_rate: Fraction of IAM token requests answered 503 or reset.
         latency: Seconds added to every request.
         paths: Only requests whose path contains one of these substrings are faulted
@@ -71,15 +84,25 @@ class FaultConfig:
     latency: float = 0.0
     paths: tuple[str, ...] = ()
     methods: tuple[str, ...] = ()
+    reset_after_forward_rate: float = 0.0
+    reset_after_forward_delay: float = 0.0
+    reset_after_forward_paths: tuple[str, ...] = ()
+    reset_after_forward_methods: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        rates = (self.error_rate, self.reset_before_rate, self.reset_after_rate)
+        rates = (
+            self.error_rate,
+            self.reset_before_rate,
+            self.reset_after_rate,
+            self.reset_after_forward_rate,
+        )
         if any(not 0.0 <= r <= 1.0 for r in (*rates, self.iam_failure_rate)):
             raise ValueError("fault rates must lie in [0, 1]")
+        # A request may match both filters, so all its modes share one roll.
         if sum(rates) > 1.0:
             raise ValueError("error_rate + reset rates must not exceed 1")
-        if self.latency < 0 or self.retry_after < 0:
-            raise ValueError("latency and retry_after must be >= 0")
+        if self.latency < 0 or self.retry_after < 0 or self.reset_after_forward_delay < 0:
+            raise ValueError("latency, retry_after and reset_after_forward_delay must be >= 0")
         if any(s not in _REASONS for s in self.error_statuses):
             raise ValueError(f"error_statuses must be among {sorted(_REASONS)}")
 
@@ -107,6 +130,7 @@ class _Decider:
     def decide(self, method: str, path: str) -> tuple[str, int | None, bool]:
         """``(action, status, retry_after)`` for one request."""
         c = self.config
+        method = method.upper()
         with self._lock:
             self.counts["requests"] += 1
             # Only requests that may be faulted draw random numbers, so the decisions for them
@@ -118,25 +142,42 @@ class _Decider:
                     self.counts[f"iam_{action}"] += 1
                     return action, 503, False
                 return "forward", None, False
-            if c.paths and not any(p in path for p in c.paths):
-                return "forward", None, False
-            if c.methods and method.upper() not in c.methods:
+            faultable = _matches(method, path, c.paths, c.methods)
+            cuttable = c.reset_after_forward_rate > 0 and _matches(
+                method,
+                path,
+                c.reset_after_forward_paths or c.paths,
+                c.reset_after_forward_methods or c.methods,
+            )
+            if not (faultable or cuttable):
                 return "forward", None, False
             roll, pick = self._rng.random(), self._rng.random()
-            if roll < c.error_rate:
-                status = c.error_statuses[int(pick * len(c.error_statuses))]
-                with_header = status == 429 and self._rng.random() < 0.5
-                self.counts[f"status_{status}{'_retry_after' if with_header else ''}"] += 1
-                return "error", status, with_header
-            roll -= c.error_rate
-            if roll < c.reset_before_rate:
-                self.counts["reset_before"] += 1
-                return "reset_before", None, False
-            roll -= c.reset_before_rate
-            if roll < c.reset_after_rate:
-                self.counts[f"reset_after:{method}"] += 1
-                return "reset_after", None, False
+            if faultable:
+                if roll < c.error_rate:
+                    status = c.error_statuses[int(pick * len(c.error_statuses))]
+                    with_header = status == 429 and self._rng.random() < 0.5
+                    self.counts[f"status_{status}{'_retry_after' if with_header else ''}"] += 1
+                    return "error", status, with_header
+                roll -= c.error_rate
+                if roll < c.reset_before_rate:
+                    self.counts["reset_before"] += 1
+                    return "reset_before", None, False
+                roll -= c.reset_before_rate
+                if roll < c.reset_after_rate:
+                    self.counts[f"reset_after:{method}"] += 1
+                    return "reset_after", None, False
+                roll -= c.reset_after_rate
+            if cuttable and roll < c.reset_after_forward_rate:
+                self.counts[f"reset_after_forward:{method}"] += 1
+                return "reset_after_forward", None, False
             return "forward", None, False
+
+
+def _matches(method: str, path: str, paths: tuple[str, ...], methods: tuple[str, ...]) -> bool:
+    """Whether a request passes a path-substring and method filter (empty filters pass all)."""
+    if paths and not any(p in path for p in paths):
+        return False
+    return not methods or method in {m.upper() for m in methods}
 
 
 class _Closed(Exception):
@@ -260,6 +301,19 @@ class FaultProxy:
             loop.run_until_complete(asyncio.sleep(0))
             loop.close()
 
+    async def _cut_after_forward(
+        self, writer: asyncio.StreamWriter, up_reader: asyncio.StreamReader
+    ) -> None:
+        """Reset the client ``reset_after_forward_delay`` s after forwarding, answer or not;
+        then let the service finish, as a gateway that gave up on its client would."""
+        if self.config.reset_after_forward_delay:
+            await asyncio.sleep(self.config.reset_after_forward_delay)
+        _reset(writer)
+        # Drain the service's answer (and drop it) so the service is not cut off mid-write;
+        # bounded, so a stuck upstream cannot hold this task forever.
+        with contextlib.suppress(_Closed, ConnectionError, asyncio.TimeoutError):
+            await asyncio.wait_for(_read_message(up_reader, response=True), _DRAIN_TIMEOUT)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         try:
@@ -285,6 +339,9 @@ class FaultProxy:
                 up_reader, up_writer = upstream
                 up_writer.write(head + body)
                 await up_writer.drain()
+                if action == "reset_after_forward":
+                    await self._cut_after_forward(writer, up_reader)
+                    return
                 response_head, response_body = await _read_message(up_reader, response=True)
                 if action == "reset_after":
                     _reset(writer)
