@@ -178,3 +178,34 @@ def test_serve_prints_connection_details_and_serves(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_serve_fault_cut_flags_build_the_fault_config() -> None:
+    from qiskit_rest_provider.cli.main import build_parser, fault_config
+
+    parser = build_parser()
+    assert fault_config(parser.parse_args(["serve"])) is None
+    config = fault_config(
+        parser.parse_args(["serve", "--fault-cut-rate", "0.5", "--fault-cut-delay-ms", "300"])
+    )
+    assert config is not None
+    assert config.reset_after_forward_rate == 0.5
+    assert config.reset_after_forward_delay == 0.3
+    assert config.reset_after_forward_paths == ("/v1/jobs",)
+    assert config.reset_after_forward_methods == ("POST",)
+    config = fault_config(
+        parser.parse_args(
+            [
+                "serve",
+                "--fault-cut-rate",
+                "1",
+                "--fault-cut-method",
+                "DELETE",
+                "--fault-cut-path",
+                "/x",
+            ]
+        )
+    )
+    assert config is not None
+    assert config.reset_after_forward_methods == ("DELETE",)
+    assert config.reset_after_forward_paths == ("/x",)

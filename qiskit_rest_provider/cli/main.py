@@ -28,6 +28,7 @@ from .render import print_json
 
 if TYPE_CHECKING:
     from ..provider import QiskitRestProvider
+    from ..server.faults import FaultConfig
 
 __all__ = ["main"]
 
@@ -79,9 +80,32 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     serve.add_argument("--db", default="qiskit-rest.db", help="SQLite file (':memory:' for none)")
     serve.add_argument("--backends-dir", help="serve device snapshot files from this folder")
-    serve.add_argument("--api-key", help="API key clients must use (random if omitted)")
+    serve.add_argument(
+        "--api-key",
+        help="API key clients must use (random if omitted); it replaces the keys stored in --db "
+        "for the instance",
+    )
     serve.add_argument(
         "--instance", help="instance CRN the key may use (random if omitted; keep it to reuse --db)"
+    )
+    serve.add_argument(
+        "--revoke-keys",
+        action="store_true",
+        help="revoke every API key stored in --db (all instances) before adding --api-key",
+    )
+    serve.add_argument(
+        "--max-queued-per-instance",
+        type=int,
+        default=100,
+        metavar="N",
+        help="queued plus running jobs per instance; more are refused with 429 (0: no limit)",
+    )
+    serve.add_argument(
+        "--max-execution-seconds",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="the longest any job may run, whatever its cost (default 600)",
     )
     faults = serve.add_argument_group("fault injection (off by default; seeded)")
     faults.add_argument(
@@ -93,6 +117,25 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--fault-seed", type=int, default=0)
     faults.add_argument(
         "--fault-latency-ms", type=float, default=0.0, help="latency added to every request"
+    )
+    faults.add_argument(
+        "--fault-cut-rate",
+        type=float,
+        default=0.0,
+        help="fraction of job submissions cut after they reached the service, before the answer",
+    )
+    faults.add_argument(
+        "--fault-cut-delay-ms", type=float, default=0.0, help="delay before such a cut"
+    )
+    faults.add_argument(
+        "--fault-cut-path",
+        action="append",
+        help="path substring the cuts apply to (repeatable; default /v1/jobs)",
+    )
+    faults.add_argument(
+        "--fault-cut-method",
+        action="append",
+        help="HTTP method the cuts apply to (repeatable; default POST)",
     )
     serve.add_argument("--workers", type=int, default=1, help="simulation worker processes")
     serve.add_argument(
@@ -169,18 +212,29 @@ def _provider(args: argparse.Namespace) -> QiskitRestProvider:
     )
 
 
+def fault_config(args: argparse.Namespace) -> FaultConfig | None:
+    """The fault injection ``qiskit-rest serve`` was asked for, if any."""
+    from ..server.faults import FaultConfig
+
+    if not (args.fault_rate or args.fault_latency_ms or args.fault_cut_rate):
+        return None
+    return FaultConfig.uniform(
+        args.fault_rate,
+        seed=args.fault_seed,
+        latency=args.fault_latency_ms / 1000,
+        reset_after_forward_rate=args.fault_cut_rate,
+        reset_after_forward_delay=args.fault_cut_delay_ms / 1000,
+        reset_after_forward_paths=tuple(args.fault_cut_path or ["/v1/jobs"]),
+        reset_after_forward_methods=tuple(args.fault_cut_method or ["POST"]),
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
     import signal
     import threading
 
     from ..server import LocalRuntimeServer
-    from ..server.faults import FaultConfig
 
-    faults = None
-    if args.fault_rate or args.fault_latency_ms:
-        faults = FaultConfig.uniform(
-            args.fault_rate, seed=args.fault_seed, latency=args.fault_latency_ms / 1000
-        )
     server = LocalRuntimeServer(
         host=args.host,
         port=args.port,
@@ -190,7 +244,10 @@ def _serve(args: argparse.Namespace) -> int:
         instance=args.instance,
         workers=args.workers,
         allow_remote=args.allow_remote,
-        faults=faults,
+        faults=fault_config(args),
+        max_queued_per_instance=args.max_queued_per_instance,
+        max_execution_seconds=args.max_execution_seconds,
+        revoke_keys=args.revoke_keys,
     )
     server.start()
     info = {

@@ -1,38 +1,141 @@
-"""The HTTP face of the local service (FastAPI)."""
+"""The HTTP face of the local service (FastAPI).
+
+Every answer other than a success is the API's error body,
+``{"errors": [{"code", "message", "more_info"}], "trace"}``: refusals are 4xx, and an unexpected
+exception is logged with its trace id and answered 500 with the same body shape. Request bodies
+are limited on the bytes actually received (whatever the framing) before any route reads them.
+"""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .service import LocalService, ServiceError
+from .validation import body_limit, parse_json_body
 
 __all__ = ["create_app"]
 
-MAX_BODY_BYTES = 64 * 1024 * 1024
 MORE_INFO = "https://quantum.cloud.ibm.com/docs/errors"
+#: Bodies up to this size are parsed on the event loop; larger ones in a worker thread.
+_INLINE_PARSE_BYTES = 256 * 1024
+
+logger = logging.getLogger(__name__)
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
+def _error(status: int, code: str, message: str, trace: str | None = None) -> JSONResponse:
+    # A message may quote client input: keep it encodable whatever the input held.
+    text = message.encode("utf-8", "backslashreplace").decode("utf-8")
     return JSONResponse(
         status_code=status,
         content={
-            "errors": [{"code": code, "message": message, "more_info": MORE_INFO}],
-            "trace": str(uuid.uuid4()),
+            "errors": [{"code": code, "message": text, "more_info": MORE_INFO}],
+            "trace": trace or str(uuid.uuid4()),
         },
     )
 
 
-async def _json_body(request: Request) -> Any:
+def _internal_error(scope: Scope, exc: BaseException) -> JSONResponse:
+    trace = str(uuid.uuid4())
+    logger.error(
+        "unexpected error answering %s %s (trace %s)",
+        scope.get("method"),
+        scope.get("path"),
+        trace,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    return _error(500, "internal_error", "The service failed to process the request.", trace)
+
+
+class _Guard:
+    """ASGI middleware around every route: body limits, counters and the error-body backstop.
+
+    The body limit (:func:`.validation.body_limit`) is checked on a declared ``Content-Length``
+    before the route runs, and on the bytes ``receive`` actually delivers, so a chunked body is
+    cut off with 413 as soon as it passes the limit; nothing beyond it is ever buffered.
+    """
+
+    def __init__(self, app: ASGIApp, service: LocalService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        service = self.service
+        service.requests[scope["method"]] += 1
+        limit = body_limit(scope["method"], scope["path"])
+        too_large = ServiceError(
+            413, "payload_too_large", f"Request bodies here are limited to {limit} bytes."
+        )
+        started = False
+
+        async def counted_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                service.responses[f"{int(message['status']) // 100}xx"] += 1
+            await send(message)
+
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+                response = _error(too_large.status, too_large.code, too_large.message)
+                await response(scope, receive, counted_send)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # Raised inside the route's body read: answered 413 by the ServiceError
+                    # handler, and the connection's remaining bytes are discarded by the server.
+                    raise too_large
+            return message
+
+        try:
+            await self.app(scope, limited_receive, counted_send)
+        except Exception as exc:
+            if started:
+                raise
+            await _internal_error(scope, exc)(scope, receive, counted_send)
+
+
+async def _read_body(request: Request) -> bytearray:
+    """The request body, limited by :class:`_Guard` (one growing buffer, no chunk list)."""
+    data = bytearray()
     try:
-        return await request.json()
-    except ValueError:
-        raise ServiceError(400, "invalid_request", "The body is not valid JSON.") from None
+        async for chunk in request.stream():
+            data += chunk
+    except ClientDisconnect:
+        raise ServiceError(400, "client_disconnected", "The client closed the request.") from None
+    return data
+
+
+def _parse_json(data: bytearray) -> Any:
+    try:
+        return parse_json_body(data)
+    except ValueError as exc:
+        raise ServiceError(400, "invalid_request", str(exc)) from None
+
+
+async def _json_body(request: Request) -> Any:
+    data = await _read_body(request)
+    if len(data) > _INLINE_PARSE_BYTES:
+        return await run_in_threadpool(_parse_json, data)
+    return _parse_json(data)
 
 
 def create_app(service: LocalService) -> FastAPI:
@@ -41,7 +144,11 @@ def create_app(service: LocalService) -> FastAPI:
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message)
+        response = _error(exc.status, exc.code, exc.message)
+        retry_after = getattr(exc, "retry_after", None)  # 429/503 refusals say when to retry
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -51,28 +158,24 @@ def create_app(service: LocalService) -> FastAPI:
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, "http_error", str(exc.detail))
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next: Any) -> Any:
-        service.requests[request.method] += 1
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            service.responses["4xx"] += 1
-            return _error(
-                413, "payload_too_large", f"Request bodies are limited to {MAX_BODY_BYTES} bytes."
-            )
-        response = await call_next(request)
-        service.responses[f"{response.status_code // 100}xx"] += 1
-        return response
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Reached only if :class:`_Guard` itself fails; it answers everything else.
+        return _internal_error(request.scope, exc)
+
+    app.add_middleware(_Guard, service=service)
 
     @app.post("/identity/token")
     async def token(request: Request) -> dict[str, Any]:
         from urllib.parse import parse_qs
 
-        raw = (await request.body()).decode("utf-8", "replace")
+        raw = (await _read_body(request)).decode("utf-8", "replace")
         form = {k: v[0] for k, v in parse_qs(raw).items()}
         if form.get("grant_type") != "urn:ibm:params:oauth:grant-type:apikey":
             raise ServiceError(400, "BXNIM0109E", "Unsupported grant_type.")
-        return service.issue_token(str(form.get("apikey") or ""))
+        client = request.client.host if request.client else None
+        # In a thread: checking a key runs a salted KDF, which must not hold up the event loop.
+        return await run_in_threadpool(service.issue_token, str(form.get("apikey") or ""), client)
 
     def instance(request: Request) -> str:
         return service.authenticate(
@@ -93,7 +196,13 @@ def create_app(service: LocalService) -> FastAPI:
     def configuration(
         name: str, calibration_id: str | None = None, _: str = Depends(instance)
     ) -> dict[str, Any]:
-        return service.device(name).configuration
+        device = service.device(name)
+        if calibration_id and device.calibration(calibration_id=calibration_id) is None:
+            # As /properties answers: the official client then fails clearly for this id.
+            raise ServiceError(
+                404, "calibration_not_found", f"Calibration {calibration_id!r} not found."
+            )
+        return device.configuration
 
     @v1.get("/backends/{name}/properties")
     def properties(
@@ -116,8 +225,6 @@ def create_app(service: LocalService) -> FastAPI:
     @v1.post("/jobs")
     async def create_job(request: Request, inst: str = Depends(instance)) -> dict[str, Any]:
         body = await _json_body(request)
-        from starlette.concurrency import run_in_threadpool
-
         return await run_in_threadpool(
             service.create_job, inst, body, request.headers.get("X-Qx-Client-Application")
         )

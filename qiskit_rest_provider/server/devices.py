@@ -3,7 +3,11 @@
 Synthetic devices follow the layouts and calibration distributions of real IBM families
 (heavy-hex Heron and Eagle, square-lattice Nighthawk, a small Falcon) and a noiseless simulator.
 Each device has several calibrations over time (distinct ``calibration_id`` and
-``last_update_date``) so history queries work. A few couplers are "broken" (error 1.0).
+``last_update_date``) so history queries work. A few couplers are "broken": error 1.0, as IBM
+reports them, and also marked ``operational: 0``, so the Target leaves them out (as it does for
+any faulty gate) and every optimization level's layout and routing avoid them. A coupler whose
+loss would split the device into disconnected parts is never broken, so any circuit that fits the
+device can still be routed, at every optimization level.
 """
 
 from __future__ import annotations
@@ -141,6 +145,40 @@ def _lognormal(rng: np.random.Generator, median: float, sigma: float, size: int)
     return median * np.exp(sigma * rng.standard_normal(size))
 
 
+def _connected(num_qubits: int, edges: Iterable[tuple[int, int]]) -> bool:
+    """Whether ``edges`` join all ``num_qubits`` qubits into one component."""
+    neighbours: list[list[int]] = [[] for _ in range(num_qubits)]
+    for a, b in edges:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    seen = {0} if num_qubits else set()
+    stack = list(seen)
+    while stack:
+        for nb in neighbours[stack.pop()]:
+            if nb not in seen:
+                seen.add(nb)
+                stack.append(nb)
+    return len(seen) == num_qubits
+
+
+def _keep_connected(
+    num_qubits: int, pairs: list[tuple[int, int]], broken: NDArray[np.bool_]
+) -> NDArray[np.bool_]:
+    """``broken`` without the couplers whose loss would disconnect the device.
+
+    Broken couplers leave the Target; if one were a bridge (the only link of, say, the three
+    qubits at the end of a heavy-hex row), no layout could route a circuit across it and level 0
+    (trivial layout) would fail on any circuit spanning it. Couplers are broken one at a time in
+    the draw's order, each only if the device stays connected, so the result is deterministic.
+    """
+    kept: NDArray[np.bool_] = np.zeros(len(pairs), dtype=np.bool_)
+    for k in np.flatnonzero(broken):
+        kept[k] = True
+        if not _connected(num_qubits, (p for j, p in enumerate(pairs) if not kept[j])):
+            kept[k] = False
+    return kept
+
+
 def make_properties(
     name: str,
     family: _Family,
@@ -184,12 +222,21 @@ def make_properties(
         qubits.append(entry)
     gates: list[dict[str, Any]] = []
 
-    def gate(gname: str, qargs: Iterable[int], error: float | None, length: float) -> None:
+    def gate(
+        gname: str,
+        qargs: Iterable[int],
+        error: float | None,
+        length: float,
+        *,
+        operational: bool = True,
+    ) -> None:
         q = list(qargs)
         params = []
         if error is not None:
             params.append(_nduv("gate_error", float(error), "", stamp))
         params.append(_nduv("gate_length", float(length), "ns", stamp))
+        if not operational:
+            params.append(_nduv("operational", 0, "", stamp))
         gates.append(
             {
                 "qubits": q,
@@ -211,6 +258,8 @@ def make_properties(
     broken = rng.random(len(pairs)) < family.broken_fraction
     if family.broken_fraction and not broken.any() and len(pairs) > 10:
         broken[int(rng.integers(len(pairs)))] = True
+    # After every random draw, so the rest of the calibration does not depend on this choice.
+    broken = _keep_connected(num_qubits, pairs, broken)
     for k, (a, b) in enumerate(pairs):
         err = 1.0 if broken[k] else float(min(errors[k], 0.5))
         if isinstance(family.twoq_ns, tuple):
@@ -219,9 +268,9 @@ def make_properties(
             length = family.twoq_ns
         directions = [(a, b)] if twoq == "ecr" else [(a, b), (b, a)]
         for qa, qb in directions:
-            gate(twoq, [qa, qb], err, length)
+            gate(twoq, [qa, qb], err, length, operational=not broken[k])
             if fractional:
-                gate("rzz", [qa, qb], err, length)
+                gate("rzz", [qa, qb], err, length, operational=not broken[k])
     return {
         "backend_name": name,
         "backend_version": "1.4.2",

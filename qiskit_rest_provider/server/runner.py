@@ -32,9 +32,18 @@ class LocalRuntimeServer:
         port: Port (0 picks a free ephemeral port).
         db: SQLite database path (``":memory:"`` by default: nothing persists).
         backends_dir: Serve devices from snapshot files instead of the synthetic catalog.
-        api_key: The API key clients use (random if omitted).
+        api_key: The API key clients use (random if omitted). It replaces the keys stored in
+            ``db`` for ``instance`` by an earlier run: the old key stops working.
+        instance: The instance CRN the key may use (random if omitted; keep it to reuse ``db``).
         token_lifetime: Lifetime of issued access tokens, in seconds.
         workers: Simulation worker processes.
+        max_queued_per_instance: Queued plus running jobs per instance; more are refused with
+            429 (0: no limit).
+        max_execution_seconds: The longest any job may run (reason code 1305 beyond it).
+        revoke_keys: Revoke every API key stored in ``db`` before storing ``api_key``.
+        max_auth_failures: Failed API-key attempts per client address within
+            ``auth_failure_window`` seconds before the client is answered 429 (0: never).
+        auth_failure_window: That window, in seconds.
         faults: Inject faults through a proxy in front of the service (off by default); see
             :class:`~qiskit_rest_provider.server.faults.FaultConfig`.
     """
@@ -52,6 +61,11 @@ class LocalRuntimeServer:
         workers: int = 1,
         allow_remote: bool = False,
         faults: FaultConfig | None = None,
+        max_queued_per_instance: int = 100,
+        max_execution_seconds: float = 600.0,
+        revoke_keys: bool = False,
+        max_auth_failures: int = 10,
+        auth_failure_window: float = 60.0,
     ) -> None:
         if not _is_loopback(host) and not (allow_remote and api_key):
             raise ValueError(
@@ -67,6 +81,11 @@ class LocalRuntimeServer:
             instance=instance,
             token_lifetime=token_lifetime,
             workers=workers,
+            max_queued_per_instance=max_queued_per_instance,
+            max_execution_seconds=max_execution_seconds,
+            revoke_keys=revoke_keys,
+            max_auth_failures=max_auth_failures,
+            auth_failure_window=auth_failure_window,
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None

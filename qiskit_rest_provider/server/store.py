@@ -1,4 +1,11 @@
-"""SQLite persistence (WAL) for the local service: jobs, sessions and API keys."""
+"""SQLite persistence (WAL) for the local service: jobs, sessions and API keys.
+
+Storage failures that are not the caller's fault (a full disk, an I/O error, a locked or
+read-only database) are raised as :class:`StorageError` (or the exception type the owner of the
+store chooses), carrying the HTTP status to answer: 507 when the disk or the database's size
+limit is full, 503 otherwise. Every other ``sqlite3`` error is a programming error and
+propagates unchanged.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,12 @@ import datetime as _dt
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Store", "utcnow_iso"]
+__all__ = ["StorageError", "Store", "utcnow_iso"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -40,6 +48,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_instance ON jobs(instance, created);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+CREATE INDEX IF NOT EXISTS jobs_instance_status ON jobs(instance, status);
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
     instance TEXT NOT NULL,
@@ -63,6 +72,36 @@ CREATE TABLE IF NOT EXISTS api_keys (
     user_id TEXT NOT NULL
 );
 """
+
+#: Prefix of a salted key record in ``api_keys.key_hash`` (see ``service.hash_key``). Rows
+#: without it are unsalted SHA-256 digests written by earlier versions.
+KEY_RECORD_PREFIX = "scrypt$"
+
+# SQLite primary result codes that mean "the storage failed", not "the statement is wrong".
+_SQLITE_FULL = 13
+_STORAGE_CODES = {
+    5: "SQLITE_BUSY",
+    6: "SQLITE_LOCKED",
+    7: "SQLITE_NOMEM",
+    8: "SQLITE_READONLY",
+    10: "SQLITE_IOERR",
+    11: "SQLITE_CORRUPT",
+    13: "SQLITE_FULL",
+    14: "SQLITE_CANTOPEN",
+    26: "SQLITE_NOTADB",
+}
+# Python < 3.11 has no sqlite_errorcode: recognise the same conditions by SQLite's messages.
+_STORAGE_MESSAGES = {
+    "database or disk is full": _SQLITE_FULL,
+    "disk i/o error": 10,
+    "database is locked": 5,
+    "database table is locked": 6,
+    "attempt to write a readonly database": 8,
+    "unable to open database file": 14,
+    "database disk image is malformed": 11,
+    "file is not a database": 26,
+    "out of memory": 7,
+}
 
 JOB_COLUMNS = [
     "id",
@@ -95,11 +134,68 @@ def utcnow_iso() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-class Store:
-    """Thread-safe access to the service's SQLite database."""
+class StorageError(Exception):
+    """The database could not do its part (disk full, I/O error, locked or read-only).
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    Attributes:
+        status: HTTP status to answer: 507 (Insufficient Storage) when the disk or the size
+            limit is full, 503 otherwise; both are worth retrying later.
+        code: Error code for the API's error body.
+        message: Human-readable reason, without paths or SQL.
+    """
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+def storage_failure(exc: BaseException) -> tuple[int, str, str] | None:
+    """``(status, code, message)`` if ``exc`` is a storage failure, else None."""
+    if not isinstance(exc, sqlite3.Error) or isinstance(
+        exc, (sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.IntegrityError)
+    ):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary is None:
+        text = str(exc).lower()
+        primary = next((c for m, c in _STORAGE_MESSAGES.items() if m in text), None)
+    if primary not in _STORAGE_CODES:
+        return None
+    if primary == _SQLITE_FULL:
+        return (
+            507,
+            "storage_full",
+            "The service's storage is full; nothing was changed. Retry later.",
+        )
+    return (
+        503,
+        "storage_unavailable",
+        f"The service's storage is unavailable ({_STORAGE_CODES[primary]}); nothing was "
+        "changed. Retry later.",
+    )
+
+
+class Store:
+    """Thread-safe access to the service's SQLite database.
+
+    Args:
+        path: Database file (``":memory:"`` for a throwaway store).
+        error: Builds the exception raised for a storage failure from ``(status, code,
+            message)``; :class:`StorageError` by default (the service passes its own type so
+            that a failed request becomes an error body).
+    """
+
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        error: Callable[[int, str, str], Exception] = StorageError,
+    ) -> None:
         self.path = str(path)
+        self._error = error
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
@@ -107,10 +203,33 @@ class Store:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        self._default_max_pages = int(self._conn.execute("PRAGMA max_page_count").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def set_size_limit(self, max_bytes: int | None) -> int:
+        """Cap the database at about ``max_bytes`` (None lifts the cap); returns the cap in
+        bytes. Writes that would grow it further fail as if the disk were full (507). The cap
+        never goes below the current size, and it lasts as long as this store is open."""
+        with self._lock:
+            page_size = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
+            pages = self._default_max_pages if max_bytes is None else max(1, max_bytes // page_size)
+            effective = self._conn.execute(f"PRAGMA max_page_count={int(pages)}").fetchone()[0]
+            return int(effective) * page_size
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Hold the lock; turn storage failures into ``self._error``."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                failure = storage_failure(exc)
+                if failure is None:
+                    raise
+                raise self._error(*failure) from exc
 
     # Every statement is executed *and its rows fetched* under the lock: the connection is
     # shared by the service's threads, and a cursor read outside the lock races with other
@@ -119,30 +238,93 @@ class Store:
 
     def _exec(self, sql: str, args: Sequence[Any] = ()) -> int:
         """Run a statement; the number of rows it changed."""
-        with self._lock:
+        with self._guard():
             return self._conn.execute(sql, args).rowcount
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
-        with self._lock:
+        with self._guard():
             row: sqlite3.Row | None = self._conn.execute(sql, args).fetchone()
             return row
 
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._guard():
             return self._conn.execute(sql, args).fetchall()
 
     def _scalar(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """The single value of an aggregate query (which always yields one row)."""
-        with self._lock:
+        with self._guard():
             return self._conn.execute(sql, args).fetchone()[0]
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """Several statements that take effect together or not at all."""
+        with self._guard():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                # A failed COMMIT (disk full) leaves the transaction open: end it here.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
     # API keys ---------------------------------------------------------------------------------
+    # ``key_hash`` holds a salted KDF record (``scrypt$...``, see ``service.hash_key``), never
+    # the key. With a salt per key there is no equality lookup by key: the service checks a
+    # presented key against every record (the table holds a handful of rows by design).
 
     def add_api_key(self, key_hash: str, instances: Iterable[str], user_id: str) -> None:
         self._exec(
             "INSERT OR REPLACE INTO api_keys(key_hash, instances, user_id) VALUES (?,?,?)",
             (key_hash, json.dumps(sorted(instances)), user_id),
         )
+
+    def replace_api_keys(self, key_hash: str, instances: Iterable[str], user_id: str) -> int:
+        """Store ``key_hash`` for ``instances`` and revoke every other key's access to them
+        (a key left with no instance is deleted), atomically; the number of keys changed."""
+        wanted = sorted(set(instances))
+        changed = 0
+        with self._transaction() as conn:
+            for row in conn.execute("SELECT key_hash, instances FROM api_keys").fetchall():
+                current = json.loads(row["instances"])
+                kept = [i for i in current if i not in wanted]
+                if len(kept) == len(current):
+                    continue
+                changed += 1
+                if kept:
+                    conn.execute(
+                        "UPDATE api_keys SET instances=? WHERE key_hash=?",
+                        (json.dumps(kept), row["key_hash"]),
+                    )
+                else:
+                    conn.execute("DELETE FROM api_keys WHERE key_hash=?", (row["key_hash"],))
+            conn.execute(
+                "INSERT OR REPLACE INTO api_keys(key_hash, instances, user_id) VALUES (?,?,?)",
+                (key_hash, json.dumps(wanted), user_id),
+            )
+        return changed
+
+    def revoke_api_keys(self, keep: Iterable[str] = ()) -> int:
+        """Delete every stored key except the records in ``keep``; the number deleted."""
+        kept = list(keep)
+        sql = "DELETE FROM api_keys"
+        if kept:
+            sql += f" WHERE key_hash NOT IN ({', '.join('?' * len(kept))})"
+        return self._exec(sql, kept)
+
+    def drop_unsalted_keys(self) -> int:
+        """Delete keys stored by earlier versions as unsalted SHA-256 digests (they cannot be
+        upgraded without the key itself); the number deleted."""
+        return self._exec(
+            "DELETE FROM api_keys WHERE substr(key_hash, 1, ?) != ?",
+            (len(KEY_RECORD_PREFIX), KEY_RECORD_PREFIX),
+        )
+
+    def api_keys(self) -> list[tuple[str, list[str], str]]:
+        """Every stored key as ``(record, instances, user_id)``, oldest first."""
+        rows = self._all("SELECT rowid, * FROM api_keys ORDER BY rowid")
+        return [(r["key_hash"], json.loads(r["instances"]), r["user_id"]) for r in rows]
 
     def api_key(self, key_hash: str) -> tuple[list[str], str] | None:
         row = self._one("SELECT * FROM api_keys WHERE key_hash=?", (key_hash,))
@@ -180,12 +362,34 @@ class Store:
         self._exec("DELETE FROM jobs WHERE id=?", (job_id,))
 
     def next_queued(self, exclude: Iterable[str] = ()) -> dict[str, Any] | None:
+        """The oldest queued job of all instances (not in ``exclude``)."""
         excluded = list(exclude)
         sql = "SELECT * FROM jobs WHERE status='Queued'"
         if excluded:
             sql += f" AND id NOT IN ({', '.join('?' * len(excluded))})"
         row = self._one(sql + " ORDER BY seq LIMIT 1", excluded)
         return dict(row) if row else None
+
+    def queue_heads(self, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """The oldest queued job (not in ``exclude``) of each instance that has one, oldest
+        first: the candidates a fair dispatcher chooses from."""
+        excluded = list(exclude)
+        inner = "SELECT MIN(seq) FROM jobs WHERE status='Queued'"
+        if excluded:
+            inner += f" AND id NOT IN ({', '.join('?' * len(excluded))})"
+        rows = self._all(
+            f"SELECT * FROM jobs WHERE seq IN ({inner} GROUP BY instance) ORDER BY seq", excluded
+        )
+        return [dict(r) for r in rows]
+
+    def count_active(self, instance: str) -> int:
+        """Queued and running jobs of ``instance``."""
+        return int(
+            self._scalar(
+                "SELECT COUNT(*) FROM jobs WHERE instance=? AND status IN ('Queued','Running')",
+                (instance,),
+            )
+        )
 
     def count_queued(self, backend: str) -> int:
         return int(

@@ -6,6 +6,11 @@ Unlike ``multiprocessing``'s spawn start method, the child never re-imports the 
 ``__main__`` module, so a script that starts a :class:`LocalRuntimeServer` without an
 ``if __name__ == "__main__"`` guard works. A worker whose job overruns can be killed and is
 replaced on the next job.
+
+A new worker imports the pool's ``preload`` modules and reports ready before it is given a
+job, and a job's future is marked running only then: a caller that times jobs from
+``future.running()`` does not charge them the start of a replacement worker (seconds, for
+Qiskit and Aer).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 __all__ = ["JobExecutionError", "WorkerCrashedError", "WorkerPool"]
@@ -53,10 +58,14 @@ def _read(stream: IO[bytes]) -> Any:
     return pickle.loads(data)
 
 
+_READY = "ready"
+
+
 class _Worker:
-    def __init__(self, index: int, tasks: queue.Queue[Any]) -> None:
+    def __init__(self, index: int, tasks: queue.Queue[Any], preload: Sequence[str] = ()) -> None:
         self._index = index
         self._tasks = tasks
+        self._preload = list(preload)
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self.current: cf.Future[Any] | None = None
@@ -67,13 +76,20 @@ class _Worker:
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 env = dict(os.environ, PYTHONWARNINGS="ignore")
-                self._proc = subprocess.Popen(
-                    [sys.executable, "-m", "qiskit_rest_provider.server.workers"],
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "qiskit_rest_provider.server.workers", *self._preload],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     env=env,
                 )
-            return self._proc
+                self._proc = proc
+            else:
+                return self._proc
+        # Outside the lock, so that kill() can stop a worker that hangs while starting.
+        assert proc.stdout is not None
+        if _read(proc.stdout) != _READY:
+            raise EOFError("the worker did not start")
+        return proc
 
     def _loop(self) -> None:
         while True:
@@ -81,11 +97,19 @@ class _Worker:
             if item is _STOP:
                 return
             future, fn, args = item
+            if future.cancelled():
+                continue
+            try:
+                proc = self._process()
+            except (EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
+                self.kill()
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(WorkerCrashedError(f"the worker failed to start ({exc})"))
+                continue
             if not future.set_running_or_notify_cancel():
                 continue
             self.current = future
             try:
-                proc = self._process()
                 assert proc.stdin is not None and proc.stdout is not None
                 _write(proc.stdin, (fn, args))
                 ok, value = _read(proc.stdout)
@@ -118,11 +142,12 @@ class _Worker:
 class WorkerPool:
     """A fixed number of worker processes fed from one queue (started lazily, per job)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, *, preload: Sequence[str] = ()) -> None:
+        """``preload``: modules each worker imports before it takes its first job."""
         if size < 1:
             raise ValueError("a worker pool needs at least one worker")
         self._tasks: queue.Queue[Any] = queue.Queue()
-        self._workers = [_Worker(i, self._tasks) for i in range(size)]
+        self._workers = [_Worker(i, self._tasks, preload) for i in range(size)]
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
         """Run ``fn(*args)`` (a module-level function) in a worker process."""
@@ -155,10 +180,18 @@ class WorkerPool:
             worker.join(timeout=10)
 
 
-def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:  # pragma: no cover - child process
+def _serve(
+    stdin: IO[bytes], stdout: IO[bytes], preload: Sequence[str] = ()
+) -> None:  # pragma: no cover - child process
+    import contextlib
+    import importlib
     import warnings
 
     warnings.simplefilter("ignore")
+    for module in preload:
+        with contextlib.suppress(Exception):  # the job that needs it reports the error
+            importlib.import_module(module)
+    _write(stdout, _READY)
     while True:
         try:
             fn, args = _read(stdin)
@@ -179,4 +212,4 @@ if __name__ == "__main__":  # pragma: no cover - child process
     # Keep the protocol stream clean: anything printed by libraries goes to stderr.
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    _serve(sys.stdin.buffer, protocol_out)
+    _serve(sys.stdin.buffer, protocol_out, sys.argv[1:])

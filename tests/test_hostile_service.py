@@ -1,0 +1,801 @@
+"""Hostile requests to the local service (issue 11 items 3, 4, 5, 7; issue 13 item 2).
+
+Every attack here was observed to stall, bloat or crash the service (5xx) before; each now gets
+a 4xx with the API's error body, and the service answers other clients meanwhile. All requests go
+to the real service over loopback; memory is the service's own, measured in this process (the
+``server`` fixture runs the service in the test process, its simulations in worker processes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import select
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qiskit_rest_provider.server import LocalRuntimeServer
+from qiskit_rest_provider.server.devices import default_catalog
+from qiskit_rest_provider.server.service import LocalService
+from qiskit_rest_provider.server.validation import (
+    MAX_JOB_BODY_BYTES,
+    MAX_JOB_RESULT_BITS,
+    MAX_JSON_DEPTH,
+    MAX_PUB_RESULT_BITS,
+    MAX_TOKEN_BODY_BYTES,
+    json_depth_exceeds,
+)
+
+MiB = 1024 * 1024
+X0 = "OPENQASM 3.0;\nx $0;\n"
+BELL = "OPENQASM 3.0;\nbit[2] c;\nx $0;\ncx $0, $1;\nc[0] = measure $0;\nc[1] = measure $1;\n"
+
+
+def _measure_one_qubit(bits: int) -> str:
+    """A circuit with ``bits`` classical bits, all measured from qubit 0 (cheap to simulate)."""
+    lines = [f"c[{i}] = measure $0;" for i in range(bits)]
+    body = "\n".join(lines)
+    return f"OPENQASM 3.0;\nbit[{bits}] c;\n{body}\n"
+
+
+# Helpers ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def headers(server: LocalRuntimeServer) -> dict[str, str]:
+    token = requests.post(
+        f"{server.url}/identity/token",
+        data={"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": server.api_key},
+        timeout=10,
+    ).json()["access_token"]
+    return {
+        "Authorization": f"Bearer {token}",
+        "Service-CRN": server.instance,
+        "Content-Type": "application/json",
+    }
+
+
+def _assert_error_body(response: requests.Response, status: int | tuple[int, ...]) -> str:
+    """Assert the status and the API's error body; return the message."""
+    statuses = (status,) if isinstance(status, int) else status
+    assert response.status_code in statuses, (response.status_code, response.text[:300])
+    body = response.json()
+    error = body["errors"][0]
+    assert error["code"] and error["message"] and error["more_info"] and body["trace"]
+    return str(error["message"])
+
+
+def _post_job(server: LocalRuntimeServer, headers: dict[str, str], body: Any) -> requests.Response:
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return requests.post(f"{server.url}/api/v1/jobs", data=data, headers=headers, timeout=60)
+
+
+def _cancel(server: LocalRuntimeServer, headers: dict[str, str], job_id: str) -> None:
+    requests.post(f"{server.url}/api/v1/jobs/{job_id}/cancel", headers=headers, timeout=10)
+
+
+def _sampler(pubs: list[Any], backend: str = "local_falcon", **fields: Any) -> dict[str, Any]:
+    return {"program_id": "sampler", "backend": backend, "params": {"pubs": pubs}, **fields}
+
+
+class _Prober:
+    """GET /api/v1/versions in a loop (timeout 3 s) while an attack runs; records latencies."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.latencies: list[float] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with requests.Session() as session:
+            while not self._stop.is_set():
+                t0 = time.perf_counter()
+                try:
+                    response = session.get(f"{self.url}/api/v1/versions", timeout=3)
+                    if response.status_code != 200:
+                        self.failures.append(f"status {response.status_code}")
+                except requests.RequestException as exc:
+                    self.failures.append(repr(exc))
+                self.latencies.append(time.perf_counter() - t0)
+                self._stop.wait(0.05)
+
+    def __enter__(self) -> _Prober:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        assert not self.failures, self.failures[:3]
+        assert self.latencies, "the probe never ran"
+        print(
+            f"/versions during the attack: {len(self.latencies)} probes, "
+            f"max {max(self.latencies) * 1000:.0f} ms"
+        )
+
+
+def _status_value(field: str) -> int:
+    with open("/proc/self/status") as status:
+        match = re.search(rf"^{field}:\s+(\d+) kB", status.read(), re.MULTILINE)
+    assert match is not None
+    return int(match.group(1)) * 1024
+
+
+class _PeakGrowth:
+    """Peak resident memory of this process (the service's) during a block, minus its RSS at
+    the start. Uses the kernel's high-water mark, reset through /proc/self/clear_refs; where
+    that is not allowed, samples VmRSS every 5 ms."""
+
+    def __enter__(self) -> _PeakGrowth:
+        self.start = _status_value("VmRSS")
+        try:
+            with open("/proc/self/clear_refs", "w") as refs:
+                refs.write("5")
+            self._sampler: threading.Thread | None = None
+        except OSError:
+            self._peak = self.start
+            self._stop = threading.Event()
+            self._sampler = threading.Thread(target=self._sample, daemon=True)
+            self._sampler.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self._peak = max(self._peak, _status_value("VmRSS"))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._sampler is None:
+            peak = _status_value("VmHWM")
+        else:
+            self._stop.set()
+            self._sampler.join()
+            peak = self._peak
+        self.growth = max(0, peak - self.start)
+
+
+def _chunked_post(
+    url: str, path: str, headers: dict[str, str], total: int, chunk: int = MiB
+) -> tuple[int, bytes, int]:
+    """POST ``total`` bytes with chunked framing; stop sending once the service answers.
+
+    Returns ``(status, body, bytes_sent)``.
+    """
+    host, port = url.split("//")[1].split(":")
+    sock = socket.create_connection((host, int(port)), timeout=60)
+    try:
+        head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Transfer-Encoding: chunked"]
+        head += [f"{k}: {v}" for k, v in headers.items() if k.lower() != "content-length"]
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        payload = b"[" + b"0," * (chunk // 2 - 1)
+        frame = f"{len(payload):x}\r\n".encode() + payload + b"\r\n"
+        sent = 0
+        while sent < total:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable:
+                break  # the service answered (413) before the body ended
+            try:
+                sock.sendall(frame)
+            except OSError:  # the service closed the connection: read what it answered
+                break
+            sent += len(payload)
+        else:
+            sock.sendall(b"0\r\n\r\n")
+        response = _read_http_response(sock)
+        return response[0], response[1], sent
+    finally:
+        sock.close()
+
+
+def _read_http_response(sock: socket.socket) -> tuple[int, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        part = sock.recv(65536)
+        assert part, f"connection closed before a response: {data[:200]!r}"
+        data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = re.search(rb"(?i)content-length:\s*(\d+)", head)
+    assert length is not None, head
+    while len(body) < int(length.group(1)):
+        part = sock.recv(65536)
+        assert part
+        body += part
+    return status, body
+
+
+# Item 3: body limits by framing -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "limit", "authenticated"),
+    [
+        ("/identity/token", MAX_TOKEN_BODY_BYTES, False),
+        ("/api/v1/jobs", MAX_JOB_BODY_BYTES, True),
+    ],
+)
+def test_chunked_bodies_over_the_limit_get_413_and_memory_stays_bounded(
+    server: LocalRuntimeServer,
+    headers: dict[str, str],
+    path: str,
+    limit: int,
+    authenticated: bool,
+) -> None:
+    sent_headers = dict(headers) if authenticated else {"Content-Type": "application/json"}
+    with _Prober(server.url), _PeakGrowth() as memory:
+        status, body, sent = _chunked_post(server.url, path, sent_headers, total=200 * MiB)
+    assert status == 413, body[:300]
+    error = json.loads(body)["errors"][0]
+    assert error["code"] == "payload_too_large" and str(limit) in error["message"]
+    # The service cut the body off near the limit (plus what the socket buffers held) ...
+    assert sent < limit + 32 * MiB, sent
+    # ... and never held much more than the limit: the old service buffered all 200 MiB and
+    # then parsed them (+780 MiB).
+    print(f"{path}: sent {sent / MiB:.1f} MiB, peak growth {memory.growth / MiB:.1f} MiB")
+    assert memory.growth < limit + 64 * MiB, memory.growth / MiB
+
+
+def test_declared_oversized_bodies_are_refused_before_reading(server: LocalRuntimeServer) -> None:
+    sock = socket.create_connection((server.host, server.port), timeout=30)
+    try:
+        sock.sendall(
+            b"POST /identity/token HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            + f"Content-Length: {MAX_TOKEN_BODY_BYTES + 1}\r\n\r\n".encode()
+        )
+        status, body = _read_http_response(sock)  # no body byte sent at all
+    finally:
+        sock.close()
+    assert status == 413 and json.loads(body)["errors"][0]["code"] == "payload_too_large"
+
+
+def test_small_bodies_still_work_with_chunked_framing(
+    server: LocalRuntimeServer, headers: dict[str, str]
+) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"grant_type=urn:ibm:params:oauth:grant-type:apikey&"
+        yield f"apikey={server.api_key}".encode()
+
+    response = requests.post(
+        f"{server.url}/identity/token",
+        data=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+    assert response.status_code == 200 and response.json()["access_token"]
+    body = json.dumps(_sampler([[BELL, None, 10]])).encode()
+    response = requests.post(
+        f"{server.url}/api/v1/jobs",
+        data=iter([body[:20], body[20:]]),
+        headers=headers,
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+
+
+# Item 7: JSON nesting, non-finite numbers, invalid Unicode ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 100_000 + "1" + "}" * 100_000,
+        "[" * 100_000,  # unterminated
+        '{"program_id": "sampler", "params": ' + "[" * 5000 + "]" * 5000 + "}",
+    ],
+    ids=["arrays", "objects", "unterminated", "inside-a-job"],
+)
+def test_deeply_nested_json_is_refused_quickly(
+    server: LocalRuntimeServer, headers: dict[str, str], raw: str
+) -> None:
+    with _Prober(server.url):
+        for route, method in (
+            ("/api/v1/jobs", "POST"),
+            ("/api/v1/sessions", "POST"),
+            ("/api/v1/jobs/anyjob/tags", "PUT"),
+        ):
+            for _ in range(3):
+                response = requests.request(
+                    method, f"{server.url}{route}", data=raw, headers=headers, timeout=30
+                )
+                message = _assert_error_body(response, 400)
+                assert "deeper" in message or "JSON" in message
+
+
+def test_json_depth_scan_matches_the_real_depth() -> None:
+    for depth in (1, MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, 5000):
+        text = ("[" * depth + "]" * depth).encode()
+        assert json_depth_exceeds(text) == (depth > MAX_JSON_DEPTH)
+    # Brackets inside strings (with escaped quotes) do not count.
+    fake = json.dumps({"a": '\\"' + "[" * 500, "b": ["]" * 500]}).encode()
+    assert not json_depth_exceeds(fake)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("log_level", "\ud800"),
+        ("tags", ["\ud800"]),
+        ("tags", ["ok", "\udfff tail"]),
+        ("program_id", "\udc80"),
+        ("backend", "local_falcon\ud800"),
+        ("session_id", "\ud800"),
+        ("calibration_id", "\ud800"),
+        ("runtime", "\udbff"),
+    ],
+)
+def test_strings_that_are_not_unicode_are_refused_and_never_stored(
+    server: LocalRuntimeServer, headers: dict[str, str], field: str, value: Any
+) -> None:
+    body = {**_sampler([[BELL, None, 10]]), field: value}
+    _assert_error_body(_post_job(server, headers, body), 400)  # json.dumps escapes: \ud800
+    listing = requests.get(f"{server.url}/api/v1/jobs", headers=headers, timeout=30)
+    assert listing.status_code == 200, listing.text[:300]
+    assert not any("\\ud" in json.dumps(job.get("tags")) for job in listing.json()["jobs"])
+
+
+def test_invalid_unicode_is_refused_in_every_json_body(
+    server: LocalRuntimeServer, headers: dict[str, str]
+) -> None:
+    response = _post_job(server, headers, _sampler([[BELL, None, 10]], tags=["good"]))
+    assert response.status_code == 200, response.text
+    job_id = response.json()["id"]
+    tags_url = f"{server.url}/api/v1/jobs/{job_id}/tags"
+    _assert_error_body(requests.put(tags_url, json={"tags": ["\ud800"]}, timeout=10), 401)
+    _assert_error_body(
+        requests.put(tags_url, data='{"tags": ["\\ud800"]}', headers=headers, timeout=10), 400
+    )
+    session = requests.post(
+        f"{server.url}/api/v1/sessions",
+        data='{"mode": "batch", "backend": "local_falcon\\udfff"}',
+        headers=headers,
+        timeout=10,
+    )
+    _assert_error_body(session, 400)
+    # Raw UTF-8 bytes of a surrogate (not even valid UTF-8) are refused as well.
+    raw = b'{"program_id": "sampler", "backend": "local_falcon", "tags": ["\xed\xa0\x80"]}'
+    _assert_error_body(_post_job(server, headers, raw), 400)
+    job = requests.get(f"{server.url}/api/v1/jobs/{job_id}", headers=headers, timeout=10)
+    assert job.status_code == 200 and job.json()["tags"] == ["good"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"program_id": "sampler", "backend": "local_falcon", "cost": NaN}',
+        '{"program_id": "sampler", "backend": "local_falcon", "cost": Infinity}',
+        '{"program_id": "sampler", "backend": "local_falcon", "cost": -Infinity}',
+        '{"program_id": "sampler", "backend": "local_falcon", "cost": 1e999}',
+        '{"program_id": "sampler", "cost": 1' + "0" * 400 + ".5}",
+    ],
+)
+def test_non_finite_numbers_are_refused(
+    server: LocalRuntimeServer, headers: dict[str, str], raw: str
+) -> None:
+    _assert_error_body(_post_job(server, headers, raw), 400)
+
+
+# Item 7: job options that used to fail inside the worker ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("program", "params", "needle"),
+    [
+        ("estimator", {"pubs": [[X0, "Z", None, 1e-300]]}, "precision"),
+        ("estimator", {"pubs": [[X0, "Z", None, 1e300]]}, "precision"),
+        (
+            "estimator",
+            {"pubs": [[X0, "Z"]], "precision": 1e-200},
+            "precision",
+        ),
+        (
+            "estimator",
+            {"pubs": [[X0, "Z"]], "options": {"default_precision": 1e-300}},
+            "default_precision",
+        ),
+        (
+            "estimator",
+            {"pubs": [[X0, "Z"]], "options": {"default_shots": 10**400}},
+            "default_shots",
+        ),
+        (
+            "estimator",
+            {"pubs": [[X0, "Z"]], "options": {"seed_estimator": 2**64}},
+            "seed_estimator",
+        ),
+        (
+            "sampler",
+            {"pubs": [[BELL, None, 10]], "options": {"simulator": {"seed_simulator": 2**70}}},
+            "seed_simulator",
+        ),
+        (
+            "sampler",
+            {"pubs": [[BELL, None, 10]], "options": {"simulator": {"seed_simulator": -1}}},
+            "seed_simulator",
+        ),
+        (
+            "sampler",
+            {
+                "pubs": [[BELL, None, 10]] * 2,
+                "options": {"simulator": {"seed_simulator": 2**63 - 1}},
+            },
+            "seed_simulator",
+        ),
+        ("sampler", {"pubs": [[BELL, None, 10]], "shots": 10**30}, "params.shots"),
+        ("sampler", {"pubs": [[BELL]], "options": {"default_shots": 0}}, "default_shots"),
+        ("sampler", {"pubs": [[BELL]], "options": {"max_execution_time": "x"}}, "max_execution"),
+        ("sampler", {"pubs": [[BELL]], "options": {"experimental": 3}}, "experimental"),
+    ],
+)
+def test_options_that_would_fail_in_the_worker_are_refused_at_submission(
+    server: LocalRuntimeServer,
+    headers: dict[str, str],
+    program: str,
+    params: dict[str, Any],
+    needle: str,
+) -> None:
+    body = {"program_id": program, "backend": "local_falcon", "params": params}
+    assert needle in _assert_error_body(_post_job(server, headers, body), 400)
+
+
+def test_extreme_seeds_and_precisions_inside_the_range_run(
+    server: LocalRuntimeServer, headers: dict[str, str]
+) -> None:
+    """The bounds are not too tight: their extremes complete."""
+    seeded = _sampler([[BELL, None, 10]])
+    seeded["params"]["options"] = {"simulator": {"seed_simulator": 2**63 - 1}}
+    precise = {
+        "program_id": "estimator",
+        "backend": "local_falcon",
+        "params": {"pubs": [[X0, "Z", None, 1e-8]]},
+    }
+    jobs = [_post_job(server, headers, seeded), _post_job(server, headers, precise)]
+    for response in jobs:
+        assert response.status_code == 200, response.text
+        job_url = f"{server.url}/api/v1/jobs/{response.json()['id']}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            status = requests.get(job_url, headers=headers, timeout=10).json()["status"]
+            if status in ("Completed", "Failed", "Cancelled"):
+                break
+            time.sleep(0.1)
+        assert status == "Completed", requests.get(job_url, headers=headers, timeout=10).json()
+
+
+# Item 7: job listing filters ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "created_after=0001-01-01T00:00:00%2B14:00",
+        "created_before=9999-12-31T23:59:59-14:00",
+        "created_after=9999-12-31T23:59:59-14:00",
+        "created_before=0001-01-01T00:00:00%2B14:00",
+    ],
+)
+def test_extreme_datetimes_in_job_filters_are_clamped(
+    server: LocalRuntimeServer, headers: dict[str, str], query: str
+) -> None:
+    response = requests.get(f"{server.url}/api/v1/jobs?{query}", headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    everything = requests.get(f"{server.url}/api/v1/jobs", headers=headers, timeout=10).json()
+    # Before year 1 / after 9999 in UTC: all jobs are after / before it, none the other way.
+    matches_all = query.startswith(("created_after=0001", "created_before=9999"))
+    assert response.json()["count"] == (everything["count"] if matches_all else 0)
+
+
+def test_too_many_tag_filters_are_refused(
+    server: LocalRuntimeServer, headers: dict[str, str]
+) -> None:
+    query = "&".join(f"tags=t{i}" for i in range(1001))
+    message = _assert_error_body(
+        requests.get(f"{server.url}/api/v1/jobs?{query}", headers=headers, timeout=30), 400
+    )
+    assert "8" in message
+    # Repeating one tag is one filter.
+    repeated = "&".join(["tags=same"] * 50)
+    response = requests.get(f"{server.url}/api/v1/jobs?{repeated}", headers=headers, timeout=30)
+    assert response.status_code == 200
+
+
+# Item 4: result size ------------------------------------------------------------------------------
+
+
+def test_results_too_large_for_a_pub_are_refused_with_the_limit(
+    server: LocalRuntimeServer, headers: dict[str, str]
+) -> None:
+    # 2000 measurements x 100,000 shots: a 41 KB pub asking for a 2e8-bit result.
+    body = _sampler([[_measure_one_qubit(2000), None, 100_000]], backend="local_simulator")
+    message = _assert_error_body(_post_job(server, headers, body), 400)
+    assert f"{MAX_PUB_RESULT_BITS:,}" in message and "200,000,000" in message
+
+
+def test_results_too_large_for_a_job_are_refused_with_the_limit(
+    server: LocalRuntimeServer, headers: dict[str, str]
+) -> None:
+    pub = [_measure_one_qubit(156), None, 100_000]  # 1.56e7 bits: fine on its own
+    count = MAX_JOB_RESULT_BITS // (156 * 100_000) + 1
+    message = _assert_error_body(
+        _post_job(server, headers, _sampler([pub] * count, backend="local_heron")), 400
+    )
+    assert f"{MAX_JOB_RESULT_BITS:,}" in message and "per job" in message
+
+
+def test_realistic_large_results_are_accepted(
+    server: LocalRuntimeServer, headers: dict[str, str]
+) -> None:
+    # 156 classical bits x 100,000 shots (a full Heron register at max_shots) is accepted.
+    response = _post_job(
+        server, headers, _sampler([[_measure_one_qubit(156), None, 100_000]], "local_heron")
+    )
+    assert response.status_code == 200, response.text
+    _cancel(server, headers, response.json()["id"])  # the size check is what is tested
+
+
+# Item 5 and issue 13 item 2: calibration ids ------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [{"id": "x"}, ["x"], 7, True])
+def test_calibration_ids_must_be_strings(
+    server: LocalRuntimeServer, headers: dict[str, str], value: Any
+) -> None:
+    body = _sampler([[BELL, None, 10]], calibration_id=value)
+    assert "calibration_id" in _assert_error_body(_post_job(server, headers, body), 400)
+
+
+def test_unknown_calibration_ids_are_404_everywhere_and_never_cached(
+    server: LocalRuntimeServer, headers: dict[str, str]
+) -> None:
+    service = server.service
+    device = service.devices["local_falcon"]
+    known = device.calibrations[0].calibration_id
+    cached = len(service._targets)
+    for i in range(20):
+        unknown = f"no-such-calibration-{i}"
+        body = _sampler([[BELL, None, 10]], calibration_id=unknown)
+        message = _assert_error_body(_post_job(server, headers, body), 404)
+        assert unknown in message
+        for endpoint in ("configuration", "properties"):
+            response = requests.get(
+                f"{server.url}/api/v1/backends/local_falcon/{endpoint}",
+                params={"calibration_id": unknown},
+                headers=headers,
+                timeout=10,
+            )
+            assert _assert_error_body(response, 404) == message
+    assert len(service._targets) <= max(cached, 16)
+    # A known id still works on all three.
+    for endpoint in ("configuration", "properties"):
+        response = requests.get(
+            f"{server.url}/api/v1/backends/local_falcon/{endpoint}",
+            params={"calibration_id": known},
+            headers=headers,
+            timeout=10,
+        )
+        assert response.status_code == 200 and response.json()
+    response = _post_job(server, headers, _sampler([[BELL, None, 10]], calibration_id=known))
+    assert response.status_code == 200, response.text
+    job = requests.get(
+        f"{server.url}/api/v1/jobs/{response.json()['id']}", headers=headers, timeout=10
+    )
+    assert job.json()["calibration_id"] == known
+
+
+def test_the_target_cache_is_bounded() -> None:
+    falcon = next(d for d in default_catalog() if d.name == "local_falcon")
+    devices = [dataclasses.replace(falcon, name=f"falcon_{i}") for i in range(8)]
+    service = LocalService(devices=devices, workers=0)
+    try:
+        pairs = [(d, c.calibration_id) for d in devices for c in d.calibrations]
+        assert len(pairs) > 16
+        for device, calibration_id in pairs:
+            service.target(device, calibration_id)
+            assert len(service._targets) <= 16
+        device, calibration_id = pairs[-1]
+        assert service.target(device, calibration_id) is service.target(device, calibration_id)
+        # Without an id, the latest calibration's cached Target is used.
+        assert service.target(device, None) is service.target(device, calibration_id)
+    finally:
+        service.stop()
+
+
+# Catch-all: an unexpected exception still answers the API's error body ----------------------------
+
+
+class _BrokenService(LocalService):
+    def usage(self, instance: str) -> dict[str, Any]:
+        raise RuntimeError("a bug in the service")
+
+
+def test_unexpected_exceptions_answer_500_with_the_error_body(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import uvicorn
+
+    from qiskit_rest_provider.server.app import create_app
+
+    service = _BrokenService(workers=0)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(service), log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        url = f"http://127.0.0.1:{port}"
+        token = service.issue_token(service.api_key)["access_token"]
+        auth = {"Authorization": f"Bearer {token}", "Service-CRN": service.instance}
+        with caplog.at_level(logging.ERROR, logger="qiskit_rest_provider.server.app"):
+            response = requests.get(f"{url}/api/v1/instances/usage", headers=auth, timeout=10)
+        _assert_error_body(response, 500)
+        trace = response.json()["trace"]
+        assert any(trace in r.getMessage() for r in caplog.records)
+        assert service.responses["5xx"] == 1
+        # The service goes on answering.
+        assert requests.get(f"{url}/api/v1/versions", timeout=10).status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        service.stop()
+
+
+# Fuzzing: hostile job bodies never get a 5xx ------------------------------------------------------
+
+_SURROGATES = st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1)
+_STRINGS = st.one_of(st.text(max_size=20), _SURROGATES, st.sampled_from(["", "WARNING", "x" * 300]))
+_NUMBERS = st.one_of(
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0, -1, 1e-300, 1e300, 2**63, 2**64, 10**30, 5e-324]),
+)
+_LEAVES = st.one_of(st.none(), st.booleans(), _NUMBERS, _STRINGS)
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(_STRINGS, inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _nested(depth: int) -> str:
+    """A placeholder for ``depth`` nested arrays, spliced into the JSON text by
+    :func:`_serialize` (hypothesis cannot print, nor json.dumps write, 3000 nested lists)."""
+    return f"__nest_{depth}__"
+
+
+def _serialize(body: Any) -> str:
+    text = json.dumps(body, allow_nan=True)
+    return re.sub(r'"__nest_(\d+)__"', lambda m: "[" * int(m[1]) + "0" + "]" * int(m[1]), text)
+
+
+_HOSTILE = st.one_of(
+    _VALUES, st.sampled_from([MAX_JSON_DEPTH - 5, MAX_JSON_DEPTH + 1, 3000]).map(_nested)
+)
+_OPTION_KEYS = st.sampled_from(
+    [
+        "default_shots",
+        "default_precision",
+        "seed_estimator",
+        "simulator",
+        "execution",
+        "twirling",
+        "resilience",
+        "dynamical_decoupling",
+        "experimental",
+        "environment",
+        "max_execution_time",
+        "nonsense",
+    ]
+)
+
+
+@st.composite
+def _job_bodies(draw: Callable[..., Any]) -> dict[str, Any]:
+    program = draw(st.sampled_from(["sampler", "estimator", "\ud800", None]))
+    if program == "estimator":
+        pub: list[Any] = [X0, "Z", None, draw(st.one_of(st.none(), _NUMBERS))]
+    else:
+        pub = [BELL, None, draw(st.one_of(st.just(10), _NUMBERS, _STRINGS))]
+    options = draw(st.dictionaries(_OPTION_KEYS, _HOSTILE, max_size=3))
+    if draw(st.booleans()):
+        options["simulator"] = {"seed_simulator": draw(_HOSTILE)}
+    params: dict[str, Any] = {"pubs": [pub], "options": options}
+    for key in draw(st.lists(st.sampled_from(["shots", "precision", "version"]), max_size=2)):
+        params[key] = draw(_HOSTILE)
+    body: dict[str, Any] = {"program_id": program, "backend": "local_falcon", "params": params}
+    for key in draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    "log_level",
+                    "tags",
+                    "session_id",
+                    "calibration_id",
+                    "private",
+                    "cost",
+                    "runtime",
+                    "start_session",
+                    "session_time",
+                    "backend",
+                ]
+            ),
+            max_size=3,
+        )
+    ):
+        body[key] = draw(_HOSTILE)
+    return body
+
+
+@settings(max_examples=80, database=None)
+@given(body=_job_bodies())
+def test_hostile_job_bodies_never_get_a_server_error(
+    server: LocalRuntimeServer, headers: dict[str, str], body: dict[str, Any]
+) -> None:
+    response = _post_job(server, headers, _serialize(body))
+    assert response.status_code < 500, response.text[:300]
+    if response.status_code >= 400:
+        _assert_error_body(response, response.status_code)
+    else:
+        _cancel(server, headers, response.json()["id"])
+
+
+@settings(max_examples=40, database=None)
+@given(
+    params=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "tags",
+                    "created_after",
+                    "created_before",
+                    "program",
+                    "backend",
+                    "session_id",
+                    "limit",
+                    "offset",
+                    "pending",
+                    "sort",
+                    "exclude_params",
+                ]
+            ),
+            st.one_of(
+                st.text(max_size=30),
+                st.binary(max_size=12).map(lambda b: "".join(f"%{x:02X}" for x in b)),
+                st.sampled_from(
+                    ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "%ED%A0%80"]
+                ),
+            ),
+        ),
+        max_size=12,
+    )
+)
+def test_hostile_job_listings_never_get_a_server_error(
+    server: LocalRuntimeServer, headers: dict[str, str], params: list[tuple[str, str]]
+) -> None:
+    query = "&".join(f"{k}={v if v.startswith('%') else quote(v)}" for k, v in params)
+    response = requests.get(f"{server.url}/api/v1/jobs?{query}", headers=headers, timeout=30)
+    assert response.status_code < 500, response.text[:300]
+    if response.status_code >= 400:
+        _assert_error_body(response, response.status_code)
