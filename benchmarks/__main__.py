@@ -1,10 +1,13 @@
 """Benchmarks: qiskit-rest-provider side by side with the official qiskit-ibm-runtime client.
 
-``python -m benchmarks`` runs every case and writes ``benchmarks/results/latest.json`` and
-``latest.md``; ``--quick`` is the small, fast variant CI runs; ``--only decode,target`` picks
-groups. Each case runs our code and the reference on the same input in the same run,
-interleaved, several times, and reports min and median, the ratio of the medians (above 1:
-ours is better) and peak memory where it matters. Needs the test extras
+``python -m benchmarks`` runs every case, writes ``benchmarks/results/latest.json`` and
+``latest.md``, and regenerates the figures of the README and ``docs/performance.md`` from them
+(:mod:`benchmarks.publish`); ``--quick`` is the small, fast variant CI runs (``quick.json``);
+``--only decode,target`` picks groups (``partial.json``). Only a full run is published.
+
+Each case runs our code and the reference on the same input in the same run, interleaved,
+several times, and reports min and median, the ratio of the medians (above 1: ours is better)
+and peak memory where it matters. Needs the test extras
 (``pip install -e ".[test]"``), which bring the official client as the reference.
 """
 
@@ -31,6 +34,7 @@ from . import (
     bench_target,
 )
 from .harness import Case, markdown
+from .publish import PublishError, publish
 
 GROUPS = {
     "footprint": bench_footprint.run,
@@ -78,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     meta = _meta(args.quick)
     table = markdown(cases, meta)
     print(table)
-    json_path = args.json or RESULTS / ("quick.json" if args.quick else "latest.json")
+    full = not args.quick and not args.only
+    default = "quick.json" if args.quick else "partial.json" if args.only else "latest.json"
+    json_path = args.json or RESULTS / default
     md_path = args.markdown or json_path.with_suffix(".md")
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(
@@ -88,6 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     md_path.parent.mkdir(parents=True, exist_ok=True)
     md_path.write_text(table)
+    if full and args.json is None:
+        # The README's and docs' figures come from this file, never typed by hand.
+        try:
+            for path in publish(json_path):
+                print(f"[updated {path.name} from {json_path.name}]", file=sys.stderr)
+        except PublishError as exc:
+            print(f"[not published: {exc}]", file=sys.stderr)
+            return 1
     return 0
 
 

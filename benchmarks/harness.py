@@ -7,7 +7,7 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = ["Case", "Figure", "interleaved", "markdown", "peak_bytes", "single"]
@@ -100,34 +100,8 @@ def peak_bytes(fn: Callable[[], Any]) -> tuple[int, Any]:
     return peak, value
 
 
-def _fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "–"
-    if unit == "ms" and value >= 1000:
-        return f"{value / 1000:.2f} s"
-    precision = 2 if value < 100 else 1 if value < 1000 else 0
-    return f"{value:.{precision}f} {unit}"
-
-
 def markdown(cases: list[Case], meta: dict[str, Any]) -> str:
-    lines = [
-        f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs), Python "
-        f"{meta['python']}, qiskit {meta['qiskit']}, qiskit-ibm-runtime {meta['ibm_runtime']}"
-        f"{' (quick mode)' if meta['quick'] else ''}.",
-        "",
-        "| group | case | ours (median / min) | reference (median / min) | ratio | goal | notes |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for c in cases:
-        ours = f"{_fmt(c.ours.median, c.unit)} / {_fmt(c.ours.min, c.unit)}"
-        if c.reference is not None:
-            ref = (
-                f"{_fmt(c.reference.median, c.unit)} / {_fmt(c.reference.min, c.unit)} "
-                f"({c.reference_name})"
-            )
-        else:
-            ref = "–"
-        ratio = f"{c.ratio:.2f}x" if c.ratio is not None else "–"
-        notes = ", ".join(f"{k}={v}" for k, v in c.extra.items())
-        lines.append(f"| {c.group} | {c.name} | {ours} | {ref} | {ratio} | {c.goal} | {notes} |")
-    return "\n".join(lines) + "\n"
+    """The results table; the same formatter renders it into ``docs/performance.md``."""
+    from .publish import table
+
+    return table({"meta": meta, "cases": [{**asdict(c), "ratio": c.ratio} for c in cases]})

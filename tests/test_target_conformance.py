@@ -1,4 +1,15 @@
-"""Our Target equals qiskit-ibm-runtime's for every shipped snapshot, plus edge cases."""
+"""Our Target equals qiskit-ibm-runtime's for every shipped snapshot, plus edge cases.
+
+Two paths are compared on all 68 snapshots:
+
+* the fractional path (``use_fractional_gates=True`` on both sides): identical everywhere;
+* the default path, what ``QiskitRestProvider.backend(name)`` and
+  ``QiskitRuntimeService.backend(name)`` give (``use_fractional_gates=False``), through the real
+  local service serving the snapshot files: identical except on the ten legacy devices whose
+  basis is ``id u1 u2 u3 cx``. There the official client strips ``u2`` and ``u3`` as
+  "fractional", leaving ``u1`` (a phase) as the only single-qubit rotation, so nothing but
+  diagonal circuits can be transpiled for them; we keep both, as the README says.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +19,16 @@ import json
 import math
 import os
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from qiskit import QuantumCircuit, transpile
-from qiskit.transpiler import Target
+from qiskit.transpiler import Target, TranspilerError
 
 from qiskit_rest_provider.exceptions import BackendDataError
+from qiskit_rest_provider.provider import QiskitRestProvider
+from qiskit_rest_provider.server import LocalRuntimeServer
 from qiskit_rest_provider.target import build_target
 
 fake_provider = pytest.importorskip("qiskit_ibm_runtime.fake_provider")
@@ -39,6 +53,23 @@ def _snapshots() -> list[tuple[str, str, str | None]]:
 
 SNAPSHOTS = _snapshots()
 
+#: Snapshots whose basis is ``id u1 u2 u3 cx``: on the default path (``use_fractional_gates
+#: =False``) the official client drops ``u2``/``u3`` and we keep them (see the module docstring).
+LEGACY_EULER = frozenset(
+    {
+        "almaden",
+        "boeblingen",
+        "burlington",
+        "cambridge",
+        "essex",
+        "johannesburg",
+        "london",
+        "poughkeepsie",
+        "rochester",
+        "singapore",
+    }
+)
+
 
 def _close(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
@@ -55,10 +86,11 @@ def target_differences(ours: Target, ref: Target) -> list[Any]:
     for key in ("granularity", "min_length", "pulse_alignment", "acquire_alignment"):
         if getattr(ours, key) != getattr(ref, key):
             diffs.append((key, getattr(ours, key), getattr(ref, key)))
-    if set(ours.operation_names) != set(ref.operation_names):
-        diffs.append(("operations", set(ours.operation_names) ^ set(ref.operation_names)))
-        return diffs
-    for name in ours.operation_names:
+    names_ours, names_ref = set(ours.operation_names), set(ref.operation_names)
+    if names_ours != names_ref:
+        # Only ours, only theirs; the instructions both have are still compared below.
+        diffs.append(("operations", names_ours - names_ref, names_ref - names_ours))
+    for name in sorted(names_ours & names_ref):
         a, b = ours.operation_from_name(name), ref.operation_from_name(name)
         if isinstance(a, type) or isinstance(b, type):
             if a != b:
@@ -93,24 +125,45 @@ def target_differences(ours: Target, ref: Target) -> list[Any]:
     return diffs
 
 
-def _reference(conf: dict[str, Any], props: dict[str, Any] | None, **kwargs: Any) -> Target:
+def _reference(
+    conf: dict[str, Any],
+    props: dict[str, Any] | None,
+    *,
+    use_fractional_gates: bool = True,
+    **kwargs: Any,
+) -> Target:
+    """The official client's Target, decoded as ``QiskitRuntimeService.backend()`` does."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        config = configuration_from_server_data(copy.deepcopy(conf), use_fractional_gates=True)
-        properties = properties_from_server_data(copy.deepcopy(props)) if props else None
+        config = configuration_from_server_data(
+            copy.deepcopy(conf), use_fractional_gates=use_fractional_gates
+        )
+        properties = (
+            properties_from_server_data(
+                copy.deepcopy(props), use_fractional_gates=use_fractional_gates
+            )
+            if props
+            else None
+        )
         return convert_to_target(config, properties, **kwargs)
 
 
-@pytest.mark.parametrize(
-    ("name", "conf_path", "props_path"), SNAPSHOTS, ids=[s[0] for s in SNAPSHOTS]
-)
-def test_target_matches_reference(name: str, conf_path: str, props_path: str | None) -> None:
+def _read(conf_path: str, props_path: str | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
     with open(conf_path) as handle:
         conf = json.load(handle)
     props = None
     if props_path:
         with open(props_path) as handle:
             props = json.load(handle)
+    return conf, props
+
+
+@pytest.mark.parametrize(
+    ("name", "conf_path", "props_path"), SNAPSHOTS, ids=[s[0] for s in SNAPSHOTS]
+)
+def test_target_matches_reference(name: str, conf_path: str, props_path: str | None) -> None:
+    """The fractional path: ``use_fractional_gates=True`` on both sides."""
+    conf, props = _read(conf_path, props_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ours = build_target(conf, props)
@@ -119,6 +172,70 @@ def test_target_matches_reference(name: str, conf_path: str, props_path: str | N
 
 def test_snapshot_inventory_is_complete() -> None:
     assert len(SNAPSHOTS) == 68
+    legacy = set()
+    for name, conf_path, props_path in SNAPSHOTS:
+        conf, _ = _read(conf_path, props_path)
+        if {"u2", "u3"} & set(conf["basis_gates"]):
+            legacy.add(name)
+    assert legacy == LEGACY_EULER and len(legacy) == 10
+
+
+@pytest.fixture(scope="module")
+def snapshot_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QiskitRestProvider]:
+    """A provider connected to a local service that serves every snapshot file."""
+    folder = tmp_path_factory.mktemp("snapshots")
+    for name, conf_path, props_path in SNAPSHOTS:
+        (folder / f"conf_{name}.json").symlink_to(conf_path)
+        if props_path:
+            (folder / f"props_{name}.json").symlink_to(props_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = LocalRuntimeServer(backends_dir=folder, workers=0).start()
+    provider = server.provider()
+    try:
+        yield provider
+    finally:
+        provider.close()
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("name", "conf_path", "props_path"), SNAPSHOTS, ids=[s[0] for s in SNAPSHOTS]
+)
+def test_default_path_matches_reference_but_keeps_legacy_euler_gates(
+    snapshot_provider: QiskitRestProvider, name: str, conf_path: str, props_path: str | None
+) -> None:
+    """``provider.backend(name).target`` over HTTP vs ``QiskitRuntimeService.backend(name)``'s
+    decoding, both with ``use_fractional_gates=False``: the only difference anywhere is the
+    ``u2``/``u3`` we keep on the ten legacy devices."""
+    conf, props = _read(conf_path, props_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        backend = snapshot_provider.backend(conf["backend_name"])
+        assert not backend.use_fractional_gates  # the default
+        ours = backend.target
+    ref = _reference(conf, props, use_fractional_gates=False)
+    expected = [("operations", {"u2", "u3"}, set())] if name in LEGACY_EULER else []
+    assert target_differences(ours, ref) == expected
+
+
+def test_legacy_euler_device_stays_universal_on_the_default_path(
+    snapshot_provider: QiskitRestProvider,
+) -> None:
+    """Why we keep ``u2``/``u3``: without them a Hadamard cannot be expressed at all."""
+    conf, props = _load("almaden")
+    qc = QuantumCircuit(2)
+    qc.h(0)
+    qc.cx(0, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = snapshot_provider.backend(conf["backend_name"]).target
+        out = transpile(qc, target=ours, optimization_level=1, seed_transpiler=1)
+        assert set(out.count_ops()) <= {"u1", "u2", "u3", "cx", "id"}
+        ref = _reference(conf, props, use_fractional_gates=False)
+        assert {"u2", "u3"}.isdisjoint(ref.operation_names)
+        with pytest.raises(TranspilerError):
+            transpile(qc, target=ref, optimization_level=1, seed_transpiler=1)
 
 
 def _load(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
