@@ -99,6 +99,7 @@ def run_circuits(
         tags=tags,
         memory=memory,
         names=[c.name for c in circuit_list],
+        expected_result_bytes=job.expected_result_bytes,
     )
 
 

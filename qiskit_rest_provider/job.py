@@ -22,7 +22,7 @@ from qiskit.providers import JobStatus
 
 from .api.errors import ConflictError, NotFoundError
 from .codec.pubs import PubError, decode_circuit
-from .codec.results import decode_result, decode_tagged
+from .codec.results import decode_result, decode_tagged, result_budget
 from .exceptions import (
     ExecutionTimeLimitError,
     JobCancelledError,
@@ -119,6 +119,19 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
         session_id: The session or batch the job belongs to, if any.
         document: A job document already fetched (``GET /v1/jobs/{id}``), if any.
         poll: Polling policy for :meth:`result` and :meth:`wait_for_final_state`.
+        expected_result_bytes: The array bytes the job's result should hold, when the submitter
+            knows them (shots x classical bits x parameter sets for the sampler); sets the
+            default decode limit, see :attr:`max_result_bytes`.
+        max_result_bytes: The decode limit of the result, overriding the default.
+
+    Attributes:
+        max_result_bytes: The most decoded bytes the arrays of this job's result may hold
+            (``None``: the default, :func:`~qiskit_rest_provider.codec.results.result_budget` of
+            ``expected_result_bytes`` -- 64 MiB plus twice the expected size when that is
+            known, 1 GiB otherwise). A ``/results`` body declaring or inflating to more makes
+            :meth:`result` raise :class:`~qiskit_rest_provider.exceptions.ResultDecodeError`
+            before the memory is allocated. Set it before calling :meth:`result`.
+        expected_result_bytes: The expected array bytes of the result, if known.
     """
 
     def __init__(
@@ -132,8 +145,12 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
         tags: Sequence[str] | None = None,
         document: Mapping[str, Any] | None = None,
         poll: PollPolicy | None = None,
+        expected_result_bytes: int | None = None,
+        max_result_bytes: int | None = None,
     ) -> None:
         super().__init__(job_id)
+        self.expected_result_bytes = expected_result_bytes
+        self.max_result_bytes = max_result_bytes
         self._provider = provider
         self._program_id = program_id
         self._backend_name = backend_name
@@ -249,6 +266,8 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
             JobFailedError: the job failed; the message carries the server's reason.
             JobCancelledError: the job was cancelled.
             ExecutionTimeLimitError: the job ran longer than its maximum execution time.
+            ResultDecodeError: the result is malformed, or its arrays would exceed
+                :attr:`result_byte_limit` (the message says which and by how much).
         """
         if self._result is not None:
             return self._result
@@ -267,8 +286,17 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
                 self._result = decoded
             return self._result
 
+    @property
+    def result_byte_limit(self) -> int:
+        """The decode limit :meth:`result` applies: :attr:`max_result_bytes` if set, else
+        :func:`~qiskit_rest_provider.codec.results.result_budget` of
+        :attr:`expected_result_bytes`."""
+        if self.max_result_bytes is not None:
+            return int(self.max_result_bytes)
+        return result_budget(self.expected_result_bytes)
+
     def _decode(self, body: bytes) -> Any:
-        return decode_result(body)
+        return decode_result(body, max_bytes=self.result_byte_limit)
 
     def _final_error(self) -> Exception:
         message = self.error_message() or f"job {self.job_id()} ended as {self._status_text}"
@@ -376,9 +404,20 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
     def inputs(self) -> dict[str, Any]:
         """The submitted ``params``, decoded (fetched on first access, then cached).
 
-        Circuits come back as ``QuantumCircuit`` objects, arrays as numpy arrays.
+        Circuits come back as ``QuantumCircuit`` objects, arrays as numpy arrays. The server's
+        OpenQASM is read within the limits the local service applies
+        (:class:`~qiskit_rest_provider.codec.qasm3.ReaderLimits`): at most as many qubits as
+        the job's backend has when this provider already knows its width (from a backend
+        listing or a configuration fetched earlier; no request is made for it), else
+        :data:`~qiskit_rest_provider.codec.qasm3.DEFAULT_MAX_QUBITS`.
+
+        Raises:
+            ResultDecodeError: a circuit in the server's answer exceeds those limits (nothing
+                of the size it declares is built).
         """
         if self._inputs is None:
+            from .codec.qasm3 import DEFAULT_MAX_QUBITS
+
             document = self._provider.client.get_job(self.job_id(), exclude_params=False)
             raw = document.get("params")
             if raw is None:
@@ -387,13 +426,30 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
                     "(private jobs never do)",
                     job_id=self.job_id(),
                 )
-            self._inputs = _decode_inputs(raw)
+            width: int | None = None
+            backend = self.backend()
+            if backend is not None:
+                # Only what is already known: the configuration if fetched, else the listing.
+                config = backend._configuration
+                known = config.n_qubits if config is not None else backend.listing.get("qubits")
+                if isinstance(known, int) and not isinstance(known, bool) and known > 0:
+                    width = min(known, DEFAULT_MAX_QUBITS)
+            self._inputs = _decode_inputs(raw, max_qubits=width, job_id=self.job_id())
         return self._inputs
 
 
-def _decode_inputs(raw: Any) -> dict[str, Any]:
+def _decode_inputs(raw: Any, *, max_qubits: int | None = None, job_id: str = "") -> dict[str, Any]:
     """Decode submitted params: circuits (OpenQASM 3 or QPY) to ``QuantumCircuit``, type-tagged
-    values (ndarrays, ...) to Python objects."""
+    values (ndarrays, ...) to Python objects.
+
+    OpenQASM is read within the reader's limits, with at most ``max_qubits`` qubits
+    (:data:`~qiskit_rest_provider.codec.qasm3.DEFAULT_MAX_QUBITS` if None); a circuit beyond
+    them raises :class:`ResultDecodeError`. A circuit that cannot be read for another reason
+    (a form this package does not read) is kept as the server sent it.
+    """
+    from .codec.qasm3 import QASM3Error, QASM3LimitError, loads_isa
+    from .exceptions import ResultDecodeError
+
     if not isinstance(raw, Mapping):
         return {"params": raw}
 
@@ -406,10 +462,27 @@ def _decode_inputs(raw: Any) -> dict[str, Any]:
             pubs: list[Any] = []
             for i, pub in enumerate(value):
                 items = pub if isinstance(pub, list) else [pub]
-                try:
-                    circuit: Any = decode_circuit(items[0], where=f"pub {i}").circuit
-                except PubError:
-                    circuit = items[0]
+                if not items:
+                    pubs.append(pub)
+                    continue
+                circuit: Any = items[0]
+                if isinstance(circuit, str):
+                    try:
+                        circuit = loads_isa(circuit, max_qubits=max_qubits)[0]
+                    except QASM3LimitError as exc:
+                        raise ResultDecodeError(
+                            f"job {job_id}: the server returned a circuit for pub {i} that "
+                            f"exceeds the reader's limits: {exc}"
+                        ) from None
+                    except QASM3Error:
+                        circuit = items[0]  # kept as the server sent it
+                else:
+                    try:
+                        circuit = decode_circuit(
+                            circuit, num_qubits=max_qubits, where=f"pub {i}"
+                        ).circuit
+                    except PubError:
+                        circuit = items[0]
                 pubs.append([circuit, *(tagged(item) for item in items[1:])])
             params[key] = pubs
         else:

@@ -230,8 +230,14 @@ def test_ndarray_round_trip_matches_the_official_encoder(
     rng = np.random.default_rng(seed)
     array = np.asarray(rng.normal(size=shape) * 50).astype(dtype)
     ours = encode_ndarray(array)
-    decoded = decode_ndarray(ours["__value__"])
+    seen: list[tuple[Any, ...]] = []
+    decoded = decode_ndarray(ours["__value__"], check=lambda d, s: seen.append((d, s)))
     assert decoded.dtype == array.dtype and decoded.shape == array.shape
+    assert seen == [(array.dtype, array.shape)]  # the header check runs once, before allocation
+    budget = array.nbytes - 1
+    if budget >= 0:  # one byte short of the array: refused, whatever its size
+        with pytest.raises(ResultDecodeError, match="result too large"):
+            decode_tagged(json.dumps(ours), max_bytes=budget)
     np.testing.assert_array_equal(decoded, array)
     reference = json.loads(json.dumps(ours), cls=RuntimeDecoder)
     np.testing.assert_array_equal(reference, array)

@@ -5,6 +5,13 @@
 evaluates code, unpickles or imports by name: every tag maps to a fixed constructor and an
 unknown tag raises :class:`~qiskit_rest_provider.exceptions.ResultDecodeError`.
 
+Decoding is bounded: the arrays of one result may together hold at most ``max_bytes`` decoded
+bytes (:data:`DEFAULT_MAX_RESULT_BYTES` unless the caller knows better, see
+:func:`result_budget`). Every array's declared size is checked against what is left of that
+budget when its ``.npy`` header has been read, before anything is allocated for it, and the
+decompressor never produces more than the header declared, so a small hostile body cannot make
+the client allocate more than the budget.
+
 :func:`encode_result` is the inverse, used by the local service.
 """
 
@@ -12,11 +19,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
@@ -38,9 +46,41 @@ from ..execution_span import (
     TwirledSliceSpan,
     TwirledSliceSpanV2,
 )
-from .ndarray import decode_ndarray, decode_ndarray_chunks, encode_ndarray
+from .ndarray import (
+    DecodeBudget,
+    HeaderCheck,
+    decode_ndarray,
+    decode_ndarray_chunks,
+    encode_ndarray,
+)
 
-__all__ = ["BITARRAY_FIELD_TYPE", "decode_result", "decode_tagged", "encode_result", "to_wire"]
+__all__ = [
+    "BITARRAY_FIELD_TYPE",
+    "DEFAULT_MAX_RESULT_BYTES",
+    "RESULT_BUDGET_FACTOR",
+    "RESULT_BUDGET_FLOOR",
+    "decode_result",
+    "decode_tagged",
+    "encode_result",
+    "estimator_result_bytes",
+    "result_budget",
+    "sampler_result_bytes",
+    "to_wire",
+]
+
+#: Decoded bytes the arrays of one result may hold when nothing is known about the job (1 GiB):
+#: far above ordinary results (1,000,000 shots of 156 bits decode to 20 MB; a job of 100 such
+#: pubs, 2 GB, needs its size known or a larger limit) and below what makes a laptop swap.
+DEFAULT_MAX_RESULT_BYTES = 1 << 30
+#: With the job's expected result size known: room for metadata, spans and small arrays...
+RESULT_BUDGET_FLOOR = 64 << 20
+#: ...plus this multiple of the expected size.
+RESULT_BUDGET_FACTOR = 2
+#: Per-element float fields an estimator result may carry (evs, stds, ensemble errors and the
+#: ZNE fields with their extrapolator and noise-factor axes), generously.
+_ESTIMATOR_FIELD_BYTES = 8 * 32
+#: Bytes per shot and bit of kerneled (IQ) sampler data: one complex128.
+_KERNELED_BYTES = 16
 
 BITARRAY_FIELD_TYPE = "<class 'qiskit.primitives.containers.bit_array.BitArray'>"
 _STREAM_THRESHOLD = 1 << 16
@@ -186,9 +226,9 @@ def _set(value: Any) -> set[Any]:
     raise ResultDecodeError("set value must be a list of scalars")
 
 
-def _ndarray(value: Any) -> Any:
+def _ndarray(value: Any, check: HeaderCheck | None = None) -> Any:
     try:
-        return decode_ndarray(value)
+        return decode_ndarray(value, check=check)
     except ResultDecodeError:
         # Quirk of the official encoder: ZNE extrapolator names may arrive under this tag.
         if isinstance(value, str) and len(value) < 64 and _EXTRAPOLATOR_RE.match(value):
@@ -197,7 +237,6 @@ def _ndarray(value: Any) -> Any:
 
 
 _DECODERS: dict[str, Callable[[Any], Any]] = {
-    "ndarray": _ndarray,
     "BitArray": _bit_array,
     "DataBin": _data_bin,
     "SamplerPubResult": _pub_result(SamplerPubResult),
@@ -217,7 +256,9 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _extract_large_arrays(text: str | bytes) -> tuple[str | bytes, dict[str, Any]]:
+def _extract_large_arrays(
+    text: str | bytes, check: HeaderCheck | None = None, batch: _Batch | None = None
+) -> tuple[str | bytes, dict[str, Any]]:
     """Decode the ndarray payloads of ``text`` (``str`` or ``bytes``, never copied whole) and
     return the text with short placeholders in their place.
 
@@ -251,7 +292,7 @@ def _extract_large_arrays(text: str | bytes) -> tuple[str | bytes, dict[str, Any
         pos = text.find(key, i)
     if not spans:
         return text, {}
-    arrays = _decode_spans(text, spans)
+    arrays = _decode_spans(text, spans, check, batch or _Batch())
     pieces: list[Any] = []
     last = 0
     names: dict[str, Any] = {}
@@ -267,6 +308,31 @@ def _extract_large_arrays(text: str | bytes) -> tuple[str | bytes, dict[str, Any
     return joined, names
 
 
+class _Batch:
+    """The worker-thread decodes of one document. If decoding the document fails, they are
+    stopped (those not started are cancelled, the others stop after their current array) and
+    waited for, so that nothing keeps allocating after the error is raised."""
+
+    __slots__ = ("abort", "futures")
+
+    def __init__(self) -> None:
+        self.futures: list[Future[list[NDArray[Any]]]] = []
+        self.abort = threading.Event()
+
+    def submit(
+        self, function: Callable[..., list[NDArray[Any]]], *args: Any
+    ) -> Future[list[NDArray[Any]]]:
+        future = _decoder_pool().submit(function, *args)
+        self.futures.append(future)
+        return future
+
+    def stop(self) -> None:
+        self.abort.set()
+        for future in self.futures:
+            future.cancel()
+        wait(self.futures)
+
+
 class _Pending:
     """An array being decoded in a worker thread; ``get()`` waits for it."""
 
@@ -280,7 +346,12 @@ class _Pending:
         return self.future.result()[self.index]
 
 
-def _decode_spans(text: str | bytes, spans: list[tuple[int, int]]) -> list[Any]:
+def _decode_spans(
+    text: str | bytes,
+    spans: list[tuple[int, int]],
+    check: HeaderCheck | None,
+    batch: _Batch,
+) -> list[Any]:
     """Arrays (or :class:`_Pending` arrays) for ``spans``, in order.
 
     Small payloads are handed to worker threads in order, in chunks, so that the JSON parse of
@@ -296,28 +367,32 @@ def _decode_spans(text: str | bytes, spans: list[tuple[int, int]]) -> list[Any]:
         size = max(4, -(-len(small) // (4 * pool._max_workers)))
 
         def run(ks: list[int]) -> list[NDArray[Any]]:
-            return [decode_ndarray(text[spans[k][0] : spans[k][1]]) for k in ks]
+            decoded = []
+            for k in ks:
+                if batch.abort.is_set():
+                    raise ResultDecodeError("decoding abandoned")
+                decoded.append(decode_ndarray(text[spans[k][0] : spans[k][1]], check=check))
+            return decoded
 
         for start in range(0, len(small), size):
             chunk = small[start : start + size]
-            future = pool.submit(run, chunk)
+            future = batch.submit(run, chunk)
             for position, k in enumerate(chunk):
                 out[k] = _Pending(future, position)
     if len(large) > 1:
         # Several large arrays (an estimator's evs and stds): stream each in its own thread,
         # all but the first, which this thread decodes.
-        pool = _decoder_pool()
 
         def stream(k: int) -> list[NDArray[Any]]:
-            return [decode_ndarray_chunks(text, *spans[k])]
+            return [decode_ndarray_chunks(text, *spans[k], check=check)]
 
         for k in large[1:]:
-            out[k] = _Pending(pool.submit(stream, k), 0)
+            out[k] = _Pending(batch.submit(stream, k), 0)
     if large:
-        out[large[0]] = decode_ndarray_chunks(text, *spans[large[0]])
+        out[large[0]] = decode_ndarray_chunks(text, *spans[large[0]], check=check)
     if not parallel:
         for k in small:
-            out[k] = decode_ndarray(text[spans[k][0] : spans[k][1]])
+            out[k] = decode_ndarray(text[spans[k][0] : spans[k][1]], check=check)
     return out
 
 
@@ -346,17 +421,48 @@ def _is_ndarray_wrapper(text: Any, value_pos: int, value_end: int) -> bool:
     return close != -1 and tag in text[value_end:close]
 
 
-def decode_tagged(text: str | bytes) -> Any:
+def _budget_check(max_bytes: int | None) -> HeaderCheck | None:
+    """A header check drawing every array's declared size from one budget of ``max_bytes``."""
+    if max_bytes is None:
+        return None
+    budget = DecodeBudget(max_bytes)
+
+    def check(dtype: np.dtype[Any], shape: tuple[int, ...]) -> None:
+        nbytes = math.prod(shape) * dtype.itemsize
+        if not budget.take(nbytes):
+            raise ResultDecodeError(
+                f"result too large to decode: an array of shape {shape} ({dtype}) declares "
+                f"{nbytes} bytes with {budget.used} already decoded, over the limit of "
+                f"{budget.limit} bytes per result (raise it with RuntimeJob.max_result_bytes "
+                "or decode_result(max_bytes=...) if the result is genuine)"
+            )
+
+    return check
+
+
+def decode_tagged(text: str | bytes, *, max_bytes: int | None = DEFAULT_MAX_RESULT_BYTES) -> Any:
     """Decode any type-tagged JSON document (results or parameter payloads).
 
     Bytes (a response body) are scanned as they are: large arrays are decoded straight from
-    them, and only the small remainder is turned into text.
+    them, and only the small remainder is turned into text. The arrays may hold at most
+    ``max_bytes`` decoded bytes together (``None``: no budget beyond the per-array cap); past
+    that, :class:`ResultDecodeError` is raised before the array that would exceed it is
+    allocated.
     """
     if isinstance(text, (bytearray, memoryview)):
         text = bytes(text)
     if not isinstance(text, (str, bytes)):
         raise ResultDecodeError(f"expected JSON text, got {type(text).__name__}")
-    text, arrays = _extract_large_arrays(text)
+    batch = _Batch()
+    try:
+        return _decode_document(text, _budget_check(max_bytes), batch)
+    except BaseException:
+        batch.stop()
+        raise
+
+
+def _decode_document(text: str | bytes, check: HeaderCheck | None, batch: _Batch) -> Any:
+    text, arrays = _extract_large_arrays(text, check, batch)
 
     def hook(obj: dict[str, Any]) -> Any:
         tag = obj.get("__type__")
@@ -371,6 +477,8 @@ def decode_tagged(text: str | bytes) -> Any:
                 # Only our scanner makes placeholders; one in the input is just bad base64.
                 raise ResultDecodeError("malformed ndarray value")
             return array.get() if isinstance(array, _Pending) else array
+        if tag == "ndarray":
+            return _ndarray(value, check)
         decoder = _DECODERS.get(tag)
         if decoder is None:
             raise ResultDecodeError(f"unknown type tag {tag!r} in result")
@@ -397,12 +505,53 @@ def decode_tagged(text: str | bytes) -> Any:
         raise ResultDecodeError(f"result is not valid JSON: {exc}") from None
 
 
-def decode_result(text: str | bytes) -> PrimitiveResult[Any]:
-    """Decode a primitive ``/results`` body into a :class:`~qiskit.primitives.PrimitiveResult`."""
-    result = decode_tagged(text)
+def decode_result(
+    text: str | bytes, *, max_bytes: int | None = DEFAULT_MAX_RESULT_BYTES
+) -> PrimitiveResult[Any]:
+    """Decode a primitive ``/results`` body into a :class:`~qiskit.primitives.PrimitiveResult`.
+
+    ``max_bytes`` bounds the decoded arrays of the whole result (see :func:`result_budget`);
+    a body declaring or inflating to more raises :class:`ResultDecodeError` saying so.
+    """
+    result = decode_tagged(text, max_bytes=max_bytes)
     if not isinstance(result, PrimitiveResult):
         raise ResultDecodeError(f"expected a PrimitiveResult, got {type(result).__name__}")
     return result
+
+
+def result_budget(expected_bytes: int | None) -> int:
+    """The decode limit for a result expected to hold ``expected_bytes`` of arrays:
+    :data:`RESULT_BUDGET_FLOOR` plus :data:`RESULT_BUDGET_FACTOR` times the expectation, or
+    :data:`DEFAULT_MAX_RESULT_BYTES` when nothing is known (``None``)."""
+    if expected_bytes is None:
+        return DEFAULT_MAX_RESULT_BYTES
+    return RESULT_BUDGET_FLOOR + RESULT_BUDGET_FACTOR * max(0, int(expected_bytes))
+
+
+def sampler_result_bytes(
+    pubs: Iterable[tuple[int, int, Sequence[int]]], *, meas_type: str = "classified"
+) -> int:
+    """Array bytes of a sampler result: ``pubs`` gives, per pub, its number of parameter sets,
+    its shots and the widths of its classical registers (one ``BitArray`` each).
+
+    ``meas_type="kerneled"`` results carry one complex128 per shot and bit instead,
+    ``"avg_kerneled"`` one per bit.
+    """
+    total = 0
+    for sets, shots, widths in pubs:
+        if meas_type == "classified":
+            total += sets * shots * sum((w + 7) // 8 for w in widths)
+        elif meas_type == "avg_kerneled":
+            total += sets * sum(widths) * _KERNELED_BYTES
+        else:
+            total += sets * shots * sum(widths) * _KERNELED_BYTES
+    return total
+
+
+def estimator_result_bytes(elements: Iterable[int]) -> int:
+    """Array bytes an estimator result may hold, given each pub's number of expectation values
+    (the size of its broadcast shape)."""
+    return sum(elements) * _ESTIMATOR_FIELD_BYTES
 
 
 # Encoding -------------------------------------------------------------------------------------

@@ -129,7 +129,7 @@ class RestPrimitive(Generic[OptionsT]):
                 f"[{bounds[0]}, {bounds[1]}] s"
             )
 
-    def _submit(self, pubs: list[Any]) -> RuntimeJob:
+    def _submit(self, pubs: list[Any], expected_result_bytes: int | None = None) -> RuntimeJob:
         options, top_params = self._options.to_params()
         params: dict[str, Any] = {
             "pubs": pubs,
@@ -151,9 +151,14 @@ class RestPrimitive(Generic[OptionsT]):
         if backend.calibration_id:
             body["calibration_id"] = backend.calibration_id
         created = submit_job(backend.provider.client, body)
-        return self._make_job(created, body)
+        return self._make_job(created, body, expected_result_bytes)
 
-    def _make_job(self, created: Mapping[str, Any], body: Mapping[str, Any]) -> RuntimeJob:
+    def _make_job(
+        self,
+        created: Mapping[str, Any],
+        body: Mapping[str, Any],
+        expected_result_bytes: int | None = None,
+    ) -> RuntimeJob:
         return RuntimeJob(
             str(created["id"]),
             self.backend.provider,
@@ -162,6 +167,7 @@ class RestPrimitive(Generic[OptionsT]):
             session_id=created.get("session_id") or body.get("session_id"),
             tags=body.get("tags"),
             poll=self._poll,
+            expected_result_bytes=expected_result_bytes,
         )
 
     def __repr__(self) -> str:

@@ -13,6 +13,7 @@ from qiskit.primitives.containers.observables_array import ObservablesArray
 from qiskit.quantum_info import Pauli, SparseObservable, SparsePauliOp
 
 from ..codec.pubs import encode_estimator_pub
+from ..codec.results import estimator_result_bytes
 from ..exceptions import PubValidationError
 from ..job import RuntimeJob
 from .base import RestPrimitive, looks_like_single_pub
@@ -70,7 +71,8 @@ class EstimatorV2(RestPrimitive[EstimatorOptions], BaseEstimatorV2):
         self._check_pub_count(len(coerced))
         texts = self._prepare([pub.circuit for pub in coerced])
         wire = [encode_estimator_pub(pub, text) for pub, text in zip(coerced, texts, strict=True)]
-        return self._submit(wire)
+        expected = estimator_result_bytes(pub.size for pub in coerced)
+        return self._submit(wire, expected_result_bytes=expected)
 
 
 def _with_mapped_observables(pub: Any) -> Any:

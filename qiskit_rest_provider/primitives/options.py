@@ -17,6 +17,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from ..wire.constants import DD_SEQUENCE_TYPES, MAX_COST_SECONDS, MAX_TAG_LENGTH, MAX_TAGS
+
 __all__ = [
     "DynamicalDecouplingOptions",
     "EnvironmentOptions",
@@ -305,7 +307,7 @@ class DynamicalDecouplingOptions(OptionGroup):
 
     _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
         "enable": boolean,
-        "sequence_type": choice("XX", "XpXm", "XY4"),
+        "sequence_type": choice(*DD_SEQUENCE_TYPES),
         "extra_slack_distribution": choice("middle", "edges"),
         "scheduling_method": choice("alap", "asap"),
         "skip_reset_qubits": boolean,
@@ -368,7 +370,7 @@ class EnvironmentOptions(OptionGroup):
 
     _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
         "log_level": choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
-        "job_tags": string_list(max_items=8, max_length=86),
+        "job_tags": string_list(max_items=MAX_TAGS, max_length=MAX_TAG_LENGTH),
         "private": boolean,
     }
 
@@ -495,7 +497,7 @@ _COMMON: dict[str, Check | type[OptionGroup]] = {
     "dynamical_decoupling": DynamicalDecouplingOptions,
     "simulator": SimulatorOptions,
     "environment": EnvironmentOptions,
-    "max_execution_time": integer(1, 10800),
+    "max_execution_time": integer(1, MAX_COST_SECONDS),
     "experimental": mapping,
 }
 

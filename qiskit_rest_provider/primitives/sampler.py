@@ -12,15 +12,14 @@ from qiskit.primitives import BaseSamplerV2
 from qiskit.primitives.containers import SamplerPub, SamplerPubLike
 
 from ..codec.pubs import encode_sampler_pub
+from ..codec.results import sampler_result_bytes
 from ..exceptions import PubValidationError
 from ..job import RuntimeJob
+from ..wire.constants import DEFAULT_SHOTS
 from .base import RestPrimitive, looks_like_single_pub
-from .options import SamplerOptions
+from .options import SamplerOptions, Unset
 
 __all__ = ["SamplerV2"]
-
-#: The service's default when neither the pub, ``run(shots=)`` nor the options give shots.
-SERVICE_DEFAULT_SHOTS = 4096
 
 
 class SamplerV2(RestPrimitive[SamplerOptions], BaseSamplerV2):
@@ -50,7 +49,22 @@ class SamplerV2(RestPrimitive[SamplerOptions], BaseSamplerV2):
                 or there are more pubs than the backend takes per job.
             ISAValidationError: a circuit is not ISA for the backend's Target.
         """
-        return self._submit(self.wire_pubs(pubs, shots=shots))
+        items, wire = self._wire(pubs, shots)
+        default = self._options.default_shots or DEFAULT_SHOTS
+        meas_type = self._options.execution.meas_type
+        # What the result should hold: it bounds how much the client will decode.
+        expected = sampler_result_bytes(
+            (
+                (
+                    int(np.prod(values.shape[:-1])),
+                    pub_shots if pub_shots is not None else default,
+                    [register.size for register in circuit.cregs] or [circuit.num_clbits],
+                )
+                for circuit, values, pub_shots in items
+            ),
+            meas_type="classified" if meas_type is Unset else str(meas_type),
+        )
+        return self._submit(wire, expected_result_bytes=expected)
 
     def wire_pubs(
         self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None
@@ -60,6 +74,11 @@ class SamplerV2(RestPrimitive[SamplerOptions], BaseSamplerV2):
         Re-submitting a circuit already checked and serialized by this sampler costs only the
         encoding of its new parameter values.
         """
+        return self._wire(pubs, shots)[1]
+
+    def _wire(
+        self, pubs: Iterable[SamplerPubLike], shots: int | None
+    ) -> tuple[list[_Item], list[list[Any]]]:
         if shots is not None and (
             isinstance(shots, bool) or not isinstance(shots, int) or shots < 1
         ):
@@ -68,7 +87,7 @@ class SamplerV2(RestPrimitive[SamplerOptions], BaseSamplerV2):
         self._check_pub_count(len(items))
         self._check_shots([pub_shots for _, _, pub_shots in items])
         texts = self._prepare([circuit for circuit, _, _ in items])
-        return [
+        return items, [
             encode_sampler_pub(text, values, pub_shots)
             for (_, values, pub_shots), text in zip(items, texts, strict=True)
         ]
@@ -77,7 +96,7 @@ class SamplerV2(RestPrimitive[SamplerOptions], BaseSamplerV2):
         limit = self.backend.max_shots
         if not limit:
             return
-        default = self._options.default_shots or SERVICE_DEFAULT_SHOTS
+        default = self._options.default_shots or DEFAULT_SHOTS
         for i, pub_shots in enumerate(shots):
             value = pub_shots if pub_shots is not None else default
             if value > limit:
