@@ -42,6 +42,7 @@ import requests
 from qiskit_rest_provider.server import LocalRuntimeServer
 
 from .serve_process import start_serve
+from .service_helpers import running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -156,13 +157,8 @@ def _substituted(code: str, values: dict[str, str]) -> str:
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[LocalRuntimeServer]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        server = LocalRuntimeServer(workers=1).start()
-    try:
+    with running_server(workers=1) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture()

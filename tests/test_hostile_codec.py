@@ -21,7 +21,6 @@ import math
 import os
 import struct
 import tracemalloc
-import warnings
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -60,6 +59,7 @@ from qiskit_rest_provider.exceptions import ResultDecodeError
 from qiskit_rest_provider.server import LocalRuntimeServer
 
 from .scripted_server import ScriptedServer
+from .service_helpers import PeakGrowth, auth_headers, running_server
 
 MiB = 1024**2
 CRN = "crn:v1:bluemix:public:quantum-computing:us-east:a/abc:def::"
@@ -168,57 +168,18 @@ def _labels(count: int, width: int) -> list[str]:
     return [format(i, f"0{width}b").replace("0", "X").replace("1", "Z") for i in range(count)]
 
 
-# Measuring the service process ------------------------------------------------------------------
-
-
-def _status(key: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(key):
-                return int(line.split()[1]) * 1024
-    raise KeyError(key)
-
-
-@contextlib.contextmanager
-def _peak_growth() -> Iterator[list[int]]:
-    """Yields a list that receives how far this process's peak RSS rose above its RSS at the
-    start (the local service runs in this process; Rust and numpy allocations count too)."""
-    out: list[int] = []
-    try:
-        with open("/proc/self/clear_refs", "w") as clear:
-            clear.write("5")  # reset the peak (VmHWM) to the current RSS
-    except OSError:  # pragma: no cover - not Linux, or not allowed
-        pytest.skip("peak RSS cannot be reset here")
-    start = _status("VmRSS")
-    yield out
-    out.append(_status("VmHWM") - start)
-
-
 # Service side ----------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[LocalRuntimeServer]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        server = LocalRuntimeServer(workers=1).start()
-    try:
+    with running_server(workers=1) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def headers(service: LocalRuntimeServer) -> dict[str, str]:
-    response = requests.post(
-        f"{service.url}/identity/token",
-        data={"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": service.api_key},
-        timeout=10,
-    )
-    return {
-        "Authorization": f"Bearer {response.json()['access_token']}",
-        "Service-CRN": service.instance,
-    }
+    return auth_headers(service)
 
 
 def _submit(
@@ -262,11 +223,11 @@ def test_qpy_bombs_are_refused_before_qpy_load(
     service: LocalRuntimeServer, headers: dict[str, str], make: Any, fragments: tuple[str, ...]
 ) -> None:
     pub = [_qpy_wrapper(make()), None, 100]
-    with _peak_growth() as growth:
+    with PeakGrowth() as memory:
         response = _submit(service, headers, [pub])
     _assert_refused(response, *fragments)
     # Before: 1.1 GiB (header), 1.8 GiB (nested block), or the process aborted.
-    assert growth[0] < 64 * MiB, growth
+    assert memory.growth < 64 * MiB, memory.growth
     versions = requests.get(f"{service.url}/api/v1/versions", timeout=3)
     assert versions.status_code == 200
 
@@ -288,14 +249,14 @@ def test_a_qpy_decompression_bomb_stops_at_the_budget(
             "__value__": base64.b64encode(b"".join(pieces)).decode(),
         }
 
-    with _peak_growth() as growth:
+    with PeakGrowth() as memory:
         response = _submit(service, headers, [[bomb(b"QISKIT\x11"), None, 100]])
     _assert_refused(response, "pub 0", "inflates to more than 178,956,970 bytes")
-    assert growth[0] < MAX_DECODED_BYTES // 3 + 32 * MiB, growth
-    with _peak_growth() as growth:
+    assert memory.growth < MAX_DECODED_BYTES // 3 + 32 * MiB, memory.growth
+    with PeakGrowth() as memory:
         response = _submit(service, headers, [[bomb(b""), None, 100]])
     _assert_refused(response, "pub 0", "not a QPY payload")
-    assert growth[0] < 16 * MiB, growth
+    assert memory.growth < 16 * MiB, memory.growth
 
 
 def test_the_same_circuits_unpatched_are_accepted(
@@ -322,10 +283,11 @@ def test_ndarray_of_1e8_zeros_is_refused_before_inflating(
 ) -> None:
     values = _npy_zeros((10**8, 1), "u1")
     assert len(values["__value__"]) < 200_000  # about 130 KB on the wire
-    with _peak_growth() as growth:
+    with PeakGrowth() as memory:
         response = _submit(service, headers, [[QASM_ONE_PARAMETER, values, 100]])
     _assert_refused(response, "pub 0", "100,000,000 parameter sets", f"{MAX_PARAMETER_SETS:,}")
-    assert growth[0] < 32 * MiB, growth  # before: accepted as 10**8 parameter sets (800 MB)
+    # Before: accepted as 10**8 parameter sets (800 MB).
+    assert memory.growth < 32 * MiB, memory.growth
 
 
 def test_zero_width_parameter_sets_are_counted(
@@ -342,11 +304,11 @@ def test_float_cast_is_charged_before_inflating(
 ) -> None:
     """10**8 one-byte values are 100 MB, 900 MB with their float64 copy: over the budget."""
     values = _npy_zeros((10**6, 100), "u1")
-    with _peak_growth() as growth:
+    with PeakGrowth() as memory:
         response = _submit(service, headers, [[QASM_ONE_PARAMETER, values, 100]])
     message = _assert_refused(response, "pub 0", "900,000,000 bytes", f"{MAX_DECODED_BYTES:,}")
     assert "(uint8)" in message
-    assert growth[0] < 32 * MiB, growth
+    assert memory.growth < 32 * MiB, memory.growth
 
 
 def test_complex_parameter_values_are_refused(
@@ -389,11 +351,11 @@ def test_observables_bombs_are_refused_before_they_are_built(
     observables: Any,  # made when the test runs: a few MB of JSON each
     fragments: tuple[str, ...],
 ) -> None:
-    with _peak_growth() as growth:
+    with PeakGrowth() as memory:
         response = _submit(service, headers, [[QASM_PLAIN, observables()]], program="estimator")
     _assert_refused(response, "pub 0", *fragments)
     # The JSON body itself is parsed first (up to 30 MB of Python objects here).
-    assert growth[0] < 200 * MiB, growth
+    assert memory.growth < 200 * MiB, memory.growth
 
 
 def test_observables_and_broadcast_shapes_count_as_parameter_sets() -> None:
@@ -557,9 +519,9 @@ def test_mutated_qpy_is_refused_or_loads_within_bounds(
             | st.binary(min_size=1, max_size=2)
         )
         raw[at : at + max(1, len(patch))] = patch
-    with _peak_growth() as growth, contextlib.suppress(PubError):
+    with PeakGrowth() as memory, contextlib.suppress(PubError):
         decode_circuit(_qpy_wrapper(bytes(raw)), num_qubits=156)
-    assert growth[0] < 128 * MiB
+    assert memory.growth < 128 * MiB
 
 
 @settings(max_examples=200, deadline=None)

@@ -38,6 +38,8 @@ from qiskit_rest_provider.server.validation import (
     json_depth_exceeds,
 )
 
+from .service_helpers import PeakGrowth, ResponsivenessProbe, auth_headers
+
 MiB = 1024 * 1024
 X0 = "OPENQASM 3.0;\nx $0;\n"
 BELL = "OPENQASM 3.0;\nbit[2] c;\nx $0;\ncx $0, $1;\nc[0] = measure $0;\nc[1] = measure $1;\n"
@@ -55,16 +57,7 @@ def _measure_one_qubit(bits: int) -> str:
 
 @pytest.fixture(scope="module")
 def headers(server: LocalRuntimeServer) -> dict[str, str]:
-    token = requests.post(
-        f"{server.url}/identity/token",
-        data={"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": server.api_key},
-        timeout=10,
-    ).json()["access_token"]
-    return {
-        "Authorization": f"Bearer {token}",
-        "Service-CRN": server.instance,
-        "Content-Type": "application/json",
-    }
+    return {**auth_headers(server), "Content-Type": "application/json"}
 
 
 def _assert_error_body(response: requests.Response, status: int | tuple[int, ...]) -> str:
@@ -88,83 +81,6 @@ def _cancel(server: LocalRuntimeServer, headers: dict[str, str], job_id: str) ->
 
 def _sampler(pubs: list[Any], backend: str = "local_falcon", **fields: Any) -> dict[str, Any]:
     return {"program_id": "sampler", "backend": backend, "params": {"pubs": pubs}, **fields}
-
-
-class _Prober:
-    """GET /api/v1/versions in a loop (timeout 3 s) while an attack runs; records latencies."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.latencies: list[float] = []
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with requests.Session() as session:
-            while not self._stop.is_set():
-                t0 = time.perf_counter()
-                try:
-                    response = session.get(f"{self.url}/api/v1/versions", timeout=3)
-                    if response.status_code != 200:
-                        self.failures.append(f"status {response.status_code}")
-                except requests.RequestException as exc:
-                    self.failures.append(repr(exc))
-                self.latencies.append(time.perf_counter() - t0)
-                self._stop.wait(0.05)
-
-    def __enter__(self) -> _Prober:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        assert not self.failures, self.failures[:3]
-        assert self.latencies, "the probe never ran"
-        print(
-            f"/versions during the attack: {len(self.latencies)} probes, "
-            f"max {max(self.latencies) * 1000:.0f} ms"
-        )
-
-
-def _status_value(field: str) -> int:
-    with open("/proc/self/status") as status:
-        match = re.search(rf"^{field}:\s+(\d+) kB", status.read(), re.MULTILINE)
-    assert match is not None
-    return int(match.group(1)) * 1024
-
-
-class _PeakGrowth:
-    """Peak resident memory of this process (the service's) during a block, minus its RSS at
-    the start. Uses the kernel's high-water mark, reset through /proc/self/clear_refs; where
-    that is not allowed, samples VmRSS every 5 ms."""
-
-    def __enter__(self) -> _PeakGrowth:
-        self.start = _status_value("VmRSS")
-        try:
-            with open("/proc/self/clear_refs", "w") as refs:
-                refs.write("5")
-            self._sampler: threading.Thread | None = None
-        except OSError:
-            self._peak = self.start
-            self._stop = threading.Event()
-            self._sampler = threading.Thread(target=self._sample, daemon=True)
-            self._sampler.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.005):
-            self._peak = max(self._peak, _status_value("VmRSS"))
-
-    def __exit__(self, *exc: object) -> None:
-        if self._sampler is None:
-            peak = _status_value("VmHWM")
-        else:
-            self._stop.set()
-            self._sampler.join()
-            peak = self._peak
-        self.growth = max(0, peak - self.start)
 
 
 def _chunked_post(
@@ -235,7 +151,7 @@ def test_chunked_bodies_over_the_limit_get_413_and_memory_stays_bounded(
     authenticated: bool,
 ) -> None:
     sent_headers = dict(headers) if authenticated else {"Content-Type": "application/json"}
-    with _Prober(server.url), _PeakGrowth() as memory:
+    with ResponsivenessProbe(server.url), PeakGrowth() as memory:
         status, body, sent = _chunked_post(server.url, path, sent_headers, total=200 * MiB)
     assert status == 413, body[:300]
     error = json.loads(body)["errors"][0]
@@ -302,7 +218,7 @@ def test_small_bodies_still_work_with_chunked_framing(
 def test_deeply_nested_json_is_refused_quickly(
     server: LocalRuntimeServer, headers: dict[str, str], raw: str
 ) -> None:
-    with _Prober(server.url):
+    with ResponsivenessProbe(server.url):
         for route, method in (
             ("/api/v1/jobs", "POST"),
             ("/api/v1/sessions", "POST"),
@@ -558,6 +474,18 @@ def test_calibration_ids_must_be_strings(
     assert "calibration_id" in _assert_error_body(_post_job(server, headers, body), 400)
 
 
+def _falcon_document(
+    server: LocalRuntimeServer, headers: dict[str, str], endpoint: str, calibration_id: str
+) -> requests.Response:
+    """GET local_falcon's ``configuration`` or ``properties`` for one calibration id."""
+    return requests.get(
+        f"{server.url}/api/v1/backends/local_falcon/{endpoint}",
+        params={"calibration_id": calibration_id},
+        headers=headers,
+        timeout=10,
+    )
+
+
 def test_unknown_calibration_ids_are_404_everywhere_and_never_cached(
     server: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -571,22 +499,12 @@ def test_unknown_calibration_ids_are_404_everywhere_and_never_cached(
         message = _assert_error_body(_post_job(server, headers, body), 404)
         assert unknown in message
         for endpoint in ("configuration", "properties"):
-            response = requests.get(
-                f"{server.url}/api/v1/backends/local_falcon/{endpoint}",
-                params={"calibration_id": unknown},
-                headers=headers,
-                timeout=10,
-            )
+            response = _falcon_document(server, headers, endpoint, unknown)
             assert _assert_error_body(response, 404) == message
     assert len(service._targets) <= max(cached, 16)
     # A known id still works on all three.
     for endpoint in ("configuration", "properties"):
-        response = requests.get(
-            f"{server.url}/api/v1/backends/local_falcon/{endpoint}",
-            params={"calibration_id": known},
-            headers=headers,
-            timeout=10,
-        )
+        response = _falcon_document(server, headers, endpoint, known)
         assert response.status_code == 200 and response.json()
     response = _post_job(server, headers, _sampler([[BELL, None, 10]], calibration_id=known))
     assert response.status_code == 200, response.text

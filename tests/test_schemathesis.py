@@ -7,10 +7,11 @@ import warnings
 from typing import Any
 
 import pytest
-import requests
 from hypothesis import HealthCheck, given, settings
 
 from qiskit_rest_provider.server import LocalRuntimeServer
+
+from .service_helpers import auth_headers
 
 schemathesis = pytest.importorskip("schemathesis")
 
@@ -18,12 +19,7 @@ EXAMPLES_PER_OPERATION = 40
 
 
 def test_generated_requests_never_get_a_server_error(server: LocalRuntimeServer) -> None:
-    token = requests.post(
-        f"{server.url}/identity/token",
-        data={"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": server.api_key},
-        timeout=10,
-    ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}", "Service-CRN": server.instance}
+    headers = auth_headers(server)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")

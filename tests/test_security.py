@@ -10,7 +10,6 @@ import json
 import logging
 import re
 import time
-import warnings
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -31,27 +30,15 @@ from qiskit_rest_provider.codec.results import decode_result, decode_tagged
 from qiskit_rest_provider.exceptions import ResultDecodeError
 from qiskit_rest_provider.server import LocalRuntimeServer
 
+from .service_helpers import access_token, auth_headers, running_server
+
 FOREIGN = "crn:v1:bluemix:public:quantum-computing:us-east:a/other:other::"
 
 
 @pytest.fixture(scope="module")
 def short_lived() -> Iterator[LocalRuntimeServer]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        server = LocalRuntimeServer(token_lifetime=1).start()
-    try:
+    with running_server(token_lifetime=1) as server:
         yield server
-    finally:
-        server.stop()
-
-
-def _token(server: LocalRuntimeServer) -> str:
-    response = requests.post(
-        f"{server.url}/identity/token",
-        data={"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": server.api_key},
-        timeout=10,
-    )
-    return str(response.json()["access_token"])
 
 
 def _routes(server: LocalRuntimeServer) -> list[tuple[str, str]]:
@@ -70,11 +57,11 @@ def test_every_route_refuses_bad_credentials(
 ) -> None:
     routes = _routes(short_lived)
     assert len(routes) >= 18
-    expired = _token(short_lived)
+    expired = access_token(short_lived)
     time.sleep(2.1)
     # The foreign-CRN case needs a token that stays valid for the whole sweep: it comes from
     # the long-lived session server (the short-lived one's tokens expire after a second).
-    fresh = _token(server)
+    fresh = access_token(server)
     cases = {
         "no token": (short_lived, {"Service-CRN": short_lived.instance}, 401),
         "garbage token": (
@@ -161,12 +148,7 @@ def test_tls_is_verified_by_default() -> None:
 
 
 def test_request_bodies_are_size_limited(server: LocalRuntimeServer) -> None:
-    token = _token(server)
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Service-CRN": server.instance,
-        "Content-Type": "application/json",
-    }
+    headers = {**auth_headers(server), "Content-Type": "application/json"}
     big = b'{"program_id": "sampler", "params": "' + b"A" * (65 * 1024 * 1024) + b'"}'
     response = requests.post(f"{server.url}/api/v1/jobs", data=big, headers=headers, timeout=60)
     assert response.status_code == 413 and response.json()["errors"][0]["code"]

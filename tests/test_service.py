@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import numpy as np
@@ -22,15 +21,7 @@ from qiskit_rest_provider.codec.results import decode_result
 from qiskit_rest_provider.provider import QiskitRestProvider
 from qiskit_rest_provider.server import LocalRuntimeServer
 
-
-def wait(provider: QiskitRestProvider, job_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        doc = provider.client.get_job(job_id)
-        if doc["status"] in ("Completed", "Failed", "Cancelled"):
-            return doc
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
+from .service_helpers import access_token, wait_final
 
 
 def bell_qasm(provider: QiskitRestProvider, backend: str) -> str:
@@ -88,7 +79,7 @@ def test_sampler_job_over_rest(provider: QiskitRestProvider) -> None:
     }
     created = provider.client.create_job(body)
     assert created["backend"] == "local_simulator"
-    doc = wait(provider, created["id"])
+    doc = wait_final(provider, created["id"])
     assert doc["status"] == "Completed", doc
     result = decode_result(provider.client.job_results(created["id"]) or b"")
     counts = result[0].data.meas.get_counts()
@@ -105,7 +96,7 @@ def test_noisy_device_shows_readout_errors(provider: QiskitRestProvider) -> None
         "params": {"pubs": [[bell_qasm(provider, "local_eagle"), None, 4000]], "version": 2},
     }
     job_id = provider.client.create_job(body)["id"]
-    assert wait(provider, job_id)["status"] == "Completed"
+    assert wait_final(provider, job_id)["status"] == "Completed"
     counts = decode_result(provider.client.job_results(job_id) or b"")[0].data.meas.get_counts()
     errors = counts.get("01", 0) + counts.get("10", 0)
     assert 0 < errors < 800
@@ -123,7 +114,7 @@ def test_estimator_raw_rest_forms(provider: QiskitRestProvider) -> None:
         },
     }
     job_id = provider.client.create_job(body)["id"]
-    assert wait(provider, job_id)["status"] == "Completed"
+    assert wait_final(provider, job_id)["status"] == "Completed"
     evs = decode_result(provider.client.job_results(job_id) or b"")[0].data.evs
     assert np.allclose(evs, [1.0, 1.0, 0.0], atol=0.05)
 
@@ -165,7 +156,7 @@ def test_cancel_delete_tags_and_listing(provider: QiskitRestProvider) -> None:
     }
     ids = [provider.client.create_job(body)["id"] for _ in range(3)]
     for job_id in ids:
-        wait(provider, job_id)
+        wait_final(provider, job_id)
     page = provider.client.list_jobs(limit=2, tags=["listing-test"])
     assert page["count"] == 3 and len(page["jobs"]) == 2
     rest = provider.client.list_jobs(limit=2, offset=2, tags=["listing-test"])
@@ -189,7 +180,7 @@ def test_sessions_lifecycle(provider: QiskitRestProvider) -> None:
         "params": {"pubs": [[bell_qasm(provider, "local_falcon"), None, 100]], "version": 2},
     }
     job_id = provider.client.create_job(body)["id"]
-    wait(provider, job_id)
+    wait_final(provider, job_id)
     assert provider.client.get_session(session["id"])["state"] in ("active", "closed", "inactive")
     provider.client.close_session(session["id"])
     with pytest.raises(BadRequestError):
@@ -202,12 +193,7 @@ def test_sessions_lifecycle(provider: QiskitRestProvider) -> None:
 def test_auth_is_required_everywhere(server: LocalRuntimeServer) -> None:
     base = f"{server.url}/api/v1"
     assert requests.get(f"{base}/backends", timeout=10).status_code == 401
-    token = requests.post(
-        f"{server.url}/identity/token",
-        timeout=10,
-        data={"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": server.api_key},
-    ).json()
-    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    headers = {"Authorization": f"Bearer {access_token(server)}"}
     foreign = "crn:v1:bluemix:public:quantum-computing:us-east:a/other:other::"
     assert (
         requests.get(
@@ -248,7 +234,7 @@ def test_restart_keeps_jobs_and_results(tmp_path: Any) -> None:
                 "params": {"pubs": [[qasm, None, 50]], "version": 2},
             }
         )["id"]
-        wait(prov, job_id)
+        wait_final(prov, job_id)
     with LocalRuntimeServer(db=db, api_key="restart-key", instance=instance) as second:
         prov = second.provider()
         assert prov.client.get_job(job_id)["status"] == "Completed"
@@ -274,7 +260,7 @@ def test_results_validate_against_schemas_and_official_decoder(
         "params": {"pubs": [[bell_qasm(provider, "local_falcon"), None, 64]], "version": 2},
     }
     job_id = provider.client.create_job(body)["id"]
-    wait(provider, job_id)
+    wait_final(provider, job_id)
     text = provider.client.job_results(job_id) or b""
     schemas.PrimitiveResultWrapperModel.model_validate_json(text)
     assert isinstance(json.loads(text, cls=RuntimeDecoder), PrimitiveResult)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +13,8 @@ import requests
 from qiskit_rest_provider import QiskitRestProvider
 from qiskit_rest_provider.server import LocalRuntimeServer
 
+from .service_helpers import auth_headers, running_server, wait_final
+
 SMALL = 'OPENQASM 3.0; include "stdgates.inc"; bit[1] c; x $0; c[0] = measure $0;'
 LIMIT = 5
 MAX_SECONDS = 2.0
@@ -21,15 +22,10 @@ MAX_SECONDS = 2.0
 
 @pytest.fixture(scope="module")
 def fair_server() -> Iterator[LocalRuntimeServer]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        server = LocalRuntimeServer(
-            workers=1, max_queued_per_instance=LIMIT, max_execution_seconds=MAX_SECONDS
-        ).start()
-    try:
+    with running_server(
+        workers=1, max_queued_per_instance=LIMIT, max_execution_seconds=MAX_SECONDS
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _tenant(server: LocalRuntimeServer, name: str) -> QiskitRestProvider:
@@ -48,14 +44,9 @@ def _small_job(provider: QiskitRestProvider) -> str:
     return str(provider.client.create_job(body)["id"])
 
 
-def _wait(provider: QiskitRestProvider, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        doc = provider.client.get_job(job_id)
-        if doc["status"] in ("Completed", "Failed", "Cancelled"):
-            return doc
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
+def _wait(provider: QiskitRestProvider, job_id: str) -> dict[str, Any]:
+    """Jobs here may queue behind other tenants' jobs: allow two minutes."""
+    return wait_final(provider, job_id, timeout=120)
 
 
 def _long_job(provider: QiskitRestProvider) -> str:
@@ -91,15 +82,7 @@ def test_round_robin_queue_limit_and_execution_cap(fair_server: LocalRuntimeServ
 
         # The sixth is refused with 429, the API's error body and a Retry-After; the other
         # instances are not limited by A's queue.
-        token = requests.post(
-            f"{fair_server.url}/identity/token",
-            data={
-                "grant_type": "urn:ibm:params:oauth:grant-type:apikey",
-                "apikey": fair_server.api_key,
-            },
-            timeout=10,
-        ).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}", "Service-CRN": fair_server.instance}
+        headers = auth_headers(fair_server)
         refused = requests.post(
             f"{fair_server.url}/api/v1/jobs",
             json={

@@ -21,6 +21,8 @@ from qiskit_rest_provider import QiskitRestProvider
 from qiskit_rest_provider.codec.results import decode_result
 from qiskit_rest_provider.server import LocalRuntimeServer
 
+from .service_helpers import auth_headers
+
 COIN = 'OPENQASM 3.0; include "stdgates.inc"; bit[1] c; h $0; c[0] = measure $0;'
 ONE = 'OPENQASM 3.0; include "stdgates.inc"; bit[1] c; x $0; c[0] = measure $0;'
 #: Random outcomes of 400,000 shots: a result of about 85 KB, far more than the headroom.
@@ -70,15 +72,6 @@ def _fill(server: LocalRuntimeServer) -> None:
     store.set_size_limit(current + HEADROOM_PAGES * 4096)
 
 
-def _token_headers(server: LocalRuntimeServer) -> dict[str, str]:
-    token = requests.post(
-        f"{server.url}/identity/token",
-        data={"grant_type": "urn:ibm:params:oauth:grant-type:apikey", "apikey": server.api_key},
-        timeout=30,
-    ).json()["access_token"]
-    return {"Authorization": f"Bearer {token}", "Service-CRN": server.instance}
-
-
 def _finished_but_unwritten(server: LocalRuntimeServer, provider: QiskitRestProvider) -> str:
     """Submit a job whose result cannot be written, and wait until it has run."""
     job_id = str(provider.client.create_job(_body(COIN, BIG_SHOTS))["id"])
@@ -89,7 +82,7 @@ def _finished_but_unwritten(server: LocalRuntimeServer, provider: QiskitRestProv
 def test_a_full_database_fails_requests_not_the_queue(tmp_path: Path, quiet: None) -> None:
     with LocalRuntimeServer(db=tmp_path / "full.db", workers=0) as server:
         provider = server.provider()
-        headers = _token_headers(server)
+        headers = auth_headers(server, timeout=30)
         warm = provider.client.create_job(_body(ONE, 10))["id"]
         assert _wait_final(provider, warm)["status"] == "Completed"
         _fill(server)

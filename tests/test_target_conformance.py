@@ -28,8 +28,9 @@ from qiskit.transpiler import Target, TranspilerError
 
 from qiskit_rest_provider.exceptions import BackendDataError
 from qiskit_rest_provider.provider import QiskitRestProvider
-from qiskit_rest_provider.server import LocalRuntimeServer
 from qiskit_rest_provider.target import build_target
+
+from .service_helpers import running_server
 
 fake_provider = pytest.importorskip("qiskit_ibm_runtime.fake_provider")
 from qiskit_ibm_runtime.utils.backend_converter import convert_to_target  # noqa: E402
@@ -188,15 +189,12 @@ def snapshot_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Qisk
         (folder / f"conf_{name}.json").symlink_to(conf_path)
         if props_path:
             (folder / f"props_{name}.json").symlink_to(props_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        server = LocalRuntimeServer(backends_dir=folder, workers=0).start()
-    provider = server.provider()
-    try:
-        yield provider
-    finally:
-        provider.close()
-        server.stop()
+    with running_server(backends_dir=folder, workers=0) as server:
+        provider = server.provider()
+        try:
+            yield provider
+        finally:
+            provider.close()
 
 
 @pytest.mark.parametrize(
