@@ -21,6 +21,7 @@ from .configuration import BackendConfiguration, is_fractional_name
 from .exceptions import BackendDataError
 from .properties import BackendProperties
 from .target import build_target
+from .wire.times import to_utc_iso
 
 if TYPE_CHECKING:
     from .backend_run import BackendRunJob
@@ -48,12 +49,6 @@ class BackendStatus:
             pending_jobs=max(int(data.get("length_queue") or 0), 0),
             status_msg=str(data.get("status") or ""),
         )
-
-
-def _utc_iso(value: _dt.datetime) -> str:
-    if value.tzinfo is None:
-        value = value.astimezone()  # naive datetimes are local time, as in the official client
-    return value.astimezone(_dt.timezone.utc).isoformat()
 
 
 class RestBackend(BackendV2):
@@ -182,7 +177,8 @@ class RestBackend(BackendV2):
             datetime: Return the calibration in force at this time (not cached).
         """
         if datetime is not None:
-            return self._fetch_properties(updated_before=_utc_iso(datetime))
+            # A naive datetime is local time, as in the official client.
+            return self._fetch_properties(updated_before=to_utc_iso(datetime))
         if refresh or not self._properties_fetched:
             with self._lock:
                 if refresh or not self._properties_fetched:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .exceptions import BackendDataError
+from .wire.times import parse_iso
 
 __all__ = ["BackendProperties", "parse_datetime", "unit_scale"]
 
@@ -53,19 +54,16 @@ def unit_scale(unit: str | None, *, dt: float | None = None) -> float:
 
 
 def parse_datetime(value: str | None) -> _dt.datetime | None:
-    """Parse an ISO-8601 timestamp (``Z`` or an offset allowed) into an aware datetime."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
+    """Parse an ISO-8601 timestamp (``Z`` or an offset allowed) into an aware datetime (UTC
+    when it states no offset); ``None`` for ``None`` or an empty string.
+
+    Raises:
+        BackendDataError: ``value`` is not an ISO-8601 timestamp.
+    """
     try:
-        parsed = _dt.datetime.fromisoformat(text)
+        return parse_iso(value)
     except ValueError:
         raise BackendDataError(f"invalid timestamp {value!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_dt.timezone.utc)
-    return parsed
 
 
 def _truthy(value: Any) -> bool:

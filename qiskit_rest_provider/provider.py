@@ -16,11 +16,12 @@ from .api.auth import Authenticator, BearerTokenAuthenticator, IAMAuthenticator
 from .api.client import RuntimeRestClient
 from .api.errors import NotFoundError, QiskitRestError
 from .api.transport import DEFAULT_API_VERSION, RetryPolicy, Timeouts, Transport, make_session
-from .backend import RestBackend, _utc_iso, check_target_data
+from .backend import RestBackend, check_target_data
 from .configuration import BackendConfiguration
 from .job import RuntimeJob, wait_for_jobs
 from .properties import BackendProperties
 from .submission import submit_job
+from .wire.times import to_utc_iso
 
 __all__ = ["QiskitRestProvider"]
 
@@ -378,8 +379,8 @@ class QiskitRestProvider:
                 "program": program_id,
                 "tags": list(job_tags or ()),
                 "session_id": session_id,
-                "created_after": _utc_iso(created_after) if created_after else None,
-                "created_before": _utc_iso(created_before) if created_before else None,
+                "created_after": to_utc_iso(created_after) if created_after else None,
+                "created_before": to_utc_iso(created_before) if created_before else None,
                 "descending": descending,
             },
         )

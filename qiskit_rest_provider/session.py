@@ -20,6 +20,17 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .api.errors import NotFoundError
+from .wire.constants import (
+    SESSION_ACTIVE,
+    SESSION_CLOSED,
+    SESSION_INACTIVE,
+    SESSION_MODE_BATCH,
+    SESSION_MODE_DEDICATED,
+    SESSION_MODES,
+    SESSION_OPEN,
+    SESSION_PENDING_CLOSED,
+    SESSION_PENDING_INACTIVE,
+)
 
 if TYPE_CHECKING:
     from .backend import RestBackend
@@ -45,7 +56,7 @@ class Session:
         max_time: Maximum lifetime in seconds (``max_ttl``); the service's default otherwise.
     """
 
-    _mode = "dedicated"
+    _mode = SESSION_MODE_DEDICATED
 
     def __init__(self, backend: RestBackend, max_time: int | None = None) -> None:
         if max_time is not None and (
@@ -68,15 +79,17 @@ class Session:
         mode = details.get("mode")
         if not isinstance(backend_name, str) or not backend_name:
             raise ValueError(f"session {session_id} has no backend_name")
-        if mode not in ("dedicated", "batch"):
+        if mode not in SESSION_MODES:
             raise ValueError(f"session {session_id} has an unknown mode {mode!r}")
         if mode != cls._mode:
-            kind = "a batch" if mode == "batch" else "a dedicated session"
-            other = "Batch" if mode == "batch" else "Session"
+            kind = "a batch" if mode == SESSION_MODE_BATCH else "a dedicated session"
+            other = "Batch" if mode == SESSION_MODE_BATCH else "Session"
             raise ValueError(f"{session_id} is {kind}; use {other}.from_id")
         session = cls(provider.backend(backend_name))
         session._session_id = session_id
-        session._closed = details.get("state") == "closed" or details.get("accepting_jobs") is False
+        session._closed = (
+            details.get("state") == SESSION_CLOSED or details.get("accepting_jobs") is False
+        )
         return session
 
     def __repr__(self) -> str:
@@ -209,17 +222,17 @@ class Session:
 class Batch(Session):
     """A batch: independent jobs the scheduler may run together (``mode: batch``)."""
 
-    _mode = "batch"
+    _mode = SESSION_MODE_BATCH
 
 
 def session_status_text(details: Mapping[str, Any]) -> str:
     """The official client's wording of a session's state."""
     state = str(details.get("state") or "")
     accepting = details.get("accepting_jobs")
-    if state in ("open", "inactive"):
+    if state in (SESSION_OPEN, SESSION_INACTIVE):
         return "Pending"
-    if (state == "active" and accepting) or state == "pending_inactive":
+    if (state == SESSION_ACTIVE and accepting) or state == SESSION_PENDING_INACTIVE:
         return "In progress, accepting new jobs"
-    if (state == "active" and not accepting) or state == "pending_closed":
+    if (state == SESSION_ACTIVE and not accepting) or state == SESSION_PENDING_CLOSED:
         return "In progress, not accepting new jobs"
     return state.capitalize()

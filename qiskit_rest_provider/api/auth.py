@@ -12,17 +12,16 @@ is an error, never followed): reprs, logs and exception texts show neither the k
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import requests
 
+from ..wire.jwt import jwt_claims
 from .errors import (
     ApiConnectionError,
     ApiTimeoutError,
@@ -30,7 +29,13 @@ from .errors import (
     RedirectError,
     error_for_response,
 )
-from .transport import adopt_session, describe_origin, make_session, request_deadline
+from .transport import (
+    Authenticator,
+    adopt_session,
+    describe_origin,
+    make_session,
+    request_deadline,
+)
 
 __all__ = [
     "DEFAULT_IAM_URL",
@@ -44,32 +49,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_IAM_URL = "https://iam.cloud.ibm.com"
 _GRANT_TYPE = "urn:ibm:params:oauth:grant-type:apikey"
-
-
-class Authenticator(Protocol):
-    """What the transport needs from an authentication scheme."""
-
-    def authorization(self) -> str:
-        """The ``Authorization`` header value to send now (fetching a token if needed)."""
-
-    def invalidate(self, rejected: str) -> bool:
-        """Forget ``rejected`` after a 401. True if a retry with a new value may succeed."""
-
-    def secrets(self) -> tuple[str, ...]:
-        """Every secret this authenticator knows, so transports can scrub them from texts."""
-
-
-def jwt_claims(token: str) -> dict[str, Any]:
-    """Decode a JWT's payload without verifying its signature. ``{}`` if it is not a JWT."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return {}
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
-    except (ValueError, UnicodeError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 class BearerTokenAuthenticator:

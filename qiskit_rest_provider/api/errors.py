@@ -4,19 +4,15 @@ Every error raised by the transport is an :class:`ApiError` (itself a :class:`Qi
 carrying the HTTP status, the server's error code and message, and the trace id, so callers can
 branch on the subclass (``NotFoundError``, ``RateLimitError``, ...) or on the attributes.
 
-Both error-body shapes of the Runtime API are understood::
-
-    {"errors": [{"code": "invalid_request", "message": "...", "more_info": "..."}], "trace": "..."}
-    {"errors": [{"code": 1234, "message": "...", "solution": "...", "more_info": "..."}], ...}
-
-as well as the legacy ``{"error": {"code", "message"}}`` body and IAM's
-``{"errorCode", "errorMessage"}`` body.
+Error bodies are read by :func:`~qiskit_rest_provider.wire.error_body.parse_error_body` (both
+shapes of the Runtime API's body, the legacy and IAM shapes), re-exported here.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from ..wire.error_body import parse_error_body
 
 __all__ = [
     "AmbiguousSubmissionError",
@@ -160,44 +156,6 @@ _STATUS_CLASSES: dict[int, type[ApiError]] = {
 }
 
 TRACE_HEADERS = ("x-request-id", "x-correlation-id", "uber-trace-id", "x-global-transaction-id")
-
-
-def parse_error_body(text: str) -> tuple[str | int | None, str | None, str | None, str | None]:
-    """Extract ``(code, message, solution, trace)`` from an error body of any known shape.
-
-    Unknown or non-JSON bodies give ``(None, <text, truncated>, None, None)``; an empty body gives
-    all ``None``.
-    """
-    if not text:
-        return None, None, None, None
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return None, text.strip()[:500] or None, None, None
-    if not isinstance(body, dict):
-        return None, text.strip()[:500], None, None
-    trace = body.get("trace")
-    trace = str(trace) if trace is not None else None
-    errors = body.get("errors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        first = errors[0]
-        messages = [str(e.get("message", "")) for e in errors if isinstance(e, dict)]
-        message = "; ".join(m for m in messages if m) or None
-        solution = first.get("solution")
-        return first.get("code"), message, str(solution) if solution else None, trace
-    legacy = body.get("error")
-    if isinstance(legacy, dict):
-        return legacy.get("code"), legacy.get("message"), None, trace
-    if isinstance(legacy, str):
-        return None, legacy, None, trace
-    if "errorCode" in body or "errorMessage" in body:  # IAM
-        return body.get("errorCode"), body.get("errorMessage"), None, trace
-    if "detail" in body:  # generic frameworks
-        detail = body["detail"]
-        return None, detail if isinstance(detail, str) else json.dumps(detail)[:500], None, trace
-    if "message" in body:
-        return body.get("code"), str(body["message"]), None, trace
-    return None, text.strip()[:500], None, trace
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -43,15 +43,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import urljoin, urlsplit
 
 if TYPE_CHECKING:
     import requests
     from requests.adapters import HTTPAdapter
 
-    from .auth import Authenticator
-
+from ..wire.constants import DEFAULT_API_VERSION
 from .errors import (
     AmbiguousSubmissionError,
     ApiConnectionError,
@@ -67,6 +66,7 @@ from .errors import (
 __all__ = [
     "DEFAULT_API_VERSION",
     "MAX_REDIRECTS",
+    "Authenticator",
     "RetryPolicy",
     "Timeouts",
     "Transport",
@@ -81,7 +81,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_API_VERSION = "2026-04-15"
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 521, 522, 523, 524})
 #: Redirect statuses (those ``requests`` follows), and the methods whose redirects may be followed.
@@ -89,6 +88,20 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 REDIRECTABLE_METHODS = frozenset({"GET", "HEAD"})
 #: Most redirects followed for one request (all within its origin).
 MAX_REDIRECTS = 5
+
+
+class Authenticator(Protocol):
+    """What the transport needs from an authentication scheme (implementations live in
+    :mod:`.auth`, which re-exports this protocol)."""
+
+    def authorization(self) -> str:
+        """The ``Authorization`` header value to send now (fetching a token if needed)."""
+
+    def invalidate(self, rejected: str) -> bool:
+        """Forget ``rejected`` after a 401. True if a retry with a new value may succeed."""
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret this authenticator knows, so transports can scrub them from texts."""
 
 
 @dataclass(frozen=True)

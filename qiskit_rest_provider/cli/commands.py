@@ -11,6 +11,7 @@ from ..api.accounts import delete_account, save_account, saved_accounts
 from ..backend import RestBackend
 from ..job import PollPolicy, RuntimeJob
 from ..provider import QiskitRestProvider
+from ..wire.times import parse_iso
 from .render import Progress, print_json, table
 
 __all__ = [
@@ -127,13 +128,11 @@ def _job_row(job: RuntimeJob) -> dict[str, Any]:
 
 
 def _parse_time(text: str | None) -> _dt.datetime | None:
-    if not text:
-        return None
     try:
-        value = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        # Without an offset the time stays naive: the provider reads it as local time.
+        return parse_iso(text, assume_utc=False)
     except ValueError:
         raise SystemExit(f"error: {text!r} is not an ISO 8601 date/time") from None
-    return value
 
 
 def jobs(provider: QiskitRestProvider, args: argparse.Namespace) -> int:

@@ -20,12 +20,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..wire.constants import API_VERSIONS, JOB_COMPLETED, JOB_FAILED
+from ..wire.error_body import error_body
 from .service import LocalService, ServiceError
 from .validation import body_limit, parse_json_body
 
 __all__ = ["create_app"]
 
-MORE_INFO = "https://quantum.cloud.ibm.com/docs/errors"
 #: Bodies up to this size are parsed on the event loop; larger ones in a worker thread.
 _INLINE_PARSE_BYTES = 256 * 1024
 
@@ -33,15 +34,8 @@ logger = logging.getLogger(__name__)
 
 
 def _error(status: int, code: str, message: str, trace: str | None = None) -> JSONResponse:
-    # A message may quote client input: keep it encodable whatever the input held.
-    text = message.encode("utf-8", "backslashreplace").decode("utf-8")
-    return JSONResponse(
-        status_code=status,
-        content={
-            "errors": [{"code": code, "message": text, "more_info": MORE_INFO}],
-            "trace": trace or str(uuid.uuid4()),
-        },
-    )
+    # error_body escapes what UTF-8 cannot encode: a message may quote hostile client input.
+    return JSONResponse(status_code=status, content=error_body(code, message, trace))
 
 
 def _internal_error(scope: Scope, exc: BaseException) -> JSONResponse:
@@ -186,7 +180,7 @@ def create_app(service: LocalService) -> FastAPI:
 
     @v1.get("/versions")
     def versions() -> dict[str, Any]:
-        return {"versions": ["2025-05-01", "2026-02-15", "2026-03-15", "2026-04-15"]}
+        return {"versions": list(API_VERSIONS)}
 
     @v1.get("/backends")
     def backends(_: str = Depends(instance)) -> dict[str, Any]:
@@ -251,10 +245,10 @@ def create_app(service: LocalService) -> FastAPI:
     @v1.get("/jobs/{job_id}/results")
     def results(job_id: str, inst: str = Depends(instance)) -> Response:
         row = service.get_job(inst, job_id)
-        if row["status"] in ("Completed", "Failed") and row["result"]:
+        if row["status"] in (JOB_COMPLETED, JOB_FAILED) and row["result"]:
             return PlainTextResponse(
                 row["result"],
-                media_type="application/json" if row["status"] == "Completed" else "text/plain",
+                media_type="application/json" if row["status"] == JOB_COMPLETED else "text/plain",
             )
         return Response(status_code=204)
 

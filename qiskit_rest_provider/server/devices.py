@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..wire.times import parse_iso, to_utc_iso
+
 __all__ = ["Calibration", "Device", "default_catalog", "load_snapshot_dir"]
 
 _CAL_DATES = [_dt.datetime(2026, 11, d, 6, 0, tzinfo=_dt.timezone.utc) for d in (1, 8, 15)]
@@ -133,10 +135,6 @@ NIGHTHAWK = _Family(328, 0.75, 0.35, 0.022, 0.018, 2400, 2.0e-4, 32, 2.6e-3, (68
 FALCON = _Family(124, 0.72, 0.7, 0.012, 0.008, 700, 2.2e-4, 35.5, 7.4e-3, (250, 450), 0.0, True)
 
 
-def _iso(date: _dt.datetime) -> str:
-    return date.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _nduv(name: str, value: float, unit: str, date: str) -> dict[str, Any]:
     return {"date": date, "name": name, "unit": unit, "value": value}
 
@@ -194,7 +192,7 @@ def make_properties(
 ) -> dict[str, Any]:
     """A ``/properties`` JSON drawn from ``family``'s distributions."""
     rng = np.random.default_rng(seed)
-    stamp = _iso(date)
+    stamp = to_utc_iso(date, timespec="seconds")  # calibration data has whole seconds
     t1 = _lognormal(rng, family.t1_us, 0.35, num_qubits)
     t2 = np.minimum(t1 * _lognormal(rng, family.t2_ratio, family.t2_sigma, num_qubits), 2 * t1)
     p01 = np.clip(
@@ -551,10 +549,8 @@ def load_snapshot_dir(path: str | Path) -> list[Device]:
         calibrations = []
         if props_file.exists():
             props = json.loads(props_file.read_text())
-            stamp = props.get("last_update_date") or "2026-01-01T00:00:00Z"
-            date = _dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-            if date.tzinfo is None:
-                date = date.replace(tzinfo=_dt.timezone.utc)
+            date = parse_iso(props.get("last_update_date") or "2026-01-01T00:00:00Z")
+            assert date is not None  # the text is never empty
             cal_id = str(props.get("calibration_id") or f"{name}-{date:%Y%m%d%H%M}")
             calibrations.append(Calibration(cal_id, date, props))
         devices.append(Device(name, config, calibrations))

@@ -34,6 +34,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from ..wire.error_body import error_body
+
 __all__ = ["FaultConfig", "FaultProxy"]
 
 _ERROR_STATUSES = (500, 502, 503, 504, 429)
@@ -226,16 +228,7 @@ def _reset(writer: asyncio.StreamWriter) -> None:
 
 def _error_response(status: int, retry_after: float | None, trace: str) -> bytes:
     body = json.dumps(
-        {
-            "errors": [
-                {
-                    "code": "injected_fault",
-                    "message": f"Fault injected by the local service ({status}).",
-                    "more_info": "https://quantum.cloud.ibm.com/docs/errors",
-                }
-            ],
-            "trace": trace,
-        }
+        error_body("injected_fault", f"Fault injected by the local service ({status}).", trace)
     ).encode()
     head = [
         f"HTTP/1.1 {status} {_REASONS[status]}",

@@ -6,7 +6,6 @@ HTTP lives in :mod:`.app`; this module knows nothing about requests or responses
 
 from __future__ import annotations
 
-import base64
 import collections
 import concurrent.futures as cf
 import datetime as _dt
@@ -29,17 +28,36 @@ from qiskit.transpiler import Target
 
 from ..codec.pubs import PubError, decode_pubs
 from ..isa import find_isa_problem
-from ..properties import parse_datetime
 from ..target import build_target
 from ..wire.constants import (
+    DEFAULT_SESSION_MAX_TTL,
+    DEFAULT_SHOTS,
+    JOB_CANCELLED,
+    JOB_COMPLETED,
+    JOB_FAILED,
+    JOB_FINAL_STATES,
+    JOB_PENDING_STATES,
+    JOB_QUEUED,
+    JOB_RUNNING,
+    MAX_COST_SECONDS,
     MAX_TAG_LENGTH,
     MAX_TAGS,
+    PROGRAM_IDS,
+    REASON_JOB_ERROR,
+    REASON_MAX_EXECUTION_TIME,
+    SESSION_ACTIVE,
+    SESSION_CLOSED,
+    SESSION_INACTIVE,
+    SESSION_MODES,
+    SESSION_OPEN,
     SUBMISSION_DEDUPE_WINDOW_SECONDS,
     SUBMISSION_TAG_PREFIX,
 )
+from ..wire.jwt import b64url_decode, b64url_encode, sign_hs256, verify_hs256
+from ..wire.times import parse_iso, to_utc_iso, utcnow_iso
 from .devices import Device, default_catalog, load_snapshot_dir
 from .simulation import execute_job
-from .store import KEY_RECORD_PREFIX, Store, utcnow_iso
+from .store import KEY_RECORD_PREFIX, Store
 from .validation import (
     DEFAULT_MAX_SHOTS,
     LOG_LEVELS,
@@ -59,7 +77,7 @@ __all__ = ["LocalService", "ServiceError"]
 
 logger = logging.getLogger(__name__)
 
-TERMINAL = ("Completed", "Failed", "Cancelled")
+TERMINAL = JOB_FINAL_STATES
 _JOB_KEYS = {
     "program_id",
     "backend",
@@ -107,10 +125,6 @@ def new_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 # API keys ---------------------------------------------------------------------------------------
 
 #: scrypt cost parameters for stored API keys (n=2**14, r=8: 16 MiB and about 0.1 s per hash,
@@ -128,10 +142,6 @@ _KDF_CONCURRENCY = 2
 _KEY_CACHE_SIZE = 1024
 
 
-def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def hash_key(api_key: str) -> str:
     """A salted scrypt record of ``api_key`` for the store: ``scrypt$n$r$p$salt$digest``."""
     salt = secrets.token_bytes(16)
@@ -144,9 +154,8 @@ def hash_key(api_key: str) -> str:
         maxmem=_SCRYPT_MAXMEM,
         dklen=32,
     )
-    return (
-        f"{KEY_RECORD_PREFIX}{_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64url(salt)}${_b64url(digest)}"
-    )
+    params = f"{_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}"
+    return f"{KEY_RECORD_PREFIX}{params}${b64url_encode(salt)}${b64url_encode(digest)}"
 
 
 def verify_key(secret: bytes, record: str) -> bool:
@@ -158,7 +167,7 @@ def verify_key(secret: bytes, record: str) -> bool:
         return False
     try:
         n, r, p = (int(f) for f in fields[:3])
-        salt, digest = _b64decode(fields[3]), _b64decode(fields[4])
+        salt, digest = b64url_decode(fields[3]), b64url_decode(fields[4])
     except ValueError:
         return False
     # A record is only as trustworthy as the database file: refuse parameters that would cost
@@ -446,7 +455,7 @@ def _submitted_job(service: LocalService, instance: str, key: str) -> dict[str, 
     since = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(
         seconds=SUBMISSION_DEDUPE_WINDOW_SECONDS
     )
-    oldest = since.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    oldest = to_utc_iso(since)
     # Every slot is checked (a few lookups by primary key): a deleted job frees an early slot.
     for job_id in _submission_job_ids(instance, key):
         row = service.store.job(job_id, instance)
@@ -650,21 +659,15 @@ class LocalService:
             self._auth_throttle.failure(who)
             raise ServiceError(400, "BXNIM0415E", "Provided API key could not be found.")
         now = int(time.time())
-        header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-        payload = _b64url(
-            json.dumps(
-                {
-                    "iat": now,
-                    "exp": now + self.token_lifetime,
-                    "sub": record[1],
-                    "instances": record[0],
-                    "jti": uuid.uuid4().hex,
-                }
-            ).encode()
-        )
-        sig = _b64url(hmac.new(self._secret, f"{header}.{payload}".encode(), "sha256").digest())
+        claims = {
+            "iat": now,
+            "exp": now + self.token_lifetime,
+            "sub": record[1],
+            "instances": record[0],
+            "jti": uuid.uuid4().hex,
+        }
         return {
-            "access_token": f"{header}.{payload}.{sig}",
+            "access_token": sign_hs256(claims, self._secret),
             "refresh_token": "not_supported",
             "token_type": "Bearer",
             "expires_in": self.token_lifetime,
@@ -676,21 +679,10 @@ class LocalService:
         """Check a request's credentials; return the instance it may act on."""
         if not authorization or not authorization.startswith("Bearer "):
             raise ServiceError(401, "unauthorized", "Missing bearer token.")
-        token = authorization[7:].strip()
-        parts = token.split(".")
-        # Tokens are ASCII; anything else cannot be ours (and compare_digest refuses non-ASCII
-        # strings with a TypeError).
-        if len(parts) != 3 or not token.isascii():
+        # Malformed, non-ASCII, forged or undecodable tokens all look alike to the caller.
+        claims = verify_hs256(authorization[7:].strip(), self._secret)
+        if claims is None:
             raise ServiceError(401, "unauthorized", "Invalid bearer token.")
-        expected = _b64url(
-            hmac.new(self._secret, f"{parts[0]}.{parts[1]}".encode(), "sha256").digest()
-        )
-        if not hmac.compare_digest(expected, parts[2]):
-            raise ServiceError(401, "unauthorized", "Invalid bearer token.")
-        try:
-            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-        except ValueError:
-            raise ServiceError(401, "unauthorized", "Invalid bearer token.") from None
         if int(claims.get("exp", 0)) <= time.time():
             raise ServiceError(401, "token_expired", "The bearer token has expired.")
         if not service_crn:
@@ -858,7 +850,7 @@ class LocalService:
         before = None
         if updated_before:
             try:
-                before = parse_datetime(updated_before)
+                before = parse_iso(updated_before)
             except ValueError:
                 raise ServiceError(
                     400, "invalid_request", f"updated_before {updated_before!r} is not a datetime"
@@ -883,7 +875,7 @@ class LocalService:
         if unknown:
             raise ServiceError(400, "invalid_request", f"Unknown field(s): {sorted(unknown)}")
         program = body.get("program_id")
-        if program not in ("sampler", "estimator"):
+        if program not in PROGRAM_IDS:
             raise ServiceError(404, "program_not_found", f"Program {program!r} not found.")
         backend_name = body.get("backend")
         if not isinstance(backend_name, str):
@@ -920,9 +912,11 @@ class LocalService:
             raise ServiceError(400, "invalid_request", "'session_time' must be an integer >= 0.")
         calibration_id = body.get("calibration_id") or None
         self._validate_params(program, params, device, calibration_id)
-        cost = body.get("cost", 10800)
-        if isinstance(cost, bool) or not isinstance(cost, int) or not 0 <= cost <= 10800:
-            raise ServiceError(400, "invalid_request", "'cost' must be an integer in 0..10800.")
+        cost = body.get("cost", MAX_COST_SECONDS)
+        if isinstance(cost, bool) or not isinstance(cost, int) or not 0 <= cost <= MAX_COST_SECONDS:
+            raise ServiceError(
+                400, "invalid_request", f"'cost' must be an integer in 0..{MAX_COST_SECONDS}."
+            )
         tags = body.get("tags") or []
         _check_tags(tags)
         session_id = body.get("session_id")
@@ -930,7 +924,7 @@ class LocalService:
             session = self.store.session(session_id, instance)
             if session is None:
                 raise ServiceError(404, "session_not_found", f"Session {session_id!r} not found.")
-            if not session["accepting"] or session["state"] == "closed":
+            if not session["accepting"] or session["state"] == SESSION_CLOSED:
                 raise ServiceError(
                     400, "session_closed", f"Session {session_id} is not accepting jobs."
                 )
@@ -954,7 +948,7 @@ class LocalService:
             instance=instance,
             program=program,
             backend=backend_name,
-            status="Queued",
+            status=JOB_QUEUED,
             created=now,
             params=params_text,
             tags=json.dumps(list(tags)),
@@ -1019,7 +1013,7 @@ class LocalService:
                 program,
                 pubs,
                 num_qubits=device.num_qubits,
-                default_shots=params.get("shots") or options.get("default_shots") or 4096,
+                default_shots=params.get("shots") or options.get("default_shots") or DEFAULT_SHOTS,
                 default_precision=params.get("precision") or options.get("default_precision"),
             )
         except PubError as exc:
@@ -1124,8 +1118,8 @@ class LocalService:
         (the request fails, nothing changed); once it is written, the rest cannot fail it."""
         if self.store.update_job(
             job_id,
-            only_if_status=("Queued", "Running"),
-            status="Cancelled",
+            only_if_status=JOB_PENDING_STATES,
+            status=JOB_CANCELLED,
             reason=reason,
             reason_code=code,
             finished=utcnow_iso(),
@@ -1162,12 +1156,9 @@ class LocalService:
         offset = integer("offset", 0, 0, 10**9)
         pending = query.get("pending")
         if pending is not None:
-            flag = str(pending).lower() == "true"
-            where.append(
-                "status IN ('Queued','Running')"
-                if flag
-                else "status IN ('Completed','Failed','Cancelled')"
-            )
+            states = JOB_PENDING_STATES if str(pending).lower() == "true" else JOB_FINAL_STATES
+            where.append(f"status IN ({', '.join('?' * len(states))})")
+            args.extend(states)
         for key, column in (
             ("program", "program"),
             ("backend", "backend"),
@@ -1181,17 +1172,15 @@ class LocalService:
         for key, op in (("created_after", ">="), ("created_before", "<=")):
             if query.get(key):
                 try:
-                    when = parse_datetime(str(query[key]))
+                    when = parse_iso(str(query[key]))
                 except ValueError:
                     raise ServiceError(400, "invalid_request", f"{key} is not a datetime") from None
                 assert when is not None
                 try:
-                    utc = when.astimezone(_dt.timezone.utc)
+                    bound = to_utc_iso(when)
                 except OverflowError:
                     # In UTC it lies before year 1 or after 9999: beyond every stored job.
                     bound = _CREATED_MIN if when.year < 5000 else _CREATED_MAX
-                else:
-                    bound = utc.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
                 where.append(f"created {op} ?")
                 args.append(bound)
         tags = list(dict.fromkeys(query.get("tags") or []))
@@ -1247,7 +1236,7 @@ class LocalService:
         if not isinstance(body, Mapping):
             raise ServiceError(400, "invalid_request", "The body must be a JSON object.")
         mode = body.get("mode")
-        if mode not in ("dedicated", "batch"):
+        if mode not in SESSION_MODES:
             raise ServiceError(400, "invalid_request", "mode must be 'dedicated' or 'batch'.")
         backend = body.get("backend") or body.get("backend_name")
         if backend is not None:
@@ -1256,7 +1245,7 @@ class LocalService:
                 raise ServiceError(
                     400, "invalid_request", "Sessions are only available on non-simulator backends."
                 )
-        max_ttl = body.get("max_ttl", 28800)
+        max_ttl = body.get("max_ttl", DEFAULT_SESSION_MAX_TTL)
         if (
             isinstance(max_ttl, bool)
             or not isinstance(max_ttl, int)
@@ -1270,19 +1259,19 @@ class LocalService:
             instance=instance,
             backend=backend,
             mode=mode,
-            state="open",
+            state=SESSION_OPEN,
             accepting=1,
             max_ttl=max_ttl,
             interactive_ttl=60,
             created=now,
-            timestamps=json.dumps([{"status": "open", "timestamp": now}]),
+            timestamps=json.dumps([{"status": SESSION_OPEN, "timestamp": now}]),
             user_id="local-user",
         )
         return self.session_document(self.store.session(session_id) or {})
 
     def session_document(self, row: Mapping[str, Any]) -> dict[str, Any]:
         row = self._refresh_session(dict(row))
-        started = parse_datetime(row["created"])
+        started = parse_iso(row["created"])
         elapsed = (_dt.datetime.now(_dt.timezone.utc) - started).total_seconds() if started else 0
         return {
             "id": row["id"],
@@ -1306,24 +1295,24 @@ class LocalService:
 
     def _refresh_session(self, row: dict[str, Any]) -> dict[str, Any]:
         """Apply TTL expiry and close-when-empty rules."""
-        if row["state"] == "closed":
+        if row["state"] == SESSION_CLOSED:
             return row
         now = _dt.datetime.now(_dt.timezone.utc)
-        started = parse_datetime(row["created"]) or now
-        pending = self.store.session_jobs(row["id"], ("Queued", "Running"))
+        started = parse_iso(row["created"]) or now
+        pending = self.store.session_jobs(row["id"], JOB_PENDING_STATES)
         reason = None
         if (now - started).total_seconds() >= row["max_ttl"]:
             reason = "max_ttl"
         elif not row["accepting"] and not pending:
             reason = "closed"
         if reason:
-            for job_id in self.store.session_jobs(row["id"], ("Queued",)):
+            for job_id in self.store.session_jobs(row["id"], (JOB_QUEUED,)):
                 self._cancel(job_id, "The session ended before the job ran.")
-            self._set_session_state(row, "closed", accepting=0, closed=utcnow_iso())
-        elif row["state"] == "active" and not pending and row["last_job_completed"]:
-            last = parse_datetime(row["last_job_completed"]) or now
+            self._set_session_state(row, SESSION_CLOSED, accepting=0, closed=utcnow_iso())
+        elif row["state"] == SESSION_ACTIVE and not pending and row["last_job_completed"]:
+            last = parse_iso(row["last_job_completed"]) or now
             if (now - last).total_seconds() > row["interactive_ttl"]:
-                self._set_session_state(row, "inactive")
+                self._set_session_state(row, SESSION_INACTIVE)
         return row
 
     def _set_session_state(self, row: dict[str, Any], state: str, **fields: Any) -> None:
@@ -1348,11 +1337,11 @@ class LocalService:
     def cancel_session(self, instance: str, session_id: str) -> None:
         row = self.get_session(instance, session_id)
         self.store.update_session(session_id, accepting=0)
-        for job_id in self.store.session_jobs(session_id, ("Queued",)):
+        for job_id in self.store.session_jobs(session_id, (JOB_QUEUED,)):
             self._cancel(job_id, "The session was cancelled.")
-        if row["state"] != "closed":
+        if row["state"] != SESSION_CLOSED:
             self._set_session_state(
-                {**row, "accepting": 0}, "closed", accepting=0, closed=utcnow_iso()
+                {**row, "accepting": 0}, SESSION_CLOSED, accepting=0, closed=utcnow_iso()
             )
 
     # Execution --------------------------------------------------------------------------------
@@ -1439,7 +1428,7 @@ class LocalService:
         job_id = row["id"]
         # A storage failure here leaves the job Queued: the dispatcher backs off and retries.
         if not self.store.update_job(
-            job_id, only_if_status=("Queued",), status="Running", running=utcnow_iso()
+            job_id, only_if_status=(JOB_QUEUED,), status=JOB_RUNNING, running=utcnow_iso()
         ):
             return
         self._last_served[row["instance"]] = next(self._dispatches)
@@ -1453,12 +1442,12 @@ class LocalService:
             reason = f"The job could not be started: {type(exc).__name__}: {exc}"
             self._finish(
                 job_id,
-                {"status": "Failed", "reason": reason, "reason_code": 1500},
+                {"status": JOB_FAILED, "reason": reason, "reason_code": REASON_JOB_ERROR},
                 f"job failed: {reason}",
                 row["session_id"],
             )
             return
-        cost = int(row["cost"] or 10800)
+        cost = int(row["cost"] or MAX_COST_SECONDS)
         if cost <= self.max_execution_seconds:
             limit, reason = float(max(1, cost)), "Job exceeded its maximum execution time."
         else:
@@ -1497,8 +1486,8 @@ class LocalService:
         if session is None:
             return
         now = utcnow_iso()
-        if session["state"] in ("open", "inactive"):
-            self._set_session_state(session, "active", activated=session["activated"] or now)
+        if session["state"] in (SESSION_OPEN, SESSION_INACTIVE):
+            self._set_session_state(session, SESSION_ACTIVE, activated=session["activated"] or now)
         self.store.update_session(session_id, last_job_started=now)
 
     def _session_job_finished(self, session_id: str, finished: str) -> None:
@@ -1519,7 +1508,11 @@ class LocalService:
                         self._pool.kill_running(future)
                     self._finish(
                         job_id,
-                        {"status": "Cancelled", "reason": info.limit_reason, "reason_code": 1305},
+                        {
+                            "status": JOB_CANCELLED,
+                            "reason": info.limit_reason,
+                            "reason_code": REASON_MAX_EXECUTION_TIME,
+                        },
                         info.limit_reason,
                         info.session_id,
                     )
@@ -1537,15 +1530,15 @@ class LocalService:
                     else f"{type(exc).__name__}: {exc}"
                 )
                 fields: dict[str, Any] = {
-                    "status": "Failed",
+                    "status": JOB_FAILED,
                     "reason": message[:2000],
-                    "reason_code": 1500,
+                    "reason_code": REASON_JOB_ERROR,
                     "result": f"Traceback (most recent call last):\n{message}",
                 }
                 log = f"job failed: {message}"
             else:
                 fields = {
-                    "status": "Completed",
+                    "status": JOB_COMPLETED,
                     "result": text,
                     "exec_ns": metrics.get("circuits_execution_time_ns"),
                 }
@@ -1571,7 +1564,7 @@ class LocalService:
         storage refused, after degrading a result that waited too long to a failure."""
         try:
             updated = self.store.update_job(
-                completion.job_id, only_if_status=("Running",), **completion.fields
+                completion.job_id, only_if_status=(JOB_RUNNING,), **completion.fields
             )
         except StorageUnavailableError as exc:
             now = time.monotonic()
@@ -1581,7 +1574,7 @@ class LocalService:
                     "cannot record the final state of job %s yet: %s", completion.job_id, exc
                 )
             elif (
-                completion.fields.get("status") == "Completed"
+                completion.fields.get("status") == JOB_COMPLETED
                 and now - completion.failing_since > self.result_write_patience
             ):
                 reason = (
@@ -1589,9 +1582,9 @@ class LocalService:
                     f"({exc.message.split(';')[0]}); submit it again."
                 )
                 completion.fields = {
-                    "status": "Failed",
+                    "status": JOB_FAILED,
                     "reason": reason,
-                    "reason_code": 1500,
+                    "reason_code": REASON_JOB_ERROR,
                     "finished": completion.fields["finished"],
                 }
                 completion.log = f"job failed: {reason}"

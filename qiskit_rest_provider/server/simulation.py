@@ -27,11 +27,9 @@ from ..codec.pubs import decode_pubs
 from ..codec.results import encode_result
 from ..execution_span import DoubleSliceSpan, ExecutionSpans
 from ..properties import BackendProperties
+from ..wire.constants import DEFAULT_PRECISION, DEFAULT_SHOTS
 
 __all__ = ["execute_job"]
-
-DEFAULT_SHOTS = 4096
-DEFAULT_PRECISION = 0.015625
 
 
 def _active_qubits(circuit: QuantumCircuit) -> set[int]:

@@ -9,7 +9,6 @@ propagates unchanged.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import sqlite3
 import threading
@@ -18,7 +17,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..wire.constants import (
+    JOB_FAILED,
+    JOB_PENDING_STATES,
+    JOB_QUEUED,
+    JOB_RUNNING,
+    REASON_INTERRUPTED,
+)
+from ..wire.times import utcnow_iso
+
 __all__ = ["StorageError", "Store", "utcnow_iso"]
+
+#: SQL placeholders for the pending job states (bound to ``JOB_PENDING_STATES``).
+_PENDING = f"({', '.join('?' * len(JOB_PENDING_STATES))})"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -127,11 +138,6 @@ JOB_COLUMNS = [
     "exec_ns",
     "user_id",
 ]
-
-
-def utcnow_iso() -> str:
-    now = _dt.datetime.now(_dt.timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 class StorageError(Exception):
@@ -364,21 +370,22 @@ class Store:
     def next_queued(self, exclude: Iterable[str] = ()) -> dict[str, Any] | None:
         """The oldest queued job of all instances (not in ``exclude``)."""
         excluded = list(exclude)
-        sql = "SELECT * FROM jobs WHERE status='Queued'"
+        sql = "SELECT * FROM jobs WHERE status=?"
         if excluded:
             sql += f" AND id NOT IN ({', '.join('?' * len(excluded))})"
-        row = self._one(sql + " ORDER BY seq LIMIT 1", excluded)
+        row = self._one(sql + " ORDER BY seq LIMIT 1", [JOB_QUEUED, *excluded])
         return dict(row) if row else None
 
     def queue_heads(self, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
         """The oldest queued job (not in ``exclude``) of each instance that has one, oldest
         first: the candidates a fair dispatcher chooses from."""
         excluded = list(exclude)
-        inner = "SELECT MIN(seq) FROM jobs WHERE status='Queued'"
+        inner = "SELECT MIN(seq) FROM jobs WHERE status=?"
         if excluded:
             inner += f" AND id NOT IN ({', '.join('?' * len(excluded))})"
         rows = self._all(
-            f"SELECT * FROM jobs WHERE seq IN ({inner} GROUP BY instance) ORDER BY seq", excluded
+            f"SELECT * FROM jobs WHERE seq IN ({inner} GROUP BY instance) ORDER BY seq",
+            [JOB_QUEUED, *excluded],
         )
         return [dict(r) for r in rows]
 
@@ -386,16 +393,16 @@ class Store:
         """Queued and running jobs of ``instance``."""
         return int(
             self._scalar(
-                "SELECT COUNT(*) FROM jobs WHERE instance=? AND status IN ('Queued','Running')",
-                (instance,),
+                f"SELECT COUNT(*) FROM jobs WHERE instance=? AND status IN {_PENDING}",
+                (instance, *JOB_PENDING_STATES),
             )
         )
 
     def count_queued(self, backend: str) -> int:
         return int(
             self._scalar(
-                "SELECT COUNT(*) FROM jobs WHERE backend=? AND status IN ('Queued','Running')",
-                (backend,),
+                f"SELECT COUNT(*) FROM jobs WHERE backend=? AND status IN {_PENDING}",
+                (backend, *JOB_PENDING_STATES),
             )
         )
 
@@ -422,11 +429,15 @@ class Store:
 
     def recover_running(self, reason: str) -> list[str]:
         """Fail jobs left Running by a previous process (see the service docs)."""
-        rows = self._all("SELECT id FROM jobs WHERE status='Running'")
+        rows = self._all("SELECT id FROM jobs WHERE status=?", (JOB_RUNNING,))
         ids = [r["id"] for r in rows]
         for job_id in ids:
             self.update_job(
-                job_id, status="Failed", reason=reason, reason_code=1520, finished=utcnow_iso()
+                job_id,
+                status=JOB_FAILED,
+                reason=reason,
+                reason_code=REASON_INTERRUPTED,
+                finished=utcnow_iso(),
             )
         return ids
 

@@ -26,6 +26,8 @@ from typing import Any, Final
 
 import numpy as np
 
+from ..wire.constants import DD_SEQUENCE_TYPES, MAX_COST_SECONDS, MAX_TAGS
+
 __all__ = [
     "LOG_LEVELS",
     "MAX_BODY_BYTES",
@@ -78,8 +80,9 @@ MIN_PRECISION: Final = 1e-8
 MAX_PRECISION: Final = 1e6
 #: Shots accepted when a backend's configuration states no ``max_shots``.
 DEFAULT_MAX_SHOTS: Final = 1_000_000
-#: Most ``tags=`` filters in one job listing; a job holds at most 8 tags, so more can never match.
-MAX_TAG_FILTERS: Final = 8
+#: Most ``tags=`` filters in one job listing; a job holds at most ``MAX_TAGS`` tags, so more can
+#: never match.
+MAX_TAG_FILTERS: Final = MAX_TAGS
 #: ``log_level`` values (the API's enum, case-insensitive).
 LOG_LEVELS: Final = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
@@ -276,8 +279,8 @@ def validate_options(
     check_precision(options.get("default_precision"), "default_precision")
     _check_seed(options.get("seed_estimator"), "seed_estimator")
     max_time = options.get("max_execution_time")
-    if max_time is not None and (not _is_int(max_time) or not 0 <= max_time <= 10800):
-        raise ValueError("max_execution_time must be an integer in 0..10800")
+    if max_time is not None and (not _is_int(max_time) or not 0 <= max_time <= MAX_COST_SECONDS):
+        raise ValueError(f"max_execution_time must be an integer in 0..{MAX_COST_SECONDS}")
     for section in (
         "dynamical_decoupling",
         "execution",
@@ -297,8 +300,11 @@ def validate_options(
         raise ValueError("pec_mitigation and zne_mitigation cannot both be true")
     dd = options.get("dynamical_decoupling") or {}
     seq = dd.get("sequence_type")
-    if seq is not None and seq not in ("XX", "XpXm", "XY4"):
-        raise ValueError("dynamical_decoupling.sequence_type must be XX, XpXm or XY4")
+    if seq is not None and seq not in DD_SEQUENCE_TYPES:
+        *others, last = DD_SEQUENCE_TYPES
+        raise ValueError(
+            f"dynamical_decoupling.sequence_type must be {', '.join(others)} or {last}"
+        )
 
 
 def sampler_seed_fits(options: Mapping[str, Any], num_pubs: int) -> bool:

@@ -1,8 +1,13 @@
 """The Qiskit Runtime REST protocol's vocabulary, shared by the client and the local service.
 
 Standard library only: importing this package loads no Qiskit, numpy or HTTP library, so both
-halves (and the ``api`` layer) can depend on it. It starts with :mod:`.constants`; the typed
-wire documents and the time/JWT helpers of issue 12 join it here.
+halves (and the ``api`` layer) can depend on it. An import-linter contract in ``pyproject.toml``
+keeps it so.
+
+- :mod:`.constants`: job and session states, reason codes, limits, defaults, API versions;
+- :mod:`.error_body`: the API's error body, built by the service and parsed by the client;
+- :mod:`.times`: ISO 8601 timestamps as the API writes and reads them;
+- :mod:`.jwt`: base64url and the IAM access token's claims.
 """
 
 from __future__ import annotations
