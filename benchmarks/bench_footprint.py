@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import subprocess
@@ -18,7 +19,10 @@ def _import_seconds(code: str, repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        # Bytecode caching on, as for a user; the lazy package root makes a bare import free, so
+        # the import that counts is the first name a user takes from it.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env)
         times.append(time.perf_counter() - start)
     return times
 
@@ -58,10 +62,12 @@ def run(quick: bool) -> list[Case]:
     base: list[float] = []
     ours: list[float] = []
     ref: list[float] = []
+    ours_code = "import qiskit; from qiskit_rest_provider import QiskitRestProvider"
+    ref_code = "import qiskit; from qiskit_ibm_runtime import QiskitRuntimeService"
     for _ in range(repeat):  # interleaved
         base += _import_seconds("import qiskit", 1)
-        ours += _import_seconds("import qiskit, qiskit_rest_provider", 1)
-        ref += _import_seconds("import qiskit, qiskit_ibm_runtime", 1)
+        ours += _import_seconds(ours_code, 1)
+        ref += _import_seconds(ref_code, 1)
     qiskit_s = statistics.median(base)
     ours_over = [max(t - qiskit_s, 0.0) for t in ours]
     ref_over = [max(t - qiskit_s, 0.0) for t in ref]

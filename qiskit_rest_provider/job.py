@@ -31,6 +31,7 @@ from .exceptions import (
 )
 from .properties import parse_datetime
 from .submission import is_internal_tag
+from .wire.constants import REASON_MAX_EXECUTION_TIME
 
 if TYPE_CHECKING:
     from .backend import RestBackend
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 #: ``state.reason_code`` of a job cancelled because it exceeded its maximum execution time.
-MAX_TIME_REASON_CODE = 1305
+MAX_TIME_REASON_CODE = REASON_MAX_EXECUTION_TIME
 
 _STATES = {
     "QUEUED": JobStatus.QUEUED,
@@ -301,7 +302,9 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
     def _final_error(self) -> Exception:
         message = self.error_message() or f"job {self.job_id()} ended as {self._status_text}"
         if self._reason_code == MAX_TIME_REASON_CODE:
-            return ExecutionTimeLimitError(message, job_id=self.job_id(), reason_code=1305)
+            return ExecutionTimeLimitError(
+                message, job_id=self.job_id(), reason_code=MAX_TIME_REASON_CODE
+            )
         if self._status is JobStatus.CANCELLED:
             return JobCancelledError(
                 f"job {self.job_id()} was cancelled", job_id=self.job_id(), reason_code=None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +9,8 @@ from hypothesis import HealthCheck, settings
 
 from qiskit_rest_provider.provider import QiskitRestProvider
 from qiskit_rest_provider.server import LocalRuntimeServer
+
+from .service_helpers import running_server
 
 # Property tests judge the code, not the machine: a slow CI box must not fail them on timing.
 # Every failure prints the blob that replays it (@reproduce_failure).
@@ -24,14 +25,8 @@ settings.load_profile("qiskit-rest")
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[LocalRuntimeServer]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        srv = LocalRuntimeServer(workers=1)
-        srv.start()
-    try:
+    with running_server(workers=1) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture()

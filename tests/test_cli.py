@@ -209,3 +209,19 @@ def test_serve_fault_cut_flags_build_the_fault_config() -> None:
     assert config is not None
     assert config.reset_after_forward_methods == ("DELETE",)
     assert config.reset_after_forward_paths == ("/x",)
+
+
+def test_account_list_shows_a_broken_saved_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """A hand-edited accounts file with a crafted CRN is listed with its problem, never used."""
+    path = tmp_path / "accounts.json"
+    crn = "crn:v1:bluemix:public:quantum-computing:attacker.example/:a/1:2::"
+    path.write_text(json.dumps({"bad": {"token": "secret-key-123", "instance": crn}}))
+    path.chmod(0o600)
+    monkeypatch.setenv("QISKIT_REST_ACCOUNTS_FILE", str(path))
+    code, out, _ = run(capsys, "account", "list")
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith("bad"))
+    assert "region" in row.lower() or "crn" in row.lower()
+    assert "secret-key-123" not in out

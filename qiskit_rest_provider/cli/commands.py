@@ -275,9 +275,10 @@ def account_list(args: argparse.Namespace) -> int:
         )
         return 0
     rows = [
-        [name, a.get("instance"), a.get("url"), a.get("is_default")] for name, a in accounts.items()
+        [name, a.get("instance"), a.get("url"), a.get("is_default"), a.get("error") or ""]
+        for name, a in accounts.items()
     ]
-    print(table(rows, ["name", "instance", "url", "default"]))
+    print(table(rows, ["name", "instance", "url", "default", "problem"]))
     return 0
 
 

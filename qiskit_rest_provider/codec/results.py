@@ -46,6 +46,7 @@ from ..execution_span import (
     TwirledSliceSpan,
     TwirledSliceSpanV2,
 )
+from ..wire.times import parse_iso
 from .ndarray import (
     DecodeBudget,
     HeaderCheck,
@@ -97,13 +98,13 @@ _MAX_NESTING = 200
 def _parse_datetime(value: Any) -> _dt.datetime:
     if not isinstance(value, str):
         raise ResultDecodeError(f"datetime value must be a string, got {value!r}")
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        return _dt.datetime.fromisoformat(text)
+        parsed = parse_iso(value, assume_utc=False)
     except ValueError:
-        raise ResultDecodeError(f"invalid datetime {value!r}") from None
+        parsed = None
+    if parsed is None:
+        raise ResultDecodeError(f"invalid datetime {value!r}")
+    return parsed
 
 
 def _expect_dict(value: Any, tag: str) -> dict[str, Any]:
