@@ -394,53 +394,42 @@ def _http_classes() -> _HttpClasses:
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-    class DeadlineHTTPConnection(HTTPConnection):
-        """Enlists in the calling thread's deadline scope when it connects or sends."""
+    class DeadlineConnection:
+        """Enlists in the calling thread's deadline scope when it connects or sends (mixed into
+        urllib3's plain and TLS connections, so the TLS handshake is covered too)."""
 
         def connect(self) -> None:
             _WATCHDOG.enlist(self, sending=False)
-            super().connect()
+            super().connect()  # type: ignore[misc]
 
         def request(self, *args: Any, **kwargs: Any) -> None:
             _WATCHDOG.enlist(self, sending=True)
-            super().request(*args, **kwargs)
+            super().request(*args, **kwargs)  # type: ignore[misc]
 
         def close(self) -> None:
             _WATCHDOG.detach(self)
-            super().close()
+            super().close()  # type: ignore[misc]
 
-    class DeadlineHTTPSConnection(HTTPSConnection):
-        """:class:`DeadlineHTTPConnection` for TLS (the handshake is covered too)."""
+    class DeadlinePool:
+        """Detaches a connection from its request's scope when it goes back to the pool: a late
+        watchdog must not cut it while another request uses it."""
 
-        def connect(self) -> None:
-            _WATCHDOG.enlist(self, sending=False)
-            super().connect()
+        def _put_conn(self, conn: Any) -> None:
+            if conn is not None:
+                _WATCHDOG.detach(conn)
+            super()._put_conn(conn)  # type: ignore[misc]
 
-        def request(self, *args: Any, **kwargs: Any) -> None:
-            _WATCHDOG.enlist(self, sending=True)
-            super().request(*args, **kwargs)
+    class DeadlineHTTPConnection(DeadlineConnection, HTTPConnection):
+        pass
 
-        def close(self) -> None:
-            _WATCHDOG.detach(self)
-            super().close()
+    class DeadlineHTTPSConnection(DeadlineConnection, HTTPSConnection):
+        pass
 
-    class DeadlineHTTPConnectionPool(HTTPConnectionPool):
+    class DeadlineHTTPConnectionPool(DeadlinePool, HTTPConnectionPool):
         ConnectionCls = DeadlineHTTPConnection
 
-        def _put_conn(self, conn: Any) -> None:
-            # Back in the pool, the connection no longer belongs to the request's scope: a
-            # late watchdog must not cut it while another request uses it.
-            if conn is not None:
-                _WATCHDOG.detach(conn)
-            super()._put_conn(conn)
-
-    class DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
+    class DeadlineHTTPSConnectionPool(DeadlinePool, HTTPSConnectionPool):
         ConnectionCls = DeadlineHTTPSConnection
-
-        def _put_conn(self, conn: Any) -> None:
-            if conn is not None:
-                _WATCHDOG.detach(conn)
-            super()._put_conn(conn)
 
     pools = {"http": DeadlineHTTPConnectionPool, "https": DeadlineHTTPSConnectionPool}
 
