@@ -95,28 +95,69 @@ def build_target(
         if isinstance(configuration, BackendConfiguration)
         else BackendConfiguration(configuration)
     )
-    raw = config.to_dict()
     num_qubits = config.n_qubits
-    dt = config.get("dt")
+    calibration = _calibration(properties, config.get("dt"))
+    gate_configs = _gate_configs(config)
+    # Warnings for unknown instructions point at build_target's caller (two frames up).
+    objects = _instruction_objects(
+        config, gate_configs, custom_name_mapping, include_control_flow, include_fractional_gates
+    )
+    props_map = _seeded_qargs(objects, gate_configs)
+    qubit_properties: list[QubitProperties] | None = None
+    faulty: set[int] = set()
+    if calibration is not None:
+        if filter_faulty:
+            faulty = {q for q in calibration.faulty_qubits() if q < num_qubits}
+        qubit_properties = _qubit_properties(calibration, num_qubits)
+        _add_gate_properties(props_map, objects, calibration, num_qubits, faulty, filter_faulty)
+        measure = _measure_properties(calibration, num_qubits, faulty)
+        if "measure" in props_map:
+            props_map["measure"] = measure
+    # Non-unitary instructions with no calibrated qargs act on every working qubit.
+    for name in _NON_UNITARY & set(config.supported_instructions):
+        if name in props_map and props_map[name] is None:
+            props_map[name] = {(q,): None for q in range(num_qubits) if q not in faulty}
+    return _assemble(config, objects, props_map, qubit_properties, add_delay=add_delay)
+
+
+def _calibration(
+    properties: BackendProperties | Mapping[str, Any] | None, dt: Any
+) -> BackendProperties | None:
+    """The properties to use, or None when there is no calibration data (no qubit and no gate
+    rows): every instruction is then ideal."""
     if properties is not None and not isinstance(properties, BackendProperties):
         properties = BackendProperties(properties, dt=dt) if properties else None
     if properties is not None and not (
         properties.to_dict().get("qubits") or properties.to_dict().get("gates")
     ):
         properties = None
+    return properties
 
+
+def _gate_configs(config: BackendConfiguration) -> dict[str, Mapping[str, Any]]:
+    """The configuration's ``gates`` entries by name (malformed entries are skipped)."""
+    gate_configs: dict[str, Mapping[str, Any]] = {}
+    for entry in config.to_dict().get("gates") or []:
+        if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
+            gate_configs[entry["name"]] = entry
+    return gate_configs
+
+
+def _instruction_objects(
+    config: BackendConfiguration,
+    gate_configs: Mapping[str, Mapping[str, Any]],
+    custom_name_mapping: Mapping[str, Instruction] | None,
+    include_control_flow: bool,
+    include_fractional_gates: bool,
+) -> dict[str, Instruction | type[Instruction]]:
+    """The Target's instructions by name, in the order they are added: the basis, the
+    supported non-unitary and control-flow instructions (sorted), then the instruction
+    signatures."""
     name_map: dict[str, Instruction] = _standard_gates()
     if custom_name_mapping:
         name_map = {**name_map, **custom_name_mapping}
-
-    basis = set(config.basis_gates)
     supported = set(config.supported_instructions)
-    gate_configs: dict[str, Mapping[str, Any]] = {}
-    for entry in raw.get("gates") or []:
-        if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
-            gate_configs[entry["name"]] = entry
-
-    names = basis | (supported & _NON_UNITARY) | (supported & _CONTROL_FLOW_NAMES)
+    names = set(config.basis_gates) | (supported & _NON_UNITARY) | (supported & _CONTROL_FLOW_NAMES)
     objects: dict[str, Instruction | type[Instruction]] = {}
     for name in sorted(names):
         if name in CONTROL_FLOW_CLASSES:
@@ -138,10 +179,9 @@ def build_target(
                 f"Backend {config.backend_name}: no definition for instruction {name!r}; "
                 "it is left out of the Target (pass custom_name_mapping to provide one).",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,  # build_target's caller
             )
-
-    for signature in raw.get("instruction_signatures") or []:
+    for signature in config.to_dict().get("instruction_signatures") or []:
         if not isinstance(signature, Mapping) or not isinstance(signature.get("name"), str):
             raise BackendDataError(f"malformed instruction signature {signature!r}")
         try:
@@ -153,75 +193,111 @@ def build_target(
             )
         except (TypeError, ValueError) as exc:
             raise BackendDataError(f"instruction signature {signature['name']}: {exc}") from None
+    return objects
 
-    # Qargs → properties, seeded from the gate configuration's coupling maps.
-    props_map: dict[str, dict[tuple[int, ...], InstructionProperties | None] | None] = {}
+
+_PropsMap = dict[str, dict[tuple[int, ...], InstructionProperties | None] | None]
+
+
+def _seeded_qargs(
+    objects: Mapping[str, Instruction | type[Instruction]],
+    gate_configs: Mapping[str, Mapping[str, Any]],
+) -> _PropsMap:
+    """Qargs → properties per instruction, seeded (without properties) from the gate
+    configuration's coupling maps; None where no coupling map is given (all qubits)."""
+    props_map: _PropsMap = {}
     for name in objects:
         cmap = gate_configs.get(name, {}).get("coupling_map")
         props_map[name] = {_int_tuple(q, f"gate {name}"): None for q in cmap} if cmap else None
+    return props_map
 
-    qubit_properties: list[QubitProperties] | None = None
-    faulty: set[int] = set()
-    if properties is not None:
-        qubit_rows = properties.qubits
-        if filter_faulty:
-            faulty = {q for q in properties.faulty_qubits() if q < num_qubits}
-        qubit_properties = []
-        none3: tuple[None, None] = (None, None)
-        for q in range(num_qubits):
-            p = qubit_rows[q] if q < len(qubit_rows) else {}
-            qubit_properties.append(
-                QubitProperties(
-                    t1=p.get("T1", none3)[0],
-                    t2=p.get("T2", none3)[0],
-                    frequency=p.get("frequency", none3)[0],
-                )
+
+def _qubit_properties(properties: BackendProperties, num_qubits: int) -> list[QubitProperties]:
+    """T1, T2 and frequency per qubit (None where the properties have no row or value)."""
+    qubit_rows = properties.qubits
+    qubit_properties = []
+    none3: tuple[None, None] = (None, None)
+    for q in range(num_qubits):
+        p = qubit_rows[q] if q < len(qubit_rows) else {}
+        qubit_properties.append(
+            QubitProperties(
+                t1=p.get("T1", none3)[0],
+                t2=p.get("T2", none3)[0],
+                frequency=p.get("frequency", none3)[0],
             )
-        gates = properties.gates
-        for name in objects:
-            entries = gates.get(name)
-            if not entries or name in CONTROL_FLOW_CLASSES:
+        )
+    return qubit_properties
+
+
+def _add_gate_properties(
+    props_map: _PropsMap,
+    objects: Mapping[str, Instruction | type[Instruction]],
+    properties: BackendProperties,
+    num_qubits: int,
+    faulty: set[int],
+    filter_faulty: bool,
+) -> None:
+    """Fill ``props_map`` with each gate's calibrated error and duration per qargs, dropping
+    (when ``filter_faulty``) qargs on faulty qubits and non-operational gates."""
+    gates = properties.gates
+    for name in objects:
+        entries = gates.get(name)
+        if not entries or name in CONTROL_FLOW_CLASSES:
+            continue
+        current = props_map[name]
+        if current is None:
+            current = props_map[name] = {}
+        for qargs, values in entries.items():
+            if filter_faulty and (
+                (faulty and not faulty.isdisjoint(qargs))
+                or ("operational" in values and not values["operational"][0])
+            ):
+                current.pop(qargs, None)
                 continue
-            current = props_map[name]
-            if current is None:
-                current = props_map[name] = {}
-            for qargs, values in entries.items():
-                if filter_faulty and (
-                    (faulty and not faulty.isdisjoint(qargs))
-                    or ("operational" in values and not values["operational"][0])
-                ):
-                    current.pop(qargs, None)
-                    continue
-                if any(q >= num_qubits or q < 0 for q in qargs):
-                    raise BackendDataError(
-                        f"properties of gate {name} name qubits {list(qargs)} "
-                        f"outside 0..{num_qubits - 1}"
-                    )
-                error = values.get("gate_error")
-                length = values.get("gate_length")
-                current[qargs] = InstructionProperties(
-                    error=None if error is None else error[0],
-                    duration=None if length is None else length[0],
+            if any(q >= num_qubits or q < 0 for q in qargs):
+                raise BackendDataError(
+                    f"properties of gate {name} name qubits {list(qargs)} "
+                    f"outside 0..{num_qubits - 1}"
                 )
-        measure: dict[tuple[int, ...], InstructionProperties | None] = {}
-        for q in range(num_qubits):
-            if q in faulty:
-                continue
-            p = qubit_rows[q] if q < len(qubit_rows) else {}
-            error = p.get("readout_error")
-            length = p.get("readout_length")
-            measure[(q,)] = InstructionProperties(
+            error = values.get("gate_error")
+            length = values.get("gate_length")
+            current[qargs] = InstructionProperties(
                 error=None if error is None else error[0],
                 duration=None if length is None else length[0],
             )
-        if "measure" in props_map:
-            props_map["measure"] = measure
 
-    for name in _NON_UNITARY & supported:
-        if name in props_map and props_map[name] is None:
-            props_map[name] = {(q,): None for q in range(num_qubits) if q not in faulty}
 
-    target_kwargs: dict[str, Any] = {"num_qubits": num_qubits}
+def _measure_properties(
+    properties: BackendProperties, num_qubits: int, faulty: set[int]
+) -> dict[tuple[int, ...], InstructionProperties | None]:
+    """``measure`` per working qubit, from the qubits' ``readout_error``/``readout_length``."""
+    qubit_rows = properties.qubits
+    measure: dict[tuple[int, ...], InstructionProperties | None] = {}
+    for q in range(num_qubits):
+        if q in faulty:
+            continue
+        p = qubit_rows[q] if q < len(qubit_rows) else {}
+        error = p.get("readout_error")
+        length = p.get("readout_length")
+        measure[(q,)] = InstructionProperties(
+            error=None if error is None else error[0],
+            duration=None if length is None else length[0],
+        )
+    return measure
+
+
+def _assemble(
+    config: BackendConfiguration,
+    objects: Mapping[str, Instruction | type[Instruction]],
+    props_map: _PropsMap,
+    qubit_properties: list[QubitProperties] | None,
+    *,
+    add_delay: bool,
+) -> Target:
+    """The Target itself: width, ``dt``, timing constraints, qubit properties, then every
+    instruction with its properties (Qiskit's own refusals become BackendDataError)."""
+    target_kwargs: dict[str, Any] = {"num_qubits": config.n_qubits}
+    dt = config.get("dt")
     if dt is not None:
         target_kwargs["dt"] = dt
     for key, value in config.timing_constraints.items():

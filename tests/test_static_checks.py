@@ -160,7 +160,7 @@ def _tops(modules: list[str]) -> set[str]:
         f"import {PACKAGE}.api",
         f"import {PACKAGE}.wire",
         f"import {PACKAGE}.wire.constants, {PACKAGE}.wire.error_body",
-        f"import {PACKAGE}.wire.jwt, {PACKAGE}.wire.times",
+        f"import {PACKAGE}.wire.jwt, {PACKAGE}.wire.times, {PACKAGE}.wire.options",
         f"from {PACKAGE}.api import RuntimeRestClient, IAMAuthenticator",
         f"import {PACKAGE}.submission",
     ],
@@ -173,7 +173,7 @@ def test_light_imports_load_no_qiskit_or_numpy(statement: str) -> None:
 def test_the_wire_package_loads_only_the_standard_library() -> None:
     loaded = _loaded_by(
         f"import {PACKAGE}.wire.constants, {PACKAGE}.wire.error_body, "
-        f"{PACKAGE}.wire.jwt, {PACKAGE}.wire.times"
+        f"{PACKAGE}.wire.jwt, {PACKAGE}.wire.times, {PACKAGE}.wire.options"
     )
     stdlib = set(loaded["stdlib"])
     foreign = [

@@ -7,7 +7,9 @@ keeps it so.
 - :mod:`.constants`: job and session states, reason codes, limits, defaults, API versions;
 - :mod:`.error_body`: the API's error body, built by the service and parsed by the client;
 - :mod:`.times`: ISO 8601 timestamps as the API writes and reads them;
-- :mod:`.jwt`: base64url and the IAM access token's claims.
+- :mod:`.jwt`: base64url and the IAM access token's claims;
+- :mod:`.options`: primitive option names, allowed values and ranges, shared by the client's
+  option classes and the service's validation.
 """
 
 from __future__ import annotations
