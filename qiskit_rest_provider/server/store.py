@@ -84,7 +84,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 """
 
-#: Prefix of a salted key record in ``api_keys.key_hash`` (see ``service.hash_key``). Rows
+#: Prefix of a salted key record in ``api_keys.key_hash`` (see ``auth.hash_key``). Rows
 #: without it are unsalted SHA-256 digests written by earlier versions.
 KEY_RECORD_PREFIX = "scrypt$"
 
@@ -276,7 +276,7 @@ class Store:
                 raise
 
     # API keys ---------------------------------------------------------------------------------
-    # ``key_hash`` holds a salted KDF record (``scrypt$...``, see ``service.hash_key``), never
+    # ``key_hash`` holds a salted KDF record (``scrypt$...``, see ``auth.hash_key``), never
     # the key. With a salt per key there is no equality lookup by key: the service checks a
     # presented key against every record (the table holds a handful of rows by design).
 

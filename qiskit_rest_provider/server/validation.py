@@ -27,6 +27,8 @@ from typing import Any, Final
 import numpy as np
 
 from ..wire.constants import DD_SEQUENCE_TYPES, MAX_COST_SECONDS, MAX_TAGS
+from ..wire.options import LOG_LEVELS as OPTION_LOG_LEVELS
+from ..wire.options import OBJECT_OPTIONS, OPTION_NAMES
 
 __all__ = [
     "LOG_LEVELS",
@@ -83,21 +85,9 @@ DEFAULT_MAX_SHOTS: Final = 1_000_000
 #: Most ``tags=`` filters in one job listing; a job holds at most ``MAX_TAGS`` tags, so more can
 #: never match.
 MAX_TAG_FILTERS: Final = MAX_TAGS
-#: ``log_level`` values (the API's enum, case-insensitive).
-LOG_LEVELS: Final = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-
-_COMMON = {
-    "dynamical_decoupling",
-    "execution",
-    "twirling",
-    "simulator",
-    "experimental",
-    "default_shots",
-    "environment",
-    "max_execution_time",
-}
-_SAMPLER = _COMMON
-_ESTIMATOR = _COMMON | {"default_precision", "seed_estimator", "resilience"}
+#: ``log_level`` values (the API's enum, case-insensitive), most severe first as this service's
+#: messages have always listed them.
+LOG_LEVELS: Final = OPTION_LOG_LEVELS[::-1]
 
 
 def body_limit(method: str, path: str) -> int:
@@ -271,7 +261,7 @@ def validate_options(
     Every value the simulation reads (shots, precision, seeds) is checked against the range it
     can actually run with, so a job accepted here does not fail in the worker for its options.
     """
-    allowed = _SAMPLER if program == "sampler" else _ESTIMATOR
+    allowed = OPTION_NAMES["sampler" if program == "sampler" else "estimator"]
     unknown = set(options) - allowed
     if unknown:
         raise ValueError(f"unknown option(s) for {program}: {sorted(unknown)}")
@@ -281,15 +271,7 @@ def validate_options(
     max_time = options.get("max_execution_time")
     if max_time is not None and (not _is_int(max_time) or not 0 <= max_time <= MAX_COST_SECONDS):
         raise ValueError(f"max_execution_time must be an integer in 0..{MAX_COST_SECONDS}")
-    for section in (
-        "dynamical_decoupling",
-        "execution",
-        "twirling",
-        "simulator",
-        "resilience",
-        "environment",
-        "experimental",
-    ):
+    for section in OBJECT_OPTIONS:
         value = options.get(section)
         if value is not None and not isinstance(value, Mapping):
             raise ValueError(f"{section} must be an object")
