@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.slow, pytest.mark.official]
+
 
 def test_benchmarks_quick_mode_reports_every_case(tmp_path: Path) -> None:
     pytest.importorskip("qiskit_ibm_runtime")

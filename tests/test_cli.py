@@ -37,6 +37,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_backends_table_and_json(server: LocalRuntimeServer, capsys: Any) -> None:
     code, out, _ = run(capsys, "backends", *connection(server))
     assert code == 0
@@ -51,6 +53,7 @@ def test_backends_table_and_json(server: LocalRuntimeServer, capsys: Any) -> Non
     assert json.loads(out2) == rows
 
 
+@pytest.mark.service
 def test_backend_details_and_unknown_backend(server: LocalRuntimeServer, capsys: Any) -> None:
     code, out, _ = run(capsys, "--json", "backend", "local_eagle", *connection(server))
     details = json.loads(out)
@@ -60,12 +63,15 @@ def test_backend_details_and_unknown_backend(server: LocalRuntimeServer, capsys:
     assert code == 4 and "no_such_device" in err and out == ""
 
 
+@pytest.mark.service
 def test_wrong_key_is_exit_3_with_a_hint(server: LocalRuntimeServer, capsys: Any) -> None:
     code, _, err = run(capsys, "backends", *connection(server, api_key="wrong-key"))
     assert code == 3
     assert "API key" in err and "wrong-key" not in err
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_jobs_job_and_cancel(
     server: LocalRuntimeServer, provider: QiskitRestProvider, capsys: Any
 ) -> None:
@@ -109,6 +115,7 @@ def test_jobs_job_and_cancel(
     blocker.cancel()
 
 
+@pytest.mark.service
 def test_account_save_list_delete(
     server: LocalRuntimeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
@@ -153,6 +160,8 @@ def test_usage_errors_exit_2(capsys: Any) -> None:
     capsys.readouterr()
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_demo_runs_the_main_job(capsys: Any) -> None:
     code, out, _ = run(capsys, "--json", "demo", "--qubits", "3", "--shots", "500")
     report = json.loads(out)
@@ -163,6 +172,8 @@ def test_demo_runs_the_main_job(capsys: Any) -> None:
     assert len(report["estimator"]["evs"]) == 2 and report["timings_s"]["sampler job"] > 0
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_serve_prints_connection_details_and_serves(tmp_path: Path) -> None:
     proc, info = start_serve("--db", str(tmp_path / "serve.db"))
     try:

@@ -146,6 +146,7 @@ GATES_1Q = ["x", "sx", "rz", "rx", "h", "s", "t", "u"]
 GATES_2Q = ["cz", "cx", "ecr", "rzz"]
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_random_isa_circuits_round_trip_to_the_same_operator(data: st.DataObject) -> None:

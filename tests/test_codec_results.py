@@ -19,6 +19,8 @@ from qiskit_rest_provider.codec.ndarray import decode_ndarray, encode_ndarray
 from qiskit_rest_provider.codec.results import decode_result, decode_tagged, encode_result
 from qiskit_rest_provider.exceptions import ResultDecodeError
 
+pytestmark = [pytest.mark.official]
+
 T0 = dt.datetime(2026, 11, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
 T1 = dt.datetime(2026, 11, 1, 12, 0, 3, 250000, tzinfo=dt.timezone.utc)
 

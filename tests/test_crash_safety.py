@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 from qiskit.transpiler import generate_preset_pass_manager
@@ -18,6 +19,8 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_rest_provider import QiskitRestProvider, SamplerV2
 
 from .serve_process import start_serve
+
+pytestmark = [pytest.mark.slow, pytest.mark.service]
 
 API_KEY = "crash-test-key-0123456789"
 INSTANCE = "crn:v1:bluemix:public:quantum-computing:us-east:a/crashtest:0000::"

@@ -19,6 +19,8 @@ import pytest
 from tests.browser import StaticServer, headless_chromium, require_chromium, serve_directory
 from tests.docs_site import ROOT, require_built_docs
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
 

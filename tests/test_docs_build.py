@@ -16,6 +16,8 @@ import pytest
 
 from tests.docs_site import ROOT, build_docs, require_built_docs
 
+pytestmark = [pytest.mark.slow]
+
 TUTORIALS = sorted((ROOT / "tutorials").glob("*.ipynb"))
 # The pages that are not guides: every tutorial must also be reachable from a guide.
 NOT_GUIDES = {"index.html", "genindex.html", "search.html", "py-modindex.html", "api.html"}

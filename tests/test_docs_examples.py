@@ -197,6 +197,8 @@ def test_context_pages_say_what_they_assume() -> None:
         assert "{doc}`getting_started`" in (ROOT / "docs" / name).read_text(), name
 
 
+@pytest.mark.slow
+@pytest.mark.service
 @pytest.mark.parametrize("page", PYTHON_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_python_blocks_run(
     page: Path, service: LocalRuntimeServer, pointed_at_service: dict[str, str]
@@ -228,6 +230,8 @@ def test_bash_commands_are_run_or_have_a_reason() -> None:
     assert runnable and all(c.startswith("qiskit-rest serve") for c in runnable), runnable
 
 
+@pytest.mark.slow
+@pytest.mark.service
 @pytest.mark.parametrize(
     "command",
     sorted({c for _, c in BASH_COMMANDS}),
@@ -260,6 +264,8 @@ def test_bash_command(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
             proc.wait(timeout=30)
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_local_service_page_says_which_routes_answer_without_a_token(
     service: LocalRuntimeServer,
 ) -> None:

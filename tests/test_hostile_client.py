@@ -408,6 +408,7 @@ BODY = json.dumps({"id": "slow", "padding": "x" * 100}).encode()
 TOKEN_BODY = json.dumps({"access_token": "a" * 100, "expires_in": 3600}).encode()
 
 
+@pytest.mark.slow
 def test_a_trickled_body_cannot_hold_a_request_past_its_deadline(server: ScriptedServer) -> None:
     trickle = Trickle(BODY, interval=0.2)
     server.script("GET", "/api/v1/jobs/slow", (200, {"Content-Type": "application/json"}, trickle))
@@ -420,6 +421,7 @@ def test_a_trickled_body_cannot_hold_a_request_past_its_deadline(server: Scripte
     assert client.get_job("ok") == {"id": "ok"}
 
 
+@pytest.mark.slow
 def test_a_plain_requests_session_gets_the_deadline_too(server: ScriptedServer) -> None:
     """A caller's own ``requests.Session`` is adopted: deadline adapters are mounted on it."""
     trickle = Trickle(BODY, interval=0.2)
@@ -437,6 +439,7 @@ def test_a_plain_requests_session_gets_the_deadline_too(server: ScriptedServer) 
     assert trickle.body_sent < len(BODY) // 2
 
 
+@pytest.mark.slow
 def test_trickled_headers_cannot_hold_a_request_past_its_deadline(server: ScriptedServer) -> None:
     trickle = Trickle(BODY, interval=0.2, head=True)
     server.script("GET", "/api/v1/jobs/slow", (200, {"X-Pad": "y" * 100}, trickle))
@@ -446,6 +449,7 @@ def test_trickled_headers_cannot_hold_a_request_past_its_deadline(server: Script
     assert trickle.body_sent == 0 and trickle.sent < 60  # the head alone is 150 bytes
 
 
+@pytest.mark.slow
 def test_a_trickled_iam_answer_cannot_hold_the_token_request(server: ScriptedServer) -> None:
     trickle = Trickle(TOKEN_BODY, interval=0.2)
     server.script("POST", "/identity/token", (200, {}, trickle))
@@ -457,6 +461,7 @@ def test_a_trickled_iam_answer_cannot_hold_the_token_request(server: ScriptedSer
     assert trickle.body_sent < len(TOKEN_BODY) // 2 and API_KEY not in str(info.value)
 
 
+@pytest.mark.slow
 def test_the_api_deadline_also_bounds_the_token_request(server: ScriptedServer) -> None:
     trickle = Trickle(TOKEN_BODY, interval=0.2)
     server.script("POST", "/identity/token", (200, {}, trickle))
@@ -467,6 +472,7 @@ def test_the_api_deadline_also_bounds_the_token_request(server: ScriptedServer) 
     assert server.calls("GET", "/api/v1/jobs/j1") == 0
 
 
+@pytest.mark.slow
 def test_a_trickled_answer_to_a_post_is_an_ambiguous_submission(server: ScriptedServer) -> None:
     trickle = Trickle(b'{"id": "job-1", "backend": "b", "pad": "' + b"z" * 100 + b'"}', 0.2)
     server.script("POST", "/api/v1/jobs", (200, {}, trickle))
@@ -476,6 +482,7 @@ def test_a_trickled_answer_to_a_post_is_an_ambiguous_submission(server: Scripted
     assert server.calls("POST", "/api/v1/jobs") == 1 and trickle.body_sent < 70
 
 
+@pytest.mark.slow
 def test_one_request_past_its_deadline_does_not_disturb_others(server: ScriptedServer) -> None:
     """The watchdog cuts only the late request's connection, never a pooled one in use."""
     trickle = Trickle(BODY, interval=0.2)

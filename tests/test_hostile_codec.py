@@ -205,6 +205,8 @@ def _assert_refused(response: requests.Response, *fragments: str) -> str:
     return message
 
 
+@pytest.mark.slow
+@pytest.mark.service
 @pytest.mark.parametrize(
     "make, fragments",
     [
@@ -232,6 +234,8 @@ def test_qpy_bombs_are_refused_before_qpy_load(
     assert versions.status_code == 200
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_a_qpy_decompression_bomb_stops_at_the_budget(
     service: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -259,6 +263,7 @@ def test_a_qpy_decompression_bomb_stops_at_the_budget(
     assert memory.growth < 16 * MiB, memory.growth
 
 
+@pytest.mark.service
 def test_the_same_circuits_unpatched_are_accepted(
     service: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -278,6 +283,7 @@ def test_the_same_circuits_unpatched_are_accepted(
     assert decoded.circuit.num_qubits == 2
 
 
+@pytest.mark.service
 def test_ndarray_of_1e8_zeros_is_refused_before_inflating(
     service: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -290,6 +296,7 @@ def test_ndarray_of_1e8_zeros_is_refused_before_inflating(
     assert memory.growth < 32 * MiB, memory.growth
 
 
+@pytest.mark.service
 def test_zero_width_parameter_sets_are_counted(
     service: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -299,6 +306,7 @@ def test_zero_width_parameter_sets_are_counted(
     _assert_refused(response, "pub 0", "100,000,000 parameter sets")
 
 
+@pytest.mark.service
 def test_float_cast_is_charged_before_inflating(
     service: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -311,6 +319,7 @@ def test_float_cast_is_charged_before_inflating(
     assert memory.growth < 32 * MiB, memory.growth
 
 
+@pytest.mark.service
 def test_complex_parameter_values_are_refused(
     service: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -333,6 +342,8 @@ def test_budget_is_shared_by_the_pubs_of_a_request() -> None:
         decode_pubs("sampler", [pub] * 3, num_qubits=7, max_decoded_bytes=limit)
 
 
+@pytest.mark.slow
+@pytest.mark.service
 @pytest.mark.parametrize(
     "observables, fragments",
     [
@@ -498,6 +509,7 @@ def test_the_qpy_walker_reads_everything_qiskit_writes(
         assert loaded.num_qubits <= 6, (name, version)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=250,
     derandomize=True,  # a fixed set of mutants: CI judges the code, not the draw
@@ -604,6 +616,7 @@ def _traced() -> Iterator[list[int]]:
         tracemalloc.stop()
 
 
+@pytest.mark.service
 def test_a_result_zlib_bomb_stops_at_the_jobs_budget(
     hostile: tuple[ScriptedServer, QiskitRestProvider],
 ) -> None:
@@ -625,6 +638,7 @@ def test_a_result_zlib_bomb_stops_at_the_jobs_budget(
     assert peak[0] < job.result_byte_limit + len(body) * 3 + 16 * MiB, peak
 
 
+@pytest.mark.service
 def test_a_result_declaring_a_huge_shape_is_refused_before_allocation(
     hostile: tuple[ScriptedServer, QiskitRestProvider],
 ) -> None:
@@ -648,6 +662,8 @@ def test_a_result_declaring_a_huge_shape_is_refused_before_allocation(
     assert peak[0] < len(body) * 4 + 16 * MiB, peak
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_max_result_bytes_is_configurable(
     hostile: tuple[ScriptedServer, QiskitRestProvider],
 ) -> None:

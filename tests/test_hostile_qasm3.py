@@ -192,6 +192,7 @@ _WIDTH_CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)  # one child process that imports Qiskit, then one refusal per case
 def test_declared_widths_are_refused_before_allocation() -> None:
     cases = {
@@ -455,6 +456,7 @@ def _check_result(text: str, max_qubits: int) -> None:
     assert len(order) == len(set(order))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 @settings(max_examples=300, deadline=None)
 @given(_pathological())
@@ -462,6 +464,7 @@ def test_fuzz_pathological_shapes_only_give_qasm3_error(text: str) -> None:
     _check_result(text, 156)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 @settings(max_examples=60, deadline=None)
 @given(_pathological())
@@ -485,6 +488,8 @@ SERVICE_ATTACKS = [
 ]
 
 
+@pytest.mark.slow
+@pytest.mark.service
 @pytest.mark.timeout(120)
 def test_service_refuses_hostile_programs_and_stays_responsive(
     server: LocalRuntimeServer,
@@ -509,6 +514,7 @@ def test_service_refuses_hostile_programs_and_stays_responsive(
             assert "OpenQASM 3" in error["message"], error["message"]
 
 
+@pytest.mark.service
 @pytest.mark.timeout(60)
 def test_client_submission_of_a_hostile_program_is_a_typed_400(
     provider: QiskitRestProvider,

@@ -136,6 +136,8 @@ def _read_http_response(sock: socket.socket) -> tuple[int, bytes]:
 # Item 3: body limits by framing -------------------------------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.service
 @pytest.mark.parametrize(
     ("path", "limit", "authenticated"),
     [
@@ -164,6 +166,7 @@ def test_chunked_bodies_over_the_limit_get_413_and_memory_stays_bounded(
     assert memory.growth < limit + 64 * MiB, memory.growth / MiB
 
 
+@pytest.mark.service
 def test_declared_oversized_bodies_are_refused_before_reading(server: LocalRuntimeServer) -> None:
     sock = socket.create_connection((server.host, server.port), timeout=30)
     try:
@@ -178,6 +181,7 @@ def test_declared_oversized_bodies_are_refused_before_reading(server: LocalRunti
     assert status == 413 and json.loads(body)["errors"][0]["code"] == "payload_too_large"
 
 
+@pytest.mark.service
 def test_small_bodies_still_work_with_chunked_framing(
     server: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -205,6 +209,7 @@ def test_small_bodies_still_work_with_chunked_framing(
 # Item 7: JSON nesting, non-finite numbers, invalid Unicode ----------------------------------------
 
 
+@pytest.mark.service
 @pytest.mark.parametrize(
     "raw",
     [
@@ -241,6 +246,7 @@ def test_json_depth_scan_matches_the_real_depth() -> None:
     assert not json_depth_exceeds(fake)
 
 
+@pytest.mark.service
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -264,6 +270,7 @@ def test_strings_that_are_not_unicode_are_refused_and_never_stored(
     assert not any("\\ud" in json.dumps(job.get("tags")) for job in listing.json()["jobs"])
 
 
+@pytest.mark.service
 def test_invalid_unicode_is_refused_in_every_json_body(
     server: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -289,6 +296,7 @@ def test_invalid_unicode_is_refused_in_every_json_body(
     assert job.status_code == 200 and job.json()["tags"] == ["good"]
 
 
+@pytest.mark.service
 @pytest.mark.parametrize(
     "raw",
     [
@@ -308,6 +316,7 @@ def test_non_finite_numbers_are_refused(
 # Item 7: job options that used to fail inside the worker ------------------------------------------
 
 
+@pytest.mark.service
 @pytest.mark.parametrize(
     ("program", "params", "needle"),
     [
@@ -368,6 +377,7 @@ def test_options_that_would_fail_in_the_worker_are_refused_at_submission(
     assert needle in _assert_error_body(_post_job(server, headers, body), 400)
 
 
+@pytest.mark.service
 def test_extreme_seeds_and_precisions_inside_the_range_run(
     server: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -395,6 +405,7 @@ def test_extreme_seeds_and_precisions_inside_the_range_run(
 # Item 7: job listing filters ----------------------------------------------------------------------
 
 
+@pytest.mark.service
 @pytest.mark.parametrize(
     "query",
     [
@@ -415,6 +426,7 @@ def test_extreme_datetimes_in_job_filters_are_clamped(
     assert response.json()["count"] == (everything["count"] if matches_all else 0)
 
 
+@pytest.mark.service
 def test_too_many_tag_filters_are_refused(
     server: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -432,6 +444,7 @@ def test_too_many_tag_filters_are_refused(
 # Item 4: result size ------------------------------------------------------------------------------
 
 
+@pytest.mark.service
 def test_results_too_large_for_a_pub_are_refused_with_the_limit(
     server: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -441,6 +454,7 @@ def test_results_too_large_for_a_pub_are_refused_with_the_limit(
     assert f"{MAX_PUB_RESULT_BITS:,}" in message and "200,000,000" in message
 
 
+@pytest.mark.service
 def test_results_too_large_for_a_job_are_refused_with_the_limit(
     server: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -452,6 +466,7 @@ def test_results_too_large_for_a_job_are_refused_with_the_limit(
     assert f"{MAX_JOB_RESULT_BITS:,}" in message and "per job" in message
 
 
+@pytest.mark.service
 def test_realistic_large_results_are_accepted(
     server: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -466,6 +481,7 @@ def test_realistic_large_results_are_accepted(
 # Item 5 and issue 13 item 2: calibration ids ------------------------------------------------------
 
 
+@pytest.mark.service
 @pytest.mark.parametrize("value", [{"id": "x"}, ["x"], 7, True])
 def test_calibration_ids_must_be_strings(
     server: LocalRuntimeServer, headers: dict[str, str], value: Any
@@ -486,6 +502,7 @@ def _falcon_document(
     )
 
 
+@pytest.mark.service
 def test_unknown_calibration_ids_are_404_everywhere_and_never_cached(
     server: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
@@ -666,6 +683,8 @@ def _job_bodies(draw: Callable[..., Any]) -> dict[str, Any]:
     return body
 
 
+@pytest.mark.slow
+@pytest.mark.service
 @settings(max_examples=80, database=None)
 @given(body=_job_bodies())
 def test_hostile_job_bodies_never_get_a_server_error(
@@ -679,6 +698,7 @@ def test_hostile_job_bodies_never_get_a_server_error(
         _cancel(server, headers, response.json()["id"])
 
 
+@pytest.mark.service
 @settings(max_examples=40, database=None)
 @given(
     params=st.lists(

@@ -43,6 +43,7 @@ def test_status_mapping(document: dict[str, Any], expected: tuple[JobStatus, int
     assert (status, code) == expected
 
 
+@pytest.mark.service
 def test_failed_job_raises_with_the_servers_reason(provider: QiskitRestProvider) -> None:
     document = {
         "id": "failedjob0001",
@@ -95,6 +96,8 @@ def _heavy(provider: QiskitRestProvider) -> QuantumCircuit:
     return pm.run(qc)
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_result_timeout_leaves_the_job_running_and_cancel_works(
     provider: QiskitRestProvider,
 ) -> None:
@@ -113,6 +116,8 @@ def test_result_timeout_leaves_the_job_running_and_cancel_works(
         done.cancel()
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_max_execution_time_cancels_with_1305(provider: QiskitRestProvider) -> None:
     backend = provider.backend("local_heron")
     sampler = SamplerV2(backend)
@@ -127,6 +132,7 @@ def test_max_execution_time_cancels_with_1305(provider: QiskitRestProvider) -> N
     assert small.result(timeout=60)[0].data.meas.num_shots == 10
 
 
+@pytest.mark.service
 def test_tags_are_replaced_and_cleared(provider: QiskitRestProvider) -> None:
     backend = provider.backend("local_simulator")
     qc = QuantumCircuit(1)

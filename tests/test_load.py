@@ -9,10 +9,13 @@ import threading
 import time
 
 import numpy as np
+import pytest
 from qiskit import QuantumCircuit
 
 from qiskit_rest_provider import SamplerV2
 from qiskit_rest_provider.server import LocalRuntimeServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.service]
 
 CLIENTS = 8
 DURATION_S = 6.0

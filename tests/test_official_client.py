@@ -20,6 +20,8 @@ from qiskit_rest_provider.server import LocalRuntimeServer
 
 runtime = pytest.importorskip("qiskit_ibm_runtime")
 
+pytestmark = [pytest.mark.slow, pytest.mark.service, pytest.mark.official]
+
 
 @pytest.fixture()
 def service(server: LocalRuntimeServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:

@@ -29,6 +29,8 @@ from qiskit_rest_provider import (
     Unset,
 )
 
+pytestmark = [pytest.mark.official]
+
 
 def test_unset_by_default_and_nothing_sent() -> None:
     options = SamplerOptions()
@@ -210,6 +212,7 @@ def _normalise(params: dict[str, Any], default: Any, slot: int) -> dict[str, Any
     return fixed
 
 
+@pytest.mark.service
 def test_submitted_params_validate_against_the_schemas(provider: QiskitRestProvider) -> None:
     backend = provider.backend("local_falcon")
     pm = generate_preset_pass_manager(optimization_level=1, backend=backend, seed_transpiler=1)

@@ -31,6 +31,8 @@ from qiskit_rest_provider import (
 )
 from qiskit_rest_provider.server import LocalRuntimeServer
 
+pytestmark = [pytest.mark.service]
+
 
 def isa(backend: RestBackend, circuit: QuantumCircuit) -> QuantumCircuit:
     pm = generate_preset_pass_manager(optimization_level=2, backend=backend, seed_transpiler=11)
@@ -67,6 +69,7 @@ def simulator(provider: QiskitRestProvider) -> RestBackend:
 # Sampler ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bell_and_ghz_sampling_on_a_noisy_device(provider: QiskitRestProvider) -> None:
     heron = provider.backend("local_heron")
     job = SamplerV2(heron).run([isa(heron, bell()), isa(heron, ghz(4))], shots=2000)
@@ -307,6 +310,7 @@ def test_cancel_a_queued_job(server: LocalRuntimeServer, provider: QiskitRestPro
     provider.wait_for_jobs(blockers, timeout=120)
 
 
+@pytest.mark.slow
 def test_jobs_listing_is_lazy_and_filtered(
     provider: QiskitRestProvider, simulator: RestBackend
 ) -> None:
@@ -328,6 +332,7 @@ def test_jobs_listing_is_lazy_and_filtered(
     assert len(list(provider.jobs(limit=None, job_tags=["listing-primitives"]))) == 4
 
 
+@pytest.mark.slow
 def test_generic_run_submits_raw_params(
     provider: QiskitRestProvider, simulator: RestBackend
 ) -> None:

@@ -191,6 +191,7 @@ def test_broken_couplers_are_faulty_and_never_disconnect_a_device() -> None:
             assert target.build_coupling_map().is_connected(), calibration.calibration_id
 
 
+@pytest.mark.service
 def test_every_optimization_level_avoids_the_broken_couplers(
     provider: QiskitRestProvider,
 ) -> None:
@@ -224,6 +225,8 @@ def test_every_optimization_level_avoids_the_broken_couplers(
         SamplerV2(backend).run([bad], shots=10)
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_idle_time_carries_no_noise_yet(provider: QiskitRestProvider) -> None:
     """README and docs/local_service.md: idle qubits and delays do not decay (yet). When the
     emulator models idle noise, this test fails and the docs must say so."""

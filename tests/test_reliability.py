@@ -85,6 +85,7 @@ def _bell(backend: Any) -> QuantumCircuit:
     return generate_preset_pass_manager(optimization_level=1, backend=backend).run(qc)
 
 
+@pytest.mark.service
 def test_error_statuses_are_retried_and_exhaustion_names_the_operation() -> None:
     config = FaultConfig(seed=1, error_rate=1.0, error_statuses=(503,), paths=("/backends",))
     server = _server(config)
@@ -101,6 +102,8 @@ def test_error_statuses_are_retried_and_exhaustion_names_the_operation() -> None
         server.stop()
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_rate_limits_honour_retry_after() -> None:
     config = FaultConfig(seed=3, error_rate=0.5, error_statuses=(429,), retry_after=0.05)
     server = _server(config)
@@ -115,6 +118,8 @@ def test_rate_limits_honour_retry_after() -> None:
         server.stop()
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_ambiguous_submissions_never_duplicate_jobs() -> None:
     # Half of all job submissions are processed by the service but their response is lost.
     config = FaultConfig(seed=7, reset_after_rate=0.5, paths=("/v1/jobs",), methods=("POST",))
@@ -135,6 +140,8 @@ def test_ambiguous_submissions_never_duplicate_jobs() -> None:
         server.stop()
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_delete_whose_response_was_lost_is_not_reported_as_missing() -> None:
     # Half of the deletions are carried out but their response is lost: the retry then gets a
     # 404, which means the earlier attempt deleted the job; only a real 404 is an error.
@@ -169,6 +176,8 @@ def test_fault_decisions_replay_whatever_unrelated_traffic_ran() -> None:
     assert seen == expected and "reset_after" in seen and "forward" in seen
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_iam_failures_and_short_tokens_are_survived() -> None:
     config = FaultConfig(seed=5, iam_failure_rate=0.5)
     server = _server(config, token_lifetime=2)
@@ -184,6 +193,8 @@ def test_iam_failures_and_short_tokens_are_survived() -> None:
         server.stop()
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_soak_mixed_jobs_under_ten_percent_faults() -> None:
     """200+ sampler and estimator jobs in sessions, batches and alone, from four threads, with
     about 10% of all requests faulted: every result correct, nothing lost or duplicated."""
@@ -360,6 +371,8 @@ def test_fault_proxy_cuts_after_forwarding_only_where_selected() -> None:
         FaultConfig(reset_after_forward_rate=0.1, reset_after_forward_delay=-1)
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_slow_job_cut_after_forwarding_then_reposted_is_created_once() -> None:
     """The issue's scenario with a client that posts again after one empty look-up: the gateway
     forwards the submission of a large job and resets the client 0.3 s later, while the service
@@ -394,6 +407,8 @@ def test_slow_job_cut_after_forwarding_then_reposted_is_created_once() -> None:
         server.stop()
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_slow_job_cut_after_forwarding_through_the_provider_is_created_once() -> None:
     """The same with the provider's default client and every submission cut 0.3 s after it was
     forwarded: the look-up window covers the validation, re-posts are deduplicated, and exactly
@@ -415,6 +430,8 @@ def test_slow_job_cut_after_forwarding_through_the_provider_is_created_once() ->
         server.stop()
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_service_deduplicates_submissions_on_the_submission_tag() -> None:
     server = LocalRuntimeServer().start()
     other_key = f"other-{uuid.uuid4().hex}"
@@ -475,6 +492,8 @@ def test_service_deduplicates_submissions_on_the_submission_tag() -> None:
         server.stop()
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_submission_tag_outlives_a_restart_but_not_the_window_or_a_tag_change(
     tmp_path: Path,
 ) -> None:
@@ -523,6 +542,8 @@ def test_submission_tag_outlives_a_restart_but_not_the_window_or_a_tag_change(
         server.stop()
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_a_repeated_submission_waits_and_proceeds_when_the_first_is_refused() -> None:
     # The first post is slow and fails validation at its very end (`h` is not in local_heron's
     # ISA). A small post with the same submission tag, sent meanwhile, waits for the first to be

@@ -15,6 +15,8 @@ from .service_helpers import auth_headers
 
 schemathesis = pytest.importorskip("schemathesis")
 
+pytestmark = [pytest.mark.slow, pytest.mark.service]
+
 EXAMPLES_PER_OPERATION = 40
 
 

@@ -52,6 +52,8 @@ def _routes(server: LocalRuntimeServer) -> list[tuple[str, str]]:
     return routes
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_every_route_refuses_bad_credentials(
     short_lived: LocalRuntimeServer, server: LocalRuntimeServer
 ) -> None:
@@ -86,6 +88,7 @@ def test_every_route_refuses_bad_credentials(
             assert body["errors"][0]["message"], (name, method, path)
 
 
+@pytest.mark.service
 def test_jobs_and_sessions_are_invisible_to_another_instance(
     server: LocalRuntimeServer, provider: QiskitRestProvider
 ) -> None:
@@ -115,6 +118,7 @@ def test_jobs_and_sessions_are_invisible_to_another_instance(
         assert job_id not in {j["id"] for j in other.client.list_jobs(limit=200)["jobs"]}
 
 
+@pytest.mark.service
 def test_no_secret_in_any_log_line(
     server: LocalRuntimeServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -147,6 +151,7 @@ def test_tls_is_verified_by_default() -> None:
     assert provider.transport.session.verify is True
 
 
+@pytest.mark.service
 def test_request_bodies_are_size_limited(server: LocalRuntimeServer) -> None:
     headers = {**auth_headers(server), "Content-Type": "application/json"}
     big = b'{"program_id": "sampler", "params": "' + b"A" * (65 * 1024 * 1024) + b'"}'

@@ -33,6 +33,7 @@ def bell_qasm(provider: QiskitRestProvider, backend: str) -> str:
     return dumps_isa(transpile(qc, target=target, optimization_level=1, seed_transpiler=7))
 
 
+@pytest.mark.service
 def test_backends_listing_and_target(provider: QiskitRestProvider) -> None:
     names = {b.name for b in provider.backends()}
     assert {
@@ -54,6 +55,7 @@ def test_backends_listing_and_target(provider: QiskitRestProvider) -> None:
     assert provider.backend("local_simulator").properties() is None
 
 
+@pytest.mark.service
 def test_properties_history(provider: QiskitRestProvider) -> None:
     import datetime as dt
 
@@ -67,6 +69,7 @@ def test_properties_history(provider: QiskitRestProvider) -> None:
     )
 
 
+@pytest.mark.service
 def test_sampler_job_over_rest(provider: QiskitRestProvider) -> None:
     body = {
         "program_id": "sampler",
@@ -89,6 +92,7 @@ def test_sampler_job_over_rest(provider: QiskitRestProvider) -> None:
     assert "completed" in provider.client.job_logs(created["id"])
 
 
+@pytest.mark.service
 def test_noisy_device_shows_readout_errors(provider: QiskitRestProvider) -> None:
     body = {
         "program_id": "sampler",
@@ -102,6 +106,7 @@ def test_noisy_device_shows_readout_errors(provider: QiskitRestProvider) -> None
     assert 0 < errors < 800
 
 
+@pytest.mark.service
 def test_estimator_raw_rest_forms(provider: QiskitRestProvider) -> None:
     qasm = 'OPENQASM 3.0; include "stdgates.inc"; h $0; cx $0, $1;'
     body = {
@@ -119,6 +124,7 @@ def test_estimator_raw_rest_forms(provider: QiskitRestProvider) -> None:
     assert np.allclose(evs, [1.0, 1.0, 0.0], atol=0.05)
 
 
+@pytest.mark.service
 def test_rejected_jobs_get_400_naming_the_pub(provider: QiskitRestProvider) -> None:
     qc = QuantumCircuit(2)
     qc.h(0)
@@ -146,6 +152,7 @@ def test_rejected_jobs_get_400_naming_the_pub(provider: QiskitRestProvider) -> N
         )
 
 
+@pytest.mark.service
 def test_cancel_delete_tags_and_listing(provider: QiskitRestProvider) -> None:
     qasm = bell_qasm(provider, "local_simulator")
     body = {
@@ -170,6 +177,7 @@ def test_cancel_delete_tags_and_listing(provider: QiskitRestProvider) -> None:
         provider.client.get_job(ids[0])
 
 
+@pytest.mark.service
 def test_sessions_lifecycle(provider: QiskitRestProvider) -> None:
     session = provider.client.create_session(mode="dedicated", backend="local_falcon")
     assert session["state"] == "open" and session["accepting_jobs"]
@@ -190,6 +198,7 @@ def test_sessions_lifecycle(provider: QiskitRestProvider) -> None:
         provider.client.create_session(mode="dedicated", backend="local_simulator")
 
 
+@pytest.mark.service
 def test_auth_is_required_everywhere(server: LocalRuntimeServer) -> None:
     base = f"{server.url}/api/v1"
     assert requests.get(f"{base}/backends", timeout=10).status_code == 401
@@ -221,6 +230,8 @@ def test_auth_is_required_everywhere(server: LocalRuntimeServer) -> None:
     assert requests.get(f"{server.url}/openapi.json", timeout=10).json()["paths"]
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_restart_keeps_jobs_and_results(tmp_path: Any) -> None:
     db = tmp_path / "service.db"
     with LocalRuntimeServer(db=db, api_key="restart-key", instance=None) as first:
@@ -247,6 +258,8 @@ def test_non_loopback_bind_is_refused() -> None:
         LocalRuntimeServer(host="0.0.0.0")
 
 
+@pytest.mark.service
+@pytest.mark.official
 def test_results_validate_against_schemas_and_official_decoder(
     provider: QiskitRestProvider,
 ) -> None:

@@ -15,6 +15,8 @@ from qiskit_rest_provider.server import LocalRuntimeServer
 
 from .service_helpers import auth_headers, running_server, wait_final
 
+pytestmark = [pytest.mark.slow, pytest.mark.service]
+
 SMALL = 'OPENQASM 3.0; include "stdgates.inc"; bit[1] c; x $0; c[0] = measure $0;'
 LIMIT = 5
 MAX_SECONDS = 2.0

@@ -45,6 +45,8 @@ def quiet() -> Iterator[None]:
         yield
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_restart_key_replaces_the_stored_key_and_revoke_keys_drops_all(
     tmp_path: Path, quiet: None
 ) -> None:
@@ -76,6 +78,7 @@ def test_restart_key_replaces_the_stored_key_and_revoke_keys_drops_all(
         assert _token_status(third.url, "third-key-0123456789") == 200
 
 
+@pytest.mark.service
 def test_revoke_api_keys_invalidates_keys_and_issued_tokens(quiet: None) -> None:
     with LocalRuntimeServer() as server:
         server.service.add_api_key("guest-key-0123456789", [OTHER], "guest")
@@ -100,6 +103,8 @@ def test_revoke_api_keys_invalidates_keys_and_issued_tokens(quiet: None) -> None
         provider.close()
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_serve_revoke_keys_option(tmp_path: Path) -> None:
     db = tmp_path / "serve-keys.db"
     LocalService(db=db, api_key="stale-key-0123456789", instance=OTHER).stop()
@@ -120,6 +125,8 @@ def test_serve_revoke_keys_option(tmp_path: Path) -> None:
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_unsalted_keys_of_earlier_versions_are_dropped(tmp_path: Path, quiet: None) -> None:
     db = tmp_path / "legacy.db"
     with sqlite3.connect(db) as conn:
@@ -156,6 +163,8 @@ def _post_token_from(source: str, port: int, api_key: str) -> tuple[int, dict[st
         conn.close()
 
 
+@pytest.mark.slow
+@pytest.mark.service
 def test_failed_key_attempts_are_throttled_per_client(quiet: None) -> None:
     with LocalRuntimeServer() as server:
         statuses: list[int] = []
@@ -207,6 +216,7 @@ def _backends_with(server: LocalRuntimeServer, authorization: bytes) -> requests
     )
 
 
+@pytest.mark.service
 def test_non_ascii_bearer_tokens_are_401(server: LocalRuntimeServer) -> None:
     for token in ("é.é.é", "a.b.ç", "ключ.ключ.ключ", "\u00ff" * 40, "a.b.c\u00e9"):
         response = _backends_with(server, f"Bearer {token}".encode())
@@ -217,6 +227,7 @@ def test_non_ascii_bearer_tokens_are_401(server: LocalRuntimeServer) -> None:
     assert response.status_code == 401 and response.json()["errors"][0]["code"] == "unauthorized"
 
 
+@pytest.mark.service
 @settings(max_examples=60, database=None)
 @given(
     token=st.text(

@@ -23,6 +23,8 @@ from qiskit_rest_provider.server import LocalRuntimeServer
 
 from .service_helpers import auth_headers
 
+pytestmark = [pytest.mark.slow, pytest.mark.service]
+
 COIN = 'OPENQASM 3.0; include "stdgates.inc"; bit[1] c; h $0; c[0] = measure $0;'
 ONE = 'OPENQASM 3.0; include "stdgates.inc"; bit[1] c; x $0; c[0] = measure $0;'
 #: Random outcomes of 400,000 shots: a result of about 85 KB, far more than the headroom.

@@ -12,6 +12,8 @@ from qiskit.transpiler import generate_preset_pass_manager
 
 from qiskit_rest_provider import EstimatorV2, QiskitRestProvider, SamplerV2
 
+pytestmark = [pytest.mark.slow, pytest.mark.service]
+
 SHOTS = 20_000
 
 

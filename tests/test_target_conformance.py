@@ -39,6 +39,8 @@ from qiskit_ibm_runtime.utils.backend_decoder import (  # noqa: E402
     properties_from_server_data,
 )
 
+pytestmark = [pytest.mark.official]
+
 BASE = os.path.join(os.path.dirname(fake_provider.__file__), "backends")
 
 
@@ -159,6 +161,7 @@ def _read(conf_path: str, props_path: str | None) -> tuple[dict[str, Any], dict[
     return conf, props
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "conf_path", "props_path"), SNAPSHOTS, ids=[s[0] for s in SNAPSHOTS]
 )
@@ -171,6 +174,7 @@ def test_target_matches_reference(name: str, conf_path: str, props_path: str | N
     assert target_differences(ours, _reference(conf, props)) == []
 
 
+@pytest.mark.slow
 def test_snapshot_inventory_is_complete() -> None:
     assert len(SNAPSHOTS) == 68
     legacy = set()
@@ -197,6 +201,7 @@ def snapshot_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Qisk
             provider.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "conf_path", "props_path"), SNAPSHOTS, ids=[s[0] for s in SNAPSHOTS]
 )

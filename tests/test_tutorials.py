@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.slow]
+
 TUTORIALS = sorted((Path(__file__).resolve().parent.parent / "tutorials").glob("*.ipynb"))
 
 
@@ -13,6 +15,7 @@ def test_there_are_five_tutorials() -> None:
     assert len(TUTORIALS) == 5
 
 
+@pytest.mark.service
 @pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
 def test_tutorial_executes(path: Path, tmp_path: Path) -> None:
     nbformat = pytest.importorskip("nbformat")

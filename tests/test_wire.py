@@ -57,6 +57,7 @@ def test_api_times_round_trip_to_the_millisecond(value: dt.datetime) -> None:
     assert value - parsed == dt.timedelta(microseconds=value.microsecond % 1000)
 
 
+@pytest.mark.slow
 @given(_AWARE, _AWARE)
 def test_api_time_texts_sort_as_the_times_do(a: dt.datetime, b: dt.datetime) -> None:
     """The service filters jobs by comparing these texts in SQL; years before 1000 included."""
@@ -112,6 +113,7 @@ def service() -> Iterator[Any]:
         local.stop()
 
 
+@pytest.mark.service
 @pytest.mark.parametrize(
     ("query", "count"),
     [
@@ -266,6 +268,7 @@ def test_client_and_service_agree_on_the_execution_time_limit(seconds: int) -> N
     assert client == service == (seconds <= MAX_COST_SECONDS)
 
 
+@pytest.mark.service
 @pytest.mark.parametrize(
     "tags",
     [
