@@ -368,10 +368,7 @@ class JobIntake:
             "session_id": row["session_id"],
             "user_id": row["user_id"],
             "calibration_id": row["calibration_id"],
-            "usage": {
-                "qpu_charge_time_seconds": (row["exec_ns"] or 0) // 1_000_000_000,
-                "status": "complete" if row["status"] in TERMINAL else "pending",
-            },
+            "usage": _usage(row),
         }
         if row["private"]:
             doc["private"] = True
@@ -492,10 +489,7 @@ class JobIntake:
                 "running": row["running"],
                 "finished": row["finished"],
             },
-            "usage": {
-                "qpu_charge_time_seconds": (row["exec_ns"] or 0) // 1_000_000_000,
-                "status": "complete" if row["status"] in TERMINAL else "pending",
-            },
+            "usage": _usage(row),
             "circuits_execution_time_ns": row["exec_ns"] or 0,
             "qiskit_version": _qiskit_version(),
             "caller": row["caller"],
@@ -515,3 +509,11 @@ def _qiskit_version() -> str:
     import qiskit
 
     return str(qiskit.__version__)
+
+
+def _usage(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's ``usage`` document, as its job and metrics documents both carry it."""
+    return {
+        "qpu_charge_time_seconds": (row["exec_ns"] or 0) // 1_000_000_000,
+        "status": "complete" if row["status"] in TERMINAL else "pending",
+    }
