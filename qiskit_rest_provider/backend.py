@@ -139,6 +139,16 @@ class RestBackend(BackendV2):
         return dict(self._listing)
 
     @property
+    def known_num_qubits(self) -> int | None:
+        """The width this backend is already known to have, without a request: from its
+        configuration if it was fetched, else from its listing entry; ``None`` if neither."""
+        config = self._configuration
+        known = config.n_qubits if config is not None else self._listing.get("qubits")
+        if isinstance(known, int) and not isinstance(known, bool) and known > 0:
+            return known
+        return None
+
+    @property
     def processor_type(self) -> dict[str, Any] | None:
         value = self._listing.get("processor_type") or self.configuration().get("processor_type")
         return dict(value) if isinstance(value, dict) else None

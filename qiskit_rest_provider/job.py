@@ -22,12 +22,14 @@ from qiskit.providers import JobStatus
 
 from .api.errors import ConflictError, NotFoundError
 from .codec.pubs import PubError, decode_circuit
+from .codec.qasm3 import DEFAULT_MAX_QUBITS, QASM3Error, QASM3LimitError, loads_isa
 from .codec.results import decode_result, decode_tagged, result_budget
 from .exceptions import (
     ExecutionTimeLimitError,
     JobCancelledError,
     JobFailedError,
     JobTimeoutError,
+    ResultDecodeError,
 )
 from .properties import parse_datetime
 from .submission import is_internal_tag
@@ -419,8 +421,6 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
                 of the size it declares is built).
         """
         if self._inputs is None:
-            from .codec.qasm3 import DEFAULT_MAX_QUBITS
-
             document = self._provider.client.get_job(self.job_id(), exclude_params=False)
             raw = document.get("params")
             if raw is None:
@@ -429,14 +429,9 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
                     "(private jobs never do)",
                     job_id=self.job_id(),
                 )
-            width: int | None = None
             backend = self.backend()
-            if backend is not None:
-                # Only what is already known: the configuration if fetched, else the listing.
-                config = backend._configuration
-                known = config.n_qubits if config is not None else backend.listing.get("qubits")
-                if isinstance(known, int) and not isinstance(known, bool) and known > 0:
-                    width = min(known, DEFAULT_MAX_QUBITS)
+            known = backend.known_num_qubits if backend is not None else None
+            width = min(known, DEFAULT_MAX_QUBITS) if known is not None else None
             self._inputs = _decode_inputs(raw, max_qubits=width, job_id=self.job_id())
         return self._inputs
 
@@ -450,8 +445,6 @@ def _decode_inputs(raw: Any, *, max_qubits: int | None = None, job_id: str = "")
     them raises :class:`ResultDecodeError`. A circuit that cannot be read for another reason
     (a form this package does not read) is kept as the server sent it.
     """
-    from .codec.qasm3 import QASM3Error, QASM3LimitError, loads_isa
-    from .exceptions import ResultDecodeError
 
     if not isinstance(raw, Mapping):
         return {"params": raw}
