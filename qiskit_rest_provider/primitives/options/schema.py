@@ -308,7 +308,7 @@ class EstimatorOptions(PrimitiveOptions):
 
 def _check_names(program: str, options: type[PrimitiveOptions]) -> None:
     """Refuse a schema whose ``params.options`` names differ from the protocol's table."""
-    sent = frozenset(options._fields) - options._params_level
+    sent = options.wire_option_names()
     expected = OPTION_NAMES[program]
     if sent != expected:
         raise RuntimeError(

@@ -26,6 +26,12 @@ class PrimitiveOptions(OptionGroup):
     #: Options that go to the top level of ``params``.
     _params_level: ClassVar[frozenset[str]] = frozenset()
 
+    @classmethod
+    def wire_option_names(cls) -> frozenset[str]:
+        """The option names this class may send (in ``params.options`` or at the job's top
+        level), without those it sends at the top level of ``params``."""
+        return frozenset(cls._fields) - cls._params_level
+
     def to_params(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(params.options, extra top-level params)`` with only the options that were set."""
         self.validate()
