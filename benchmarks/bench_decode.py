@@ -40,7 +40,7 @@ def _estimator_text(shape: tuple[int, int]) -> str:
 def _case(name: str, text: str, repeat: int, goal: str, arrays: Any) -> Case:
     from qiskit_ibm_runtime import RuntimeDecoder
 
-    from qiskit_rest_provider.codec.results import decode_result
+    from qiskit_rest_provider.core.codec.results import decode_result
 
     body = text.encode()
     a, b = interleaved(

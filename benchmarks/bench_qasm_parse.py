@@ -14,7 +14,7 @@ def run(quick: bool) -> list[Case]:
     from qiskit import qasm3
     from qiskit_ibm_runtime.fake_provider import FakeKolkataV2, FakeSherbrooke
 
-    from qiskit_rest_provider.codec.qasm3 import dumps_isa, loads_isa
+    from qiskit_rest_provider.core.codec.qasm3 import dumps_isa, loads_isa
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

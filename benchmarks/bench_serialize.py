@@ -21,8 +21,8 @@ def run(quick: bool) -> list[Case]:
     from qiskit_ibm_runtime.fake_provider import FakeKolkataV2
 
     from qiskit_rest_provider import SamplerV2
-    from qiskit_rest_provider.codec.ndarray import encode_ndarray
-    from qiskit_rest_provider.codec.qasm3 import dumps_isa
+    from qiskit_rest_provider.core.codec.ndarray import encode_ndarray
+    from qiskit_rest_provider.core.codec.qasm3 import dumps_isa
     from qiskit_rest_provider.server import LocalRuntimeServer
 
     repeat = 5 if quick else 15

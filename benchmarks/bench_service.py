@@ -223,7 +223,7 @@ def _simulation_overhead(heron: Any, repeat: int) -> Case:
     from qiskit.transpiler import generate_preset_pass_manager
     from qiskit_aer.primitives import SamplerV2 as AerSampler
 
-    from qiskit_rest_provider.codec.qasm3 import dumps_isa
+    from qiskit_rest_provider.core.codec.qasm3 import dumps_isa
     from qiskit_rest_provider.server import simulation
 
     ghz = QuantumCircuit(10)

@@ -29,9 +29,9 @@ def run(quick: bool) -> list[Case]:
         properties_from_server_data,
     )
 
-    from qiskit_rest_provider.configuration import BackendConfiguration
-    from qiskit_rest_provider.properties import BackendProperties
-    from qiskit_rest_provider.target import build_target
+    from qiskit_rest_provider.core.configuration import BackendConfiguration
+    from qiskit_rest_provider.core.properties import BackendProperties
+    from qiskit_rest_provider.core.target import build_target
 
     repeat = 5 if quick else 15
     cases = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -41,11 +42,25 @@ def _sync_tutorials(source: Path, target: Path) -> None:
 
 
 _sync_tutorials(DOCS.parent / "tutorials", DOCS / "tutorials")
+sys.path.insert(0, str(DOCS / "_ext"))
+
+import qiskit  # noqa: E402  (for the inventory below)
+import qiskit_inventory  # noqa: E402
+
+# Links to Qiskit's API reference, from an inventory written from the installed Qiskit (the
+# build runs offline; see _ext/qiskit_inventory.py). Written under _build, never committed.
+_QISKIT_INVENTORY = qiskit_inventory.write(
+    DOCS / "_build" / "inventories" / "qiskit.inv", qiskit.__version__
+)
+intersphinx_mapping = {"qiskit": (qiskit_inventory.QISKIT_DOCS, str(_QISKIT_INVENTORY))}
 
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
+    "sphinx.ext.intersphinx",
+    # ``.. public-api:: module``: the API reference generated from each module's __all__.
+    "public_api",
     # myst-nb brings myst-parser with it and renders the tutorial notebooks.
     "myst_nb",
     # The theme's own extension must be listed: it is what links furo's base stylesheet
@@ -71,7 +86,8 @@ html_css_files = ["ibm-plex.css"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
-autodoc_default_options = {"members": True, "show-inheritance": True}
+# Members are chosen by the public-api directive (docs/_ext/public_api.py), from __all__.
+autodoc_default_options = {"show-inheritance": True}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 # Inherited Qiskit docstrings use Qiskit's own roles and references.

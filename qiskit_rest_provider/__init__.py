@@ -13,22 +13,25 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _moved
+
 if TYPE_CHECKING:
-    from .api.errors import ApiError, QiskitRestError
-    from .backend import RestBackend
-    from .backend_run import BackendRunJob
-    from .exceptions import (
+    from .client.backend import RestBackend
+    from .client.backend_run import BackendRunJob
+    from .client.job import PollPolicy, RuntimeJob, wait_for_jobs
+    from .client.primitives import EstimatorOptions, EstimatorV2, SamplerOptions, SamplerV2, Unset
+    from .client.provider import QiskitRestProvider
+    from .client.session import Batch, Session
+    from .errors import (
+        ApiError,
         ExecutionTimeLimitError,
         ISAValidationError,
         JobCancelledError,
         JobFailedError,
         JobTimeoutError,
         PubValidationError,
+        QiskitRestError,
     )
-    from .job import PollPolicy, RuntimeJob, wait_for_jobs
-    from .primitives import EstimatorOptions, EstimatorV2, SamplerOptions, SamplerV2, Unset
-    from .provider import QiskitRestProvider
-    from .session import Batch, Session
 
 __all__ = [
     "ApiError",
@@ -54,29 +57,31 @@ __all__ = [
     "wait_for_jobs",
 ]
 
+_moved.install()  # the deprecated module paths (see _moved.MOVED) keep working for a release
+
 #: Where each public name lives (the module that defines or re-exports it).
 _EXPORTS: dict[str, str] = {
-    "ApiError": ".api.errors",
-    "QiskitRestError": ".api.errors",
-    "RestBackend": ".backend",
-    "BackendRunJob": ".backend_run",
-    "ExecutionTimeLimitError": ".exceptions",
-    "ISAValidationError": ".exceptions",
-    "JobCancelledError": ".exceptions",
-    "JobFailedError": ".exceptions",
-    "JobTimeoutError": ".exceptions",
-    "PubValidationError": ".exceptions",
-    "PollPolicy": ".job",
-    "RuntimeJob": ".job",
-    "wait_for_jobs": ".job",
-    "EstimatorOptions": ".primitives",
-    "EstimatorV2": ".primitives",
-    "SamplerOptions": ".primitives",
-    "SamplerV2": ".primitives",
-    "Unset": ".primitives",
-    "QiskitRestProvider": ".provider",
-    "Batch": ".session",
-    "Session": ".session",
+    "ApiError": ".errors",
+    "QiskitRestError": ".errors",
+    "RestBackend": ".client.backend",
+    "BackendRunJob": ".client.backend_run",
+    "ExecutionTimeLimitError": ".errors",
+    "ISAValidationError": ".errors",
+    "JobCancelledError": ".errors",
+    "JobFailedError": ".errors",
+    "JobTimeoutError": ".errors",
+    "PubValidationError": ".errors",
+    "PollPolicy": ".client.job",
+    "RuntimeJob": ".client.job",
+    "wait_for_jobs": ".client.job",
+    "EstimatorOptions": ".client.primitives",
+    "EstimatorV2": ".client.primitives",
+    "SamplerOptions": ".client.primitives",
+    "SamplerV2": ".client.primitives",
+    "Unset": ".client.primitives",
+    "QiskitRestProvider": ".client.provider",
+    "Batch": ".client.session",
+    "Session": ".client.session",
 }
 
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from hypothesis import HealthCheck, settings
 
-from qiskit_rest_provider.provider import QiskitRestProvider
+from qiskit_rest_provider.client.provider import QiskitRestProvider
 from qiskit_rest_provider.server import LocalRuntimeServer
-
-from .service_helpers import running_server
 
 # Property tests judge the code, not the machine: a slow CI box must not fail them on timing.
 # Every failure prints the blob that replays it (@reproduce_failure).
@@ -23,16 +19,27 @@ settings.register_profile(
 settings.load_profile("qiskit-rest")
 
 
+# The service and provider fixtures are the shipped plugin's (qiskit_rest_provider.testing.
+# pytest_plugin, registered by the package's pytest11 entry point): the suite uses what users
+# get. `server` and `provider` are the short names the tests use for them.
+
+
 @pytest.fixture(scope="session")
-def server() -> Iterator[LocalRuntimeServer]:
-    with running_server(workers=1) as srv:
-        yield srv
+def server(local_runtime_server: LocalRuntimeServer) -> LocalRuntimeServer:
+    """The session's local Runtime service (the plugin's ``local_runtime_server``)."""
+    return local_runtime_server
 
 
 @pytest.fixture()
-def provider(server: LocalRuntimeServer) -> Iterator[QiskitRestProvider]:
-    prov = server.provider()
-    try:
-        yield prov
-    finally:
-        prov.close()
+def provider(local_provider: QiskitRestProvider) -> QiskitRestProvider:
+    """A provider connected to it, closed after the test (the plugin's ``local_provider``)."""
+    return local_provider
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Fail early, and clearly, if the shipped plugin is not registered."""
+    if not config.pluginmanager.has_plugin("qiskit_rest"):
+        raise pytest.UsageError(
+            "the qiskit_rest pytest plugin is not registered: install the package "
+            '(pip install -e ".[test]") so that its pytest11 entry point is found'
+        )

@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from qiskit_rest_provider.provider import QiskitRestProvider
+from qiskit_rest_provider.client.provider import QiskitRestProvider
 from qiskit_rest_provider.server import LocalRuntimeServer
 
 APIKEY_GRANT = "urn:ibm:params:oauth:grant-type:apikey"

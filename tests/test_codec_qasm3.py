@@ -15,7 +15,7 @@ from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import Operator
 from qiskit.transpiler import CouplingMap, generate_preset_pass_manager
 
-from qiskit_rest_provider.codec.qasm3 import QASM3Error, dumps_isa, loads_isa
+from qiskit_rest_provider.core.codec.qasm3 import QASM3Error, dumps_isa, loads_isa
 
 
 def _signature(circuit: QuantumCircuit) -> list[Any]:

@@ -15,9 +15,9 @@ from qiskit.primitives import BitArray, DataBin, PrimitiveResult, PubResult, Sam
 from qiskit_ibm_runtime import RuntimeDecoder, RuntimeEncoder
 from qiskit_ibm_runtime import execution_span as ref_spans
 
-from qiskit_rest_provider.codec.ndarray import decode_ndarray, encode_ndarray
-from qiskit_rest_provider.codec.results import decode_result, decode_tagged, encode_result
-from qiskit_rest_provider.exceptions import ResultDecodeError
+from qiskit_rest_provider.core.codec.ndarray import decode_ndarray, encode_ndarray
+from qiskit_rest_provider.core.codec.results import decode_result, decode_tagged, encode_result
+from qiskit_rest_provider.errors import ResultDecodeError
 
 pytestmark = [pytest.mark.official]
 
@@ -248,7 +248,7 @@ def test_ndarray_round_trip_matches_the_official_encoder(
 
 
 def test_standard_library_fallback_decodes_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    from qiskit_rest_provider.codec import ndarray
+    from qiskit_rest_provider.core.codec import ndarray
 
     text = json.dumps(sampler_result(), cls=RuntimeEncoder)
     fast = decode_result(text.encode())
@@ -263,7 +263,7 @@ def test_truncated_and_oversized_streams_are_refused() -> None:
     import base64
     import zlib
 
-    from qiskit_rest_provider.codec.ndarray import decode_ndarray_chunks, npy_bytes
+    from qiskit_rest_provider.core.codec.ndarray import decode_ndarray_chunks, npy_bytes
 
     data = np.random.default_rng(0).random(200_000)
     payload = base64.b64encode(zlib.compress(npy_bytes(data))).decode()
@@ -282,7 +282,7 @@ def test_padded_npy_headers_decode_without_being_cached() -> None:
     import base64
     import zlib
 
-    from qiskit_rest_provider.codec import ndarray
+    from qiskit_rest_provider.core.codec import ndarray
 
     data = np.arange(6, dtype="<i8").reshape(2, 3)
     header = "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 3), }".ljust(2000) + "\n"

@@ -140,3 +140,40 @@ def test_every_tutorial_is_linked_from_a_guide(html: Path) -> None:
                 linked.add(Path(urlsplit(attrs["href"]).path).stem)
     missing = {notebook.stem for notebook in TUTORIALS} - linked
     assert not missing, f"tutorials no guide links to: {sorted(missing)}"
+
+
+def test_the_api_reference_documents_each_public_name_once(html: Path) -> None:
+    """Generated from the package: every name of the root's ``__all__`` has one entry, at the
+    root (not again under the module that defines it), and so do the errors and the modules."""
+    import qiskit_rest_provider
+    from qiskit_rest_provider import errors
+
+    ids = [
+        attrs["id"]
+        for tag, attrs in _tags(html / "api.html")
+        if tag == "dt" and "sig-object" in attrs.get("class", "") and attrs.get("id")
+    ]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+    for name in qiskit_rest_provider.__all__:
+        home = "errors" if name in errors.__all__ else None
+        expected = f"qiskit_rest_provider.{home}.{name}" if home else f"qiskit_rest_provider.{name}"
+        assert expected in ids, expected
+    assert "qiskit_rest_provider.client.backend.RestBackend" not in ids
+    for name in errors.__all__:
+        if name != "MALFORMED_INPUT_ERRORS":
+            assert f"qiskit_rest_provider.errors.{name}" in ids, name
+    assert "qiskit_rest_provider.client.pipeline.submit" in ids
+    assert "qiskit_rest_provider.core.codec.results.decode_result" in ids
+
+
+def test_qiskit_names_link_to_the_qiskit_api_reference(html: Path) -> None:
+    """Type hints naming Qiskit classes link to IBM's Qiskit reference (intersphinx, from an
+    inventory written from the installed Qiskit because the build runs offline)."""
+    links = {
+        attrs.get("href", "")
+        for tag, attrs in _parse(html / "api.html").article
+        if tag == "a" and attrs.get("href", "").startswith("https://quantum.cloud.ibm.com/")
+    }
+    base = "https://quantum.cloud.ibm.com/docs/api/qiskit/"
+    for name in ("qiskit.circuit.QuantumCircuit", "qiskit.transpiler.Target"):
+        assert base + name in links, sorted(links)[:20]

@@ -36,9 +36,9 @@ from qiskit.circuit.classical import expr
 from qiskit.primitives import BitArray, DataBin, PrimitiveResult, SamplerPubResult
 
 from qiskit_rest_provider import QiskitRestProvider
-from qiskit_rest_provider.codec import pubs as pubs_module
-from qiskit_rest_provider.codec.ndarray import encode_ndarray
-from qiskit_rest_provider.codec.pubs import (
+from qiskit_rest_provider.core.codec import pubs as pubs_module
+from qiskit_rest_provider.core.codec.ndarray import encode_ndarray
+from qiskit_rest_provider.core.codec.pubs import (
     MAX_CLBITS,
     MAX_DECODED_BYTES,
     MAX_PARAMETER_SETS,
@@ -47,7 +47,7 @@ from qiskit_rest_provider.codec.pubs import (
     decode_circuit,
     decode_pubs,
 )
-from qiskit_rest_provider.codec.results import (
+from qiskit_rest_provider.core.codec.results import (
     DEFAULT_MAX_RESULT_BYTES,
     RESULT_BUDGET_FLOOR,
     decode_result,
@@ -55,7 +55,7 @@ from qiskit_rest_provider.codec.results import (
     result_budget,
     sampler_result_bytes,
 )
-from qiskit_rest_provider.exceptions import ResultDecodeError
+from qiskit_rest_provider.errors import ResultDecodeError
 from qiskit_rest_provider.server import LocalRuntimeServer
 
 from .scripted_server import ScriptedServer

@@ -28,7 +28,7 @@ from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, qasm3
 
 from qiskit_rest_provider import QiskitRestProvider
 from qiskit_rest_provider.api.errors import BadRequestError
-from qiskit_rest_provider.codec.qasm3 import (
+from qiskit_rest_provider.core.codec.qasm3 import (
     DEFAULT_LIMITS,
     DEFAULT_MAX_QUBITS,
     QASM3Error,
@@ -36,7 +36,7 @@ from qiskit_rest_provider.codec.qasm3 import (
     ReaderLimits,
     loads_isa,
 )
-from qiskit_rest_provider.exceptions import ResultDecodeError
+from qiskit_rest_provider.errors import ResultDecodeError
 from qiskit_rest_provider.server import LocalRuntimeServer
 
 from .scripted_server import ScriptedServer
@@ -173,7 +173,7 @@ WIDTH_ATTACKS = {
 _WIDTH_CHILD = textwrap.dedent(
     """
     import json, resource, sys
-    from qiskit_rest_provider.codec.qasm3 import loads_isa
+    from qiskit_rest_provider.core.codec.qasm3 import loads_isa
     cases = json.loads(sys.stdin.read())
     with open("/proc/self/status") as status:
         size = next(int(l.split()[1]) * 1024 for l in status if l.startswith("VmSize:"))

@@ -20,7 +20,7 @@ from qiskit_rest_provider import (
     SamplerV2,
 )
 from qiskit_rest_provider.api import ConflictError
-from qiskit_rest_provider.job import job_status_from_document
+from qiskit_rest_provider.client.job import job_status_from_document
 
 
 @pytest.mark.parametrize(

@@ -23,10 +23,10 @@ from qiskit.transpiler import generate_preset_pass_manager
 
 from benchmarks import publish
 from qiskit_rest_provider import ISAValidationError, QiskitRestProvider, SamplerV2
-from qiskit_rest_provider.configuration import BackendConfiguration
-from qiskit_rest_provider.properties import BackendProperties
+from qiskit_rest_provider.core.configuration import BackendConfiguration
+from qiskit_rest_provider.core.properties import BackendProperties
+from qiskit_rest_provider.core.target import build_target
 from qiskit_rest_provider.server.devices import default_catalog
-from qiskit_rest_provider.target import build_target
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

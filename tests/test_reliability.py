@@ -41,10 +41,11 @@ from qiskit_rest_provider.api import (
     ServerError,
     Transport,
 )
+from qiskit_rest_provider.api.submission import submit_job
 from qiskit_rest_provider.api.transport import RetryPolicy, Timeouts
 from qiskit_rest_provider.server import LocalRuntimeServer
-from qiskit_rest_provider.server.faults import FaultConfig, _Decider
-from qiskit_rest_provider.submission import submit_job
+from qiskit_rest_provider.testing import FaultyRuntimeServer
+from qiskit_rest_provider.testing.faults import FaultConfig, _Decider
 from qiskit_rest_provider.wire.constants import SUBMISSION_TAG_PREFIX
 
 from .scripted_server import ScriptedServer
@@ -52,14 +53,14 @@ from .scripted_server import ScriptedServer
 FAST_RETRY = RetryPolicy(max_attempts=8, backoff_base=0.02, backoff_max=0.3, deadline=30)
 
 
-def _server(config: FaultConfig, **kwargs: Any) -> LocalRuntimeServer:
+def _server(config: FaultConfig, **kwargs: Any) -> FaultyRuntimeServer:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return LocalRuntimeServer(faults=config, **kwargs).start()
+        return FaultyRuntimeServer(faults=config, **kwargs).start()
 
 
 @pytest.fixture()
-def faulty() -> Iterator[LocalRuntimeServer]:
+def faulty() -> Iterator[FaultyRuntimeServer]:
     server = _server(FaultConfig.uniform(0.2, seed=42))
     try:
         yield server

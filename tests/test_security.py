@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 from qiskit_rest_provider import QiskitRestProvider
 from qiskit_rest_provider.api import NotFoundError
 from qiskit_rest_provider.api.transport import make_session
-from qiskit_rest_provider.codec.ndarray import npy_bytes
-from qiskit_rest_provider.codec.pubs import PubError, decode_pubs
-from qiskit_rest_provider.codec.qasm3 import QASM3Error, loads_isa
-from qiskit_rest_provider.codec.results import decode_result, decode_tagged
-from qiskit_rest_provider.exceptions import ResultDecodeError
+from qiskit_rest_provider.core.codec.ndarray import npy_bytes
+from qiskit_rest_provider.core.codec.pubs import PubError, decode_pubs
+from qiskit_rest_provider.core.codec.qasm3 import QASM3Error, loads_isa
+from qiskit_rest_provider.core.codec.results import decode_result, decode_tagged
+from qiskit_rest_provider.errors import ResultDecodeError
 from qiskit_rest_provider.server import LocalRuntimeServer
 
 from .service_helpers import access_token, auth_headers, running_server

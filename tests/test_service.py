@@ -16,9 +16,9 @@ from qiskit_rest_provider.api import (
     ConflictError,
     NotFoundError,
 )
-from qiskit_rest_provider.codec.qasm3 import dumps_isa
-from qiskit_rest_provider.codec.results import decode_result
-from qiskit_rest_provider.provider import QiskitRestProvider
+from qiskit_rest_provider.client.provider import QiskitRestProvider
+from qiskit_rest_provider.core.codec.qasm3 import dumps_isa
+from qiskit_rest_provider.core.codec.results import decode_result
 from qiskit_rest_provider.server import LocalRuntimeServer
 
 from .service_helpers import access_token, wait_final

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from qiskit_rest_provider import QiskitRestProvider
-from qiskit_rest_provider.codec.results import decode_result
+from qiskit_rest_provider.core.codec.results import decode_result
 from qiskit_rest_provider.server import LocalRuntimeServer
 
 from .service_helpers import auth_headers

@@ -26,9 +26,9 @@ import pytest
 from qiskit import QuantumCircuit, transpile
 from qiskit.transpiler import Target, TranspilerError
 
-from qiskit_rest_provider.exceptions import BackendDataError
-from qiskit_rest_provider.provider import QiskitRestProvider
-from qiskit_rest_provider.target import build_target
+from qiskit_rest_provider.client.provider import QiskitRestProvider
+from qiskit_rest_provider.core.target import build_target
+from qiskit_rest_provider.errors import BackendDataError
 
 from .service_helpers import running_server
 

@@ -200,7 +200,7 @@ def test_error_body_keeps_a_given_trace() -> None:
 def test_the_old_import_paths_still_work() -> None:
     from qiskit_rest_provider.api.auth import jwt_claims as old_claims
     from qiskit_rest_provider.api.errors import parse_error_body as old_parse
-    from qiskit_rest_provider.properties import parse_datetime
+    from qiskit_rest_provider.core.properties import parse_datetime
     from qiskit_rest_provider.server.store import utcnow_iso as old_now
 
     assert old_claims is jwt_claims and old_parse is parse_error_body and old_now is utcnow_iso
@@ -213,7 +213,7 @@ def test_the_old_import_paths_still_work() -> None:
 def test_the_client_understands_every_state_the_service_writes() -> None:
     from qiskit.providers import JobStatus
 
-    from qiskit_rest_provider.job import job_status_from_document
+    from qiskit_rest_provider.client.job import job_status_from_document
 
     for state in JOB_STATES:
         status, _, _ = job_status_from_document({"state": {"status": state}})
@@ -225,7 +225,7 @@ def test_the_client_understands_every_state_the_service_writes() -> None:
 
 
 def _client_accepts(**options: Any) -> bool:
-    from qiskit_rest_provider.primitives import SamplerOptions
+    from qiskit_rest_provider.client.primitives import SamplerOptions
 
     try:
         SamplerOptions().update(**options)
@@ -282,3 +282,47 @@ def test_client_and_service_agree_on_tag_limits(service: Any, tags: list[str]) -
     client = _client_accepts(environment={"job_tags": tags})
     fits = len(tags) <= MAX_TAGS and all(len(t) <= MAX_TAG_LENGTH for t in tags)
     assert client == _service_accepts_tags(service, tags) == fits
+
+
+# The typed documents against the local service ------------------------------------------------
+
+
+def _check_document(document: Any, model: Any, where: str) -> None:
+    import typing
+
+    hints = typing.get_type_hints(model)
+    required = set(model.__required_keys__)
+    assert required <= set(document), (where, sorted(required - set(document)))
+    unknown = set(document) - set(hints) - {"class"}  # "class" cannot be a field name
+    assert not unknown, (where, sorted(unknown))
+
+
+@pytest.mark.service
+def test_the_local_service_documents_match_the_wire_models(provider: Any) -> None:
+    """Every document the service answers has the required keys of its model and no key the
+    model does not name (so the models describe the wire, not a wish)."""
+    from qiskit import QuantumCircuit
+
+    from qiskit_rest_provider import SamplerV2, Session
+    from qiskit_rest_provider.wire import models
+
+    rest = provider.client
+    for device in rest.list_backends():
+        _check_document(device, models.DeviceEntry, "device")
+    _check_document(rest.backend_status("local_falcon"), models.BackendStatusDocument, "status")
+    backend = provider.backend("local_falcon")
+    circuit = QuantumCircuit(1, 1)
+    circuit.measure(0, 0)
+    with Session(backend) as session:
+        job = SamplerV2(session).run([circuit], shots=10)
+        job.result()
+        _check_document(rest.get_session(session.session_id), models.SessionDocument, "session")
+    for exclude in (True, False):
+        document = rest.get_job(job.job_id(), exclude_params=exclude)
+        _check_document(document, models.JobDocument, "job")
+    page = rest.list_jobs(limit=2)
+    _check_document(page, models.JobsPage, "jobs page")
+    for document in page["jobs"]:
+        _check_document(document, models.JobDocument, "listed job")
+    _check_document(rest.job_metrics(job.job_id()), models.JobMetrics, "metrics")
+    _check_document(rest.usage(), models.UsageDocument, "usage")

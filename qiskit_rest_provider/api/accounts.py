@@ -30,8 +30,8 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
+from ..errors import AccountError, AccountNotFoundError
 from .auth import DEFAULT_IAM_URL
-from .errors import QiskitRestError
 
 __all__ = [
     "DEFAULT_ACCOUNT_NAME",
@@ -79,14 +79,6 @@ _CRN_FIELDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("service-instance", re.compile(r"[A-Za-z0-9_.-]+"), "letters, digits, '_', '.' and '-'"),
 )
 _CRN_FORM = "crn:v1:<cname>:<ctype>:<service>:<region>:<scope>:<service-instance>::"
-
-
-class AccountError(QiskitRestError, ValueError):
-    """An account is invalid, or cannot be saved or loaded."""
-
-
-class AccountNotFoundError(AccountError):
-    """No account matches what was asked for."""
 
 
 def accounts_file(filename: str | os.PathLike[str] | None = None) -> Path:
@@ -286,7 +278,7 @@ class Account:
 
     @property
     def api_url(self) -> str:
-        """The API base URL: the explicit ``url`` if given, else derived from the CRN region.
+        """The API base URL, the explicit ``url`` if given, else derived from the CRN region.
 
         Raises:
             AccountError: there is no ``url`` and the CRN's region is not a known one.
@@ -297,9 +289,17 @@ class Account:
 
     @property
     def resolved_iam_url(self) -> str:
+        """The IAM base URL to use, ``iam_url`` if set, else IBM Cloud's public IAM
+        (``https://iam.cloud.ibm.com``)."""
         return self.iam_url or DEFAULT_IAM_URL
 
     def to_saved(self) -> dict[str, Any]:
+        """The account as an entry of the accounts file: every field that is set except
+        ``name`` (the entry's key in the file).
+
+        Secrets (``token``, ``bearer_token``) are included in clear: this is what gets written
+        to disk. Use :meth:`redacted` for anything shown to a user.
+        """
         data = {k: v for k, v in asdict(self).items() if v is not None and k != "name"}
         return data
 
@@ -318,6 +318,19 @@ class Account:
 
     @classmethod
     def from_saved(cls, name: str, data: Mapping[str, Any]) -> Account:
+        """Rebuild an account from its entry in the accounts file.
+
+        Keys that are not account fields (such as ``is_default``) are ignored, and every field
+        is validated as in the constructor.
+
+        Args:
+            name: The entry's key in the file; it becomes the account's ``name``.
+            data: The entry, as read from the JSON file.
+
+        Raises:
+            ~qiskit_rest_provider.errors.AccountError: ``data`` is not a JSON object, or a field is
+                invalid.
+        """
         known = {f.name for f in fields(cls)}
         if not isinstance(data, Mapping):
             raise AccountError(f"The saved account {name!r} is not a JSON object")

@@ -60,12 +60,15 @@ class BearerTokenAuthenticator:
         self._token = token
 
     def authorization(self) -> str:
+        """The ``Authorization`` header value: ``Bearer <token>``."""
         return f"Bearer {self._token}"
 
     def invalidate(self, rejected: str) -> bool:
+        """Always False: a token given from outside cannot be refreshed, so a 401 is final."""
         return False
 
     def secrets(self) -> tuple[str, ...]:
+        """The token, so that transports can scrub it from error texts."""
         return (self._token,)
 
     def __repr__(self) -> str:
@@ -127,14 +130,26 @@ class IAMAuthenticator:
         return f"IAMAuthenticator(iam_url={self.iam_url!r}, api_key=<hidden>)"
 
     def secrets(self) -> tuple[str, ...]:
+        """The API key and the current access token (if any), so that transports can scrub
+        them from error texts."""
         token = self._token
         return (self._api_key, token) if token else (self._api_key,)
 
     @property
     def token_url(self) -> str:
+        """The token endpoint, ``{iam_url}/identity/token``."""
         return f"{self.iam_url}/identity/token"
 
     def authorization(self) -> str:
+        """The ``Authorization`` header value, ``Bearer <access token>``; fetches or refreshes
+        the token first if needed (see :meth:`token`).
+
+        Raises:
+            ~qiskit_rest_provider.errors.AuthenticationError: IAM rejected the API key or answered
+                without a token.
+            ~qiskit_rest_provider.errors.ApiError: the token request failed otherwise (connection,
+                timeout, 5xx, 429).
+        """
         return f"Bearer {self.token()}"
 
     def token(self) -> str:
@@ -148,6 +163,12 @@ class IAMAuthenticator:
             return self._fetch()
 
     def invalidate(self, rejected: str) -> bool:
+        """Forget the cached token after the API answered 401 to ``rejected`` (a header value
+        from :meth:`authorization`); the next call fetches a new one.
+
+        The token is dropped only if it is still the rejected one: another thread may already
+        have replaced it. Always True, since a fresh token may be accepted.
+        """
         with self._lock:
             if self._token is not None and f"Bearer {self._token}" == rejected:
                 self._token = None

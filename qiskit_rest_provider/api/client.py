@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
+from ..wire.models import (
+    BackendStatusDocument,
+    DeviceEntry,
+    JobCreated,
+    JobDocument,
+    JobMetrics,
+    JobsPage,
+    SessionDocument,
+    UsageDocument,
+)
 from .errors import ApiError
 from .transport import Timeouts, Transport
 
@@ -45,18 +55,21 @@ class RuntimeRestClient:
 
     # Backends -------------------------------------------------------------------------------
 
-    def list_backends(self, *, fields: str | None = None) -> list[dict[str, Any]]:
+    def list_backends(self, *, fields: str | None = None) -> list[DeviceEntry]:
         """``GET /v1/backends``: the device entries."""
         params = {"fields": fields} if fields else None
         body = self._get("/v1/backends", params)
         devices = body.get("devices", [])
         if not isinstance(devices, list):
             raise ApiError("'devices' is not a list", method="GET", path="/v1/backends")
-        return [d for d in devices if isinstance(d, dict)]
+        return [cast(DeviceEntry, d) for d in devices if isinstance(d, dict)]
 
     def backend_configuration(
         self, name: str, *, calibration_id: str | None = None
     ) -> dict[str, Any]:
+        """``GET /v1/backends/{name}/configuration``: the backend's configuration document
+        (``QasmBackendConfiguration`` JSON), optionally as of the calibration ``calibration_id``.
+        """
         path = f"/v1/backends/{_segment(name, 'backend name')}/configuration"
         params = {"calibration_id": calibration_id} if calibration_id else None
         return self._get(path, params)
@@ -78,15 +91,22 @@ class RuntimeRestClient:
         body = self.transport.get_json(path, params=params or None)
         return body if isinstance(body, dict) else {}
 
-    def backend_status(self, name: str) -> dict[str, Any]:
-        return self._get(f"/v1/backends/{_segment(name, 'backend name')}/status")
+    def backend_status(self, name: str) -> BackendStatusDocument:
+        """``GET /v1/backends/{name}/status``: ``{"state", "status", "message",
+        "length_queue", "backend_version"}``."""
+        return cast(
+            BackendStatusDocument,
+            self._get(f"/v1/backends/{_segment(name, 'backend name')}/status"),
+        )
 
     def backend_defaults(self, name: str) -> dict[str, Any]:
+        """``GET /v1/backends/{name}/defaults``: the pulse defaults, a free-form object (the
+        official client no longer calls this endpoint)."""
         return self._get(f"/v1/backends/{_segment(name, 'backend name')}/defaults")
 
     # Jobs -----------------------------------------------------------------------------------
 
-    def create_job(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def create_job(self, body: Mapping[str, Any]) -> JobCreated:
         """``POST /v1/jobs``. Never retried once sent (see :class:`Transport`)."""
         # The deadline bounds the whole request; a large submission may legitimately take as
         # long as its read timeout, so it gets at least that (plus the connect timeout).
@@ -101,7 +121,7 @@ class RuntimeRestClient:
             idempotent=False,
             deadline=deadline,
         )
-        return _as_dict(response.json(), "POST", "/v1/jobs")
+        return cast(JobCreated, _as_dict(response.json(), "POST", "/v1/jobs"))
 
     def list_jobs(
         self,
@@ -117,7 +137,7 @@ class RuntimeRestClient:
         tags: Sequence[str] | None = None,
         session_id: str | None = None,
         exclude_params: bool = True,
-    ) -> dict[str, Any]:
+    ) -> JobsPage:
         """``GET /v1/jobs``: one page ``{"jobs", "count", "limit", "offset"}``."""
         params: list[tuple[str, str]] = [
             ("limit", str(int(limit))),
@@ -139,11 +159,20 @@ class RuntimeRestClient:
                 params.append((key, value))
         for tag in tags or ():
             params.append(("tags", tag))
-        return self._get("/v1/jobs", params)
+        return cast(JobsPage, self._get("/v1/jobs", params))
 
-    def get_job(self, job_id: str, *, exclude_params: bool = True) -> dict[str, Any]:
+    def get_job(self, job_id: str, *, exclude_params: bool = True) -> JobDocument:
+        """``GET /v1/jobs/{id}``: the job document (state, timestamps, backend, tags, …).
+
+        Args:
+            job_id: The job's id.
+            exclude_params: Leave the submitted ``params`` out of the document (they can be
+                large); False to get them, as ``job.inputs`` needs.
+        """
         path = f"/v1/jobs/{_segment(job_id, 'job id')}"
-        return self._get(path, {"exclude_params": "true" if exclude_params else "false"})
+        return cast(
+            JobDocument, self._get(path, {"exclude_params": "true" if exclude_params else "false"})
+        )
 
     def delete_job(self, job_id: str) -> None:
         """Delete a job. A 404 on a retry after a lost response means the job is gone: done."""
@@ -163,20 +192,34 @@ class RuntimeRestClient:
         return response.content
 
     def cancel_job(self, job_id: str) -> None:
+        """``POST /v1/jobs/{id}/cancel`` (answered 204). Retried like an idempotent request:
+        cancelling twice is harmless.
+
+        Raises:
+            ~qiskit_rest_provider.errors.ConflictError: the job is no longer cancellable (409).
+        """
         self.transport.request(
             "POST", f"/v1/jobs/{_segment(job_id, 'job id')}/cancel", idempotent=True
         )
 
     def job_logs(self, job_id: str) -> str:
+        """``GET /v1/jobs/{id}/logs``: the job's log, as plain text."""
         response = self.transport.request(
             "GET", f"/v1/jobs/{_segment(job_id, 'job id')}/logs", headers={"Accept": "*/*"}
         )
         return response.text
 
-    def job_metrics(self, job_id: str) -> dict[str, Any]:
-        return self._get(f"/v1/jobs/{_segment(job_id, 'job id')}/metrics")
+    def job_metrics(self, job_id: str) -> JobMetrics:
+        """``GET /v1/jobs/{id}/metrics``: timestamps, usage and ``qiskit_version`` of a job."""
+        return cast(JobMetrics, self._get(f"/v1/jobs/{_segment(job_id, 'job id')}/metrics"))
 
     def update_job_tags(self, job_id: str, tags: Iterable[str]) -> None:
+        """``PUT /v1/jobs/{id}/tags``: replace the job's tags with ``tags`` (empty clears them).
+
+        Raises:
+            ~qiskit_rest_provider.errors.ApiError: the API answered a success status other than 204
+                (the only one it documents), as well as for every error status.
+        """
         path = f"/v1/jobs/{_segment(job_id, 'job id')}/tags"
         response = self.transport.request("PUT", path, json={"tags": list(tags)})
         if response.status_code != 204:
@@ -196,7 +239,16 @@ class RuntimeRestClient:
         backend: str | None = None,
         instance: str | None = None,
         max_ttl: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> SessionDocument:
+        """``POST /v1/sessions``: open a session or batch; returns the session document
+        (``{"id", "mode", "backend_name", "state", "max_ttl", …}``).
+
+        Args:
+            mode: ``"dedicated"`` for a session, ``"batch"`` for a batch.
+            backend: The backend the session runs on.
+            instance: The instance CRN, sent in the body as the official client does.
+            max_ttl: Maximum time to live, in seconds.
+        """
         body: dict[str, Any] = {"mode": mode}
         if backend:
             body["backend"] = backend
@@ -207,10 +259,14 @@ class RuntimeRestClient:
         # Retried like an idempotent request: if a response is lost, a second session may be
         # created, which is harmless (it holds no jobs and expires after its TTL).
         response = self.transport.request("POST", "/v1/sessions", json=body, idempotent=True)
-        return _as_dict(response.json(), "POST", "/v1/sessions")
+        return cast(SessionDocument, _as_dict(response.json(), "POST", "/v1/sessions"))
 
-    def get_session(self, session_id: str) -> dict[str, Any]:
-        return self._get(f"/v1/sessions/{_segment(session_id, 'session id')}")
+    def get_session(self, session_id: str) -> SessionDocument:
+        """``GET /v1/sessions/{id}``: the session document (state, ``accepting_jobs``,
+        timestamps, TTLs)."""
+        return cast(
+            SessionDocument, self._get(f"/v1/sessions/{_segment(session_id, 'session id')}")
+        )
 
     def close_session(self, session_id: str) -> None:
         """Stop accepting jobs; queued and running jobs finish (``PATCH accepting_jobs=false``)."""
@@ -227,8 +283,12 @@ class RuntimeRestClient:
 
     # Instance -------------------------------------------------------------------------------
 
-    def usage(self) -> dict[str, Any]:
-        return self._get("/v1/instances/usage")
+    def usage(self) -> UsageDocument:
+        """``GET /v1/instances/usage``: the instance's usage, ``usage_consumed_seconds`` and,
+        where the plan has them, its limit and allocation (seconds) and usage period."""
+        return cast(UsageDocument, self._get("/v1/instances/usage"))
 
     def versions(self) -> dict[str, Any]:
+        """``GET /v1/versions``: the API versions the service knows,
+        ``{"versions": [{"version", "status", "sunset_date"?}]}``."""
         return self._get("/v1/versions")

@@ -118,6 +118,7 @@ class Timeouts:
                 raise ValueError(f"{name} timeout must be a positive finite number, got {value!r}")
 
     def as_tuple(self) -> tuple[float, float]:
+        """``(connect, read)`` in seconds, the form ``requests`` takes as ``timeout=``."""
         return (float(self.connect), float(self.read))
 
 
@@ -277,9 +278,11 @@ class _Watchdog:
     RETRY_INTERVAL = 0.05
 
     def __init__(self) -> None:
-        self._reset()
+        self.reset_after_fork()
 
-    def _reset(self) -> None:
+    def reset_after_fork(self) -> None:
+        """Start empty: no scope, no thread (also what a forked child needs, which inherits
+        neither the watchdog thread nor a usable lock)."""
         self._cond = threading.Condition()
         self._watches: set[_Watch] = set()
         self._thread: threading.Thread | None = None
@@ -302,7 +305,7 @@ class _Watchdog:
         with self._cond:
             self._watches.discard(watch)
             for conn in watch.conns:
-                conn._qrp_watch = None
+                conn._qrp_watch = None  # noqa: SLF001 - our own tag on urllib3's connection
             watch.conns.clear()
 
     def enlist(self, conn: Any, *, sending: bool) -> None:
@@ -315,7 +318,7 @@ class _Watchdog:
                 raise TimeoutError("the request's deadline has passed")
             if id(getattr(conn, "_qrp_watch", None)) != id(watch):  # not enlisted here yet
                 self._detach_locked(conn)
-                conn._qrp_watch = watch
+                conn._qrp_watch = watch  # noqa: SLF001 - our own tag (see remove)
                 watch.conns.append(conn)
             if sending:
                 watch.sent = True
@@ -329,7 +332,7 @@ class _Watchdog:
     def _detach_locked(conn: Any) -> None:
         watch: _Watch | None = getattr(conn, "_qrp_watch", None)
         if watch is not None:
-            conn._qrp_watch = None
+            conn._qrp_watch = None  # noqa: SLF001 - our own tag (see remove)
             with contextlib.suppress(ValueError):
                 watch.conns.remove(conn)
 
@@ -355,7 +358,7 @@ class _Watchdog:
 _scope = threading.local()
 _WATCHDOG = _Watchdog()
 if hasattr(os, "register_at_fork"):  # a forked child has no watchdog thread (and maybe a held lock)
-    os.register_at_fork(after_in_child=_WATCHDOG._reset)
+    os.register_at_fork(after_in_child=_WATCHDOG.reset_after_fork)
 
 
 @contextlib.contextmanager
@@ -835,9 +838,18 @@ class Transport:
     # Convenience wrappers -------------------------------------------------------------------
 
     def get_json(self, path: str, **kwargs: Any) -> Any:
+        """``GET path`` through :meth:`request` (same keyword arguments) and return the parsed
+        JSON body, or None for a 204 or an empty body.
+
+        Raises:
+            ~qiskit_rest_provider.errors.ApiError: as :meth:`request` does, and when the body is not
+                JSON.
+        """
         return _json_body(self.request("GET", path, **kwargs), "GET", path)
 
     def close(self) -> None:
+        """Close the ``requests.Session`` and its pooled connections (shared with IAM when the
+        authenticator was given the same session)."""
         self.session.close()
 
 

@@ -8,9 +8,9 @@ import statistics
 from typing import Any
 
 from ..api.accounts import delete_account, save_account, saved_accounts
-from ..backend import RestBackend
-from ..job import PollPolicy, RuntimeJob
-from ..provider import QiskitRestProvider
+from ..client.backend import RestBackend
+from ..client.job import PollPolicy, RuntimeJob
+from ..client.provider import QiskitRestProvider
 from ..wire.times import parse_iso
 from .render import Progress, print_json, table
 
@@ -67,6 +67,9 @@ def backend_summary(backend: RestBackend) -> dict[str, Any]:
 
 
 def backends(provider: QiskitRestProvider, args: argparse.Namespace) -> int:
+    """``qiskit-rest backends``: one row per backend (name, qubits, status, queue, processor,
+    median two-qubit and readout errors), as a table or, with ``--json``, a list of objects.
+    Returns the exit code, 0."""
     rows = [backend_summary(b) for b in provider.backends()]
     if args.json:
         print_json(rows)
@@ -77,6 +80,13 @@ def backends(provider: QiskitRestProvider, args: argparse.Namespace) -> int:
 
 
 def backend_details(provider: QiskitRestProvider, args: argparse.Namespace) -> int:
+    """``qiskit-rest backend NAME``: the summary row plus the Target's operations, shot and
+    circuit limits, ``dt`` (seconds), calibration id and date, faulty qubits and median T1/T2
+    (microseconds). Returns the exit code, 0.
+
+    Raises:
+        ~qiskit_rest_provider.errors.NotFoundError: there is no backend ``args.name``.
+    """
     backend = provider.get_backend(args.name)
     config = backend.configuration()
     summary = backend_summary(backend)
@@ -136,6 +146,13 @@ def _parse_time(text: str | None) -> _dt.datetime | None:
 
 
 def jobs(provider: QiskitRestProvider, args: argparse.Namespace) -> int:
+    """``qiskit-rest jobs``: one page of the instance's jobs, filtered by the command's
+    options (``--after``/``--before`` without a UTC offset are local times). Returns the exit
+    code, 0 (also when nothing matches).
+
+    Raises:
+        SystemExit: ``--after`` or ``--before`` is not an ISO 8601 date/time.
+    """
     found = provider.jobs(
         limit=args.limit,
         skip=args.skip,
@@ -196,6 +213,14 @@ def _result_summary(job: RuntimeJob) -> list[dict[str, Any]]:
 
 
 def job(provider: QiskitRestProvider, args: argparse.Namespace) -> int:
+    """``qiskit-rest job ID``: status, timestamps, error message and, once the job is done, a
+    summary of each pub's result (shape, top counts or expectation values); ``--wait`` waits for
+    a final state first.
+
+    Returns:
+        The exit code, 0 when the job is done or still in progress and 5 when it failed or was
+        cancelled.
+    """
     found = provider.job(args.id)
     if args.wait:
         wait_with_progress(found, args.timeout)
@@ -238,6 +263,12 @@ def job(provider: QiskitRestProvider, args: argparse.Namespace) -> int:
 
 
 def cancel(provider: QiskitRestProvider, args: argparse.Namespace) -> int:
+    """``qiskit-rest cancel ID``: cancel a job and print its status afterwards. Returns the
+    exit code, 0.
+
+    Raises:
+        ~qiskit_rest_provider.errors.ConflictError: the job is no longer cancellable.
+    """
     found = provider.job(args.id)
     found.cancel()
     if args.json:
@@ -248,6 +279,13 @@ def cancel(provider: QiskitRestProvider, args: argparse.Namespace) -> int:
 
 
 def account_save(args: argparse.Namespace) -> int:
+    """``qiskit-rest account save``: validate and save an account to the accounts file
+    (mode 0600); prints it with secrets hidden under ``--json``. Returns the exit code, 0.
+
+    Raises:
+        ~qiskit_rest_provider.errors.AccountError: the account is incomplete or invalid, or the name
+            exists without ``--overwrite``.
+    """
     account = save_account(
         token=args.token,
         instance=args.instance,
@@ -265,6 +303,8 @@ def account_save(args: argparse.Namespace) -> int:
 
 
 def account_list(args: argparse.Namespace) -> int:
+    """``qiskit-rest account list``: the saved accounts with secrets hidden; an entry that
+    cannot be loaded is listed with the reason. Returns the exit code, 0."""
     accounts = saved_accounts()
     if args.json:
         print_json(accounts)
@@ -283,6 +323,8 @@ def account_list(args: argparse.Namespace) -> int:
 
 
 def account_delete(args: argparse.Namespace) -> int:
+    """``qiskit-rest account delete NAME``. Returns the exit code: 0, or 4 when there is no
+    saved account of that name."""
     deleted = delete_account(args.name)
     if not deleted:
         print(f"error: no saved account named {args.name!r}")

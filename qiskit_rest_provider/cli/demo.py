@@ -27,7 +27,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from qiskit.quantum_info import SparsePauliOp, Statevector
     from qiskit.transpiler import generate_preset_pass_manager
 
-    from ..primitives import EstimatorV2, SamplerV2
+    from ..client.primitives import EstimatorV2, SamplerV2
     from ..server import LocalRuntimeServer
     from .commands import backend_summary, wait_with_progress
 

@@ -22,13 +22,13 @@ from ..api.errors import (
     NotFoundError,
     QiskitRestError,
 )
-from ..exceptions import JobCancelledError, JobFailedError, PubValidationError
+from ..errors import JobCancelledError, JobFailedError, PubValidationError
 from . import commands
 from .render import print_json
 
 if TYPE_CHECKING:
-    from ..provider import QiskitRestProvider
-    from ..server.faults import FaultConfig
+    from ..client.provider import QiskitRestProvider
+    from ..testing.faults import FaultConfig
 
 __all__ = ["main"]
 
@@ -59,6 +59,13 @@ def _with_parent(subparsers: Any, parent: argparse.ArgumentParser) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``qiskit-rest`` argument parser: the subcommands ``serve``, ``demo``,
+    ``backends``, ``backend``, ``jobs``, ``job``, ``cancel`` and ``account save|list|delete``.
+
+    ``--json`` is accepted before or after the subcommand; the commands that talk to a service
+    take the connection options ``--account``, ``--url``, ``--token``, ``--instance`` and
+    ``--iam-url``.
+    """
     parser = argparse.ArgumentParser(
         prog="qiskit-rest",
         description="Qiskit Runtime over REST: a local service, backends, jobs and accounts.",
@@ -201,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _provider(args: argparse.Namespace) -> QiskitRestProvider:
-    from ..provider import QiskitRestProvider
+    from ..client.provider import QiskitRestProvider
 
     return QiskitRestProvider(
         token=args.token,
@@ -214,7 +221,7 @@ def _provider(args: argparse.Namespace) -> QiskitRestProvider:
 
 def fault_config(args: argparse.Namespace) -> FaultConfig | None:
     """The fault injection ``qiskit-rest serve`` was asked for, if any."""
-    from ..server.faults import FaultConfig
+    from ..testing.faults import FaultConfig
 
     if not (args.fault_rate or args.fault_latency_ms or args.fault_cut_rate):
         return None
@@ -234,8 +241,13 @@ def _serve(args: argparse.Namespace) -> int:
     import threading
 
     from ..server import LocalRuntimeServer
+    from ..testing.servers import FaultyRuntimeServer
 
-    server = LocalRuntimeServer(
+    faults = fault_config(args)
+    arguments: dict[str, Any] = {} if faults is None else {"faults": faults}
+    server_class = LocalRuntimeServer if faults is None else FaultyRuntimeServer
+    server = server_class(
+        **arguments,
         host=args.host,
         port=args.port,
         db=args.db,
@@ -244,7 +256,6 @@ def _serve(args: argparse.Namespace) -> int:
         instance=args.instance,
         workers=args.workers,
         allow_remote=args.allow_remote,
-        faults=fault_config(args),
         max_queued_per_instance=args.max_queued_per_instance,
         max_execution_seconds=args.max_execution_seconds,
         revoke_keys=args.revoke_keys,

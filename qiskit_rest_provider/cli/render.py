@@ -43,6 +43,8 @@ def _cell(value: Any) -> str:
 
 
 def print_json(value: Any, stream: TextIO | None = None) -> None:
+    """Write ``value`` as indented JSON and a newline to ``stream`` (default stdout); values
+    JSON cannot represent (datetimes, for instance) are written as their ``str()``."""
     json.dump(value, stream or sys.stdout, indent=2, default=str)
     (stream or sys.stdout).write("\n")
 
@@ -60,6 +62,7 @@ class Progress:
         self._live = self._stream.isatty()
 
     def update(self, status: str) -> None:
+        """Redraw the line with ``status``, a spinner frame and the seconds elapsed."""
         if not self._live:
             return
         self._frame = (self._frame + 1) % len(self._FRAMES)
@@ -70,6 +73,7 @@ class Progress:
         self._stream.flush()
 
     def done(self) -> None:
+        """Erase the line, leaving the cursor at its start."""
         if self._live:
             self._stream.write("\r\033[K")
             self._stream.flush()

@@ -132,8 +132,12 @@ async def _json_body(request: Request) -> Any:
     return _parse_json(data)
 
 
-def create_app(service: LocalService) -> FastAPI:
-    """Build the FastAPI application serving ``service``."""
+def create_app(service: LocalService) -> FastAPI:  # noqa: C901 - one closure per route
+    """Build the FastAPI application serving ``service``.
+
+    The IAM stand-in answers ``POST /identity/token``; the REST API is served under both
+    ``/api/v1`` and ``/experimental/api/v1``, so either base URL works for clients.
+    """
     app = FastAPI(title="qiskit-rest-provider local Qiskit Runtime service", version="1.0")
 
     @app.exception_handler(ServiceError)
@@ -161,6 +165,7 @@ def create_app(service: LocalService) -> FastAPI:
 
     @app.post("/identity/token")
     async def token(request: Request) -> dict[str, Any]:
+        """``POST /identity/token``: the local IAM, trading an API key for a bearer token."""
         from urllib.parse import parse_qs
 
         raw = (await _read_body(request)).decode("utf-8", "replace")
@@ -172,6 +177,8 @@ def create_app(service: LocalService) -> FastAPI:
         return await run_in_threadpool(service.issue_token, str(form.get("apikey") or ""), client)
 
     def instance(request: Request) -> str:
+        """The instance the request's bearer token and ``Service-CRN`` header authenticate
+        (401/403 otherwise)."""
         return service.authenticate(
             request.headers.get("Authorization"), request.headers.get("Service-CRN")
         )
@@ -180,16 +187,19 @@ def create_app(service: LocalService) -> FastAPI:
 
     @v1.get("/versions")
     def versions() -> dict[str, Any]:
+        """``GET /v1/versions``: the API versions the service accepts (no authentication)."""
         return {"versions": list(API_VERSIONS)}
 
     @v1.get("/backends")
     def backends(_: str = Depends(instance)) -> dict[str, Any]:
+        """``GET /v1/backends``: the service's devices."""
         return {"devices": [service.device_entry(d) for d in service.devices.values()]}
 
     @v1.get("/backends/{name}/configuration")
     def configuration(
         name: str, calibration_id: str | None = None, _: str = Depends(instance)
     ) -> dict[str, Any]:
+        """``GET /v1/backends/{name}/configuration``: the backend's configuration document."""
         device = service.device(name)
         if calibration_id and device.calibration(calibration_id=calibration_id) is None:
             # As /properties answers: the official client then fails clearly for this id.
@@ -205,19 +215,23 @@ def create_app(service: LocalService) -> FastAPI:
         calibration_id: str | None = None,
         _: str = Depends(instance),
     ) -> Any:
+        """``GET /v1/backends/{name}/properties``: the latest or the selected calibration."""
         return service.properties(service.device(name), updated_before, calibration_id)
 
     @v1.get("/backends/{name}/status")
     def status(name: str, _: str = Depends(instance)) -> dict[str, Any]:
+        """``GET /v1/backends/{name}/status``: operational state and queue length."""
         return service.device_status(service.device(name))
 
     @v1.get("/backends/{name}/defaults")
     def defaults(name: str, _: str = Depends(instance)) -> dict[str, Any]:
+        """``GET /v1/backends/{name}/defaults``: always ``{}`` (no pulse defaults here)."""
         service.device(name)
         return {}
 
     @v1.post("/jobs")
     async def create_job(request: Request, inst: str = Depends(instance)) -> dict[str, Any]:
+        """``POST /v1/jobs``: submit a Sampler or Estimator job; answers its id."""
         body = await _json_body(request)
         return await run_in_threadpool(
             service.create_job, inst, body, request.headers.get("X-Qx-Client-Application")
@@ -225,6 +239,7 @@ def create_app(service: LocalService) -> FastAPI:
 
     @v1.get("/jobs")
     def list_jobs(request: Request, inst: str = Depends(instance)) -> dict[str, Any]:
+        """``GET /v1/jobs``: one page of the instance's jobs, filtered by the query."""
         query: dict[str, Any] = dict(request.query_params)
         query["tags"] = request.query_params.getlist("tags")
         return service.list_jobs(inst, query)
@@ -233,17 +248,20 @@ def create_app(service: LocalService) -> FastAPI:
     def get_job(
         job_id: str, exclude_params: bool = True, inst: str = Depends(instance)
     ) -> dict[str, Any]:
+        """``GET /v1/jobs/{job_id}``: the job document."""
         return service.job_document(
             service.get_job(inst, job_id), include_params=not exclude_params
         )
 
     @v1.delete("/jobs/{job_id}", status_code=204)
     def delete_job(job_id: str, inst: str = Depends(instance)) -> Response:
+        """``DELETE /v1/jobs/{job_id}``: delete a job in a final state (204)."""
         service.delete_job(inst, job_id)
         return Response(status_code=204)
 
     @v1.get("/jobs/{job_id}/results")
     def results(job_id: str, inst: str = Depends(instance)) -> Response:
+        """``GET /v1/jobs/{job_id}/results``: the result (or a failed job's error), else 204."""
         row = service.get_job(inst, job_id)
         if row["status"] in (JOB_COMPLETED, JOB_FAILED) and row["result"]:
             return PlainTextResponse(
@@ -254,19 +272,23 @@ def create_app(service: LocalService) -> FastAPI:
 
     @v1.post("/jobs/{job_id}/cancel", status_code=204)
     def cancel(job_id: str, inst: str = Depends(instance)) -> Response:
+        """``POST /v1/jobs/{job_id}/cancel``: cancel a queued or running job (204)."""
         service.cancel_job(inst, job_id)
         return Response(status_code=204)
 
     @v1.get("/jobs/{job_id}/logs")
     def logs(job_id: str, inst: str = Depends(instance)) -> PlainTextResponse:
+        """``GET /v1/jobs/{job_id}/logs``: the job's log, as plain text."""
         return PlainTextResponse(service.get_job(inst, job_id)["logs"])
 
     @v1.get("/jobs/{job_id}/metrics")
     def metrics(job_id: str, inst: str = Depends(instance)) -> dict[str, Any]:
+        """``GET /v1/jobs/{job_id}/metrics``: the job's timestamps and usage."""
         return service.metrics(inst, job_id)
 
     @v1.put("/jobs/{job_id}/tags", status_code=204)
     async def tags(job_id: str, request: Request, inst: str = Depends(instance)) -> Response:
+        """``PUT /v1/jobs/{job_id}/tags``: replace the job's tags with ``{"tags": [...]}`` (204)."""
         body = await _json_body(request)
         if not isinstance(body, dict) or "tags" not in body:
             raise ServiceError(400, "invalid_request", 'Expected {"tags": [...]}.')
@@ -275,17 +297,20 @@ def create_app(service: LocalService) -> FastAPI:
 
     @v1.post("/sessions")
     async def create_session(request: Request, inst: str = Depends(instance)) -> dict[str, Any]:
+        """``POST /v1/sessions``: open a session or batch; answers its document."""
         body = await _json_body(request)
         return service.create_session(inst, body)
 
     @v1.get("/sessions/{session_id}")
     def get_session(session_id: str, inst: str = Depends(instance)) -> dict[str, Any]:
+        """``GET /v1/sessions/{session_id}``: the session document."""
         return service.session_document(service.get_session(inst, session_id))
 
     @v1.patch("/sessions/{session_id}", status_code=204)
     async def patch_session(
         session_id: str, request: Request, inst: str = Depends(instance)
     ) -> Response:
+        """``PATCH /v1/sessions/{session_id}``: ``accepting_jobs: false`` closes it gracefully."""
         body = await _json_body(request)
         if not isinstance(body, dict):
             raise ServiceError(400, "invalid_request", "The body must be a JSON object.")
@@ -294,11 +319,13 @@ def create_app(service: LocalService) -> FastAPI:
 
     @v1.delete("/sessions/{session_id}/close", status_code=204)
     def cancel_session(session_id: str, inst: str = Depends(instance)) -> Response:
+        """``DELETE /v1/sessions/{session_id}/close``: close now, cancelling queued jobs."""
         service.cancel_session(inst, session_id)
         return Response(status_code=204)
 
     @v1.get("/instances/usage")
     def usage(inst: str = Depends(instance)) -> dict[str, Any]:
+        """``GET /v1/instances/usage``: the instance's usage, in seconds."""
         return service.usage(inst)
 
     app.include_router(v1, prefix="/api/v1")

@@ -8,7 +8,7 @@ from typing import Any
 
 from qiskit.transpiler import Target
 
-from ..target import build_target
+from ..core.target import build_target
 from ..wire.times import parse_iso
 from .devices import Device
 from .errors import ServiceError

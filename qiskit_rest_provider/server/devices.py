@@ -49,10 +49,13 @@ class Device:
 
     @property
     def simulator(self) -> bool:
+        """Whether the configuration marks the device as a simulator (noiseless, no
+        calibrations)."""
         return bool(self.configuration.get("simulator"))
 
     @property
     def num_qubits(self) -> int:
+        """The configuration's ``n_qubits``."""
         return int(self.configuration["n_qubits"])
 
     def calibration(
@@ -107,6 +110,8 @@ def eagle_coords() -> list[tuple[int, int]]:
 
 
 def grid_coords(width: int, height: int) -> list[tuple[int, int]]:
+    """A square lattice of ``width`` × ``height`` qubits (Nighthawk-like), numbered row by row
+    from ``(1, 1)``; nearest neighbours are coupled."""
     return [(x, y) for y in range(1, height + 1) for x in range(1, width + 1)]
 
 
@@ -410,6 +415,14 @@ def _synthetic(
 
 
 def simulator_device(name: str = "local_simulator", num_qubits: int = 32) -> Device:
+    """A noiseless simulator device: all-to-all connectivity (no coupling map), a broad basis
+    of gates Aer runs natively (fractional ones included), dynamic circuits, and no
+    calibrations (so no ``/properties``).
+
+    Args:
+        name: The backend name.
+        num_qubits: Its width.
+    """
     basis = sorted(
         [
             "cx",

@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..codec.pubs import PubError, decode_pubs
-from ..isa import find_isa_problem
+from ..core.codec.pubs import PubError, decode_pubs
+from ..core.isa import find_isa_problem
 from ..wire.constants import (
     DEFAULT_SHOTS,
     JOB_FINAL_STATES,
@@ -101,6 +101,9 @@ class JobIntake:
         cancel: Cancels a queued or running job with a reason (the scheduler's).
         wake: Tells the scheduler a job was queued.
         max_queued_per_instance: Queued plus running jobs an instance may have (0: no limit).
+        view_session: A stored session row as it stands now, its due transitions applied
+            without writing (the sessions' ``view``): a job for a session whose ``max_ttl``
+            has passed is refused even before the sweep has closed it.
     """
 
     def __init__(
@@ -111,9 +114,11 @@ class JobIntake:
         cancel: Callable[[str, str], None],
         wake: Callable[[], None],
         max_queued_per_instance: int,
+        view_session: Callable[[Mapping[str, Any]], Mapping[str, Any]],
     ) -> None:
         self.store = store
         self.catalog = catalog
+        self._view_session = view_session
         self.max_queued_per_instance = max(0, int(max_queued_per_instance))
         #: Makes :meth:`create_job` idempotent on the client's submission tag.
         self.submissions = SubmissionGate(store)
@@ -199,9 +204,10 @@ class JobIntake:
         check_tags(tags)
         session_id = body.get("session_id")
         if session_id is not None:
-            session = self.store.session(session_id, instance)
-            if session is None:
+            row = self.store.session(session_id, instance)
+            if row is None:
                 raise ServiceError(404, "session_not_found", f"Session {session_id!r} not found.")
+            session = self._view_session(row)
             if not session["accepting"] or session["state"] == SESSION_CLOSED:
                 raise ServiceError(
                     400, "session_closed", f"Session {session_id} is not accepting jobs."
@@ -259,16 +265,14 @@ class JobIntake:
             )
         if params.get("version", 2) != 2:
             raise ServiceError(400, "invalid_request", "Only params version 2 is supported.")
-        level = params.get("resilience_level")
-        if level is not None and (program != "estimator" or level not in (0, 1, 2)):
-            raise ServiceError(400, "invalid_request", "resilience_level must be 0, 1 or 2.")
-        options = params.get("options") or {}
+        options = params.get("options")
+        options = {} if options is None else options
         if not isinstance(options, Mapping):
             raise ServiceError(400, "invalid_request", "params.options must be an object.")
         config = device.configuration
         max_shots = config.get("max_shots") or DEFAULT_MAX_SHOTS
         try:
-            validate_options(program, options, max_shots=max_shots)
+            validate_options(program, options, max_shots=max_shots, params=params)
             check_shots(params.get("shots"), "params.shots", max_shots)
             check_precision(params.get("precision"), "params.precision")
         except ValueError as exc:
@@ -406,9 +410,11 @@ class JobIntake:
         self.store.delete_job(job_id)
 
     def list_jobs(self, instance: str, query: Mapping[str, Any]) -> dict[str, Any]:
-        """``GET /v1/jobs``: the jobs of ``instance`` matching ``query``'s filters, a page."""
-        where: list[str] = []
-        args: list[Any] = []
+        """``GET /v1/jobs``: the jobs of ``instance`` matching ``query``'s filters, a page.
+
+        The query parameters are validated here; the store builds the SQL
+        (:meth:`.Store.list_jobs`).
+        """
 
         def integer(name: str, default: int, lo: int, hi: int) -> int:
             raw = query.get(name)
@@ -421,21 +427,18 @@ class JobIntake:
         limit = integer("limit", 200, 1, 200)
         offset = integer("offset", 0, 0, 10**9)
         pending = query.get("pending")
+        states: tuple[str, ...] = ()
         if pending is not None:
             states = JOB_PENDING_STATES if str(pending).lower() == "true" else JOB_FINAL_STATES
-            where.append(f"status IN ({', '.join('?' * len(states))})")
-            args.extend(states)
-        for key, column in (
-            ("program", "program"),
-            ("backend", "backend"),
-            ("session_id", "session_id"),
-        ):
-            if query.get(key):
-                if not isinstance(query[key], str) or not is_utf8(query[key]):
-                    raise ServiceError(400, "invalid_request", f"{key} must be a valid string")
-                where.append(f"{column}=?")
-                args.append(query[key])
-        for key, op in (("created_after", ">="), ("created_before", "<=")):
+        equal: dict[str, str | None] = {}
+        for key in ("program", "backend", "session_id"):
+            value = query.get(key)
+            if value and (not isinstance(value, str) or not is_utf8(value)):
+                raise ServiceError(400, "invalid_request", f"{key} must be a valid string")
+            equal[key] = value or None
+        bounds: dict[str, str | None] = {}
+        for key in ("created_after", "created_before"):
+            bounds[key] = None
             if query.get(key):
                 try:
                     when = parse_iso(str(query[key]))
@@ -443,12 +446,10 @@ class JobIntake:
                     raise ServiceError(400, "invalid_request", f"{key} is not a datetime") from None
                 assert when is not None
                 try:
-                    bound = to_utc_iso(when)
+                    bounds[key] = to_utc_iso(when)
                 except OverflowError:
                     # In UTC it lies before year 1 or after 9999: beyond every stored job.
-                    bound = _CREATED_MIN if when.year < 5000 else _CREATED_MAX
-                where.append(f"created {op} ?")
-                args.append(bound)
+                    bounds[key] = _CREATED_MIN if when.year < 5000 else _CREATED_MAX
         tags = list(dict.fromkeys(query.get("tags") or []))
         if len(tags) > MAX_TAG_FILTERS:
             raise ServiceError(
@@ -459,12 +460,18 @@ class JobIntake:
             )
         if not all(isinstance(t, str) and is_utf8(t) for t in tags):
             raise ServiceError(400, "invalid_request", "tags must be valid strings")
-        for tag in tags:
-            where.append("EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value=?)")
-            args.append(tag)
-        descending = str(query.get("sort", "DESC")).upper() != "ASC"
         rows, total = self.store.list_jobs(
-            instance, where, args, descending=descending, limit=limit, offset=offset
+            instance,
+            states,
+            tags,
+            program=equal["program"],
+            backend=equal["backend"],
+            session_id=equal["session_id"],
+            created_after=bounds["created_after"],
+            created_before=bounds["created_before"],
+            descending=str(query.get("sort", "DESC")).upper() != "ASC",
+            limit=limit,
+            offset=offset,
         )
         exclude = str(query.get("exclude_params", "true")).lower() != "false"
         return {

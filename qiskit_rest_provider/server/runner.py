@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..provider import QiskitRestProvider
-    from .faults import FaultConfig, FaultProxy
+    from ..client.provider import QiskitRestProvider
 
 __all__ = ["LocalRuntimeServer"]
 
@@ -44,9 +43,26 @@ class LocalRuntimeServer:
         max_auth_failures: Failed API-key attempts per client address within
             ``auth_failure_window`` seconds before the client is answered 429 (0: never).
         auth_failure_window: That window, in seconds.
-        faults: Inject faults through a proxy in front of the service (off by default); see
-            :class:`~qiskit_rest_provider.server.faults.FaultConfig`.
+        faults: Deprecated: use :class:`~qiskit_rest_provider.testing.FaultyRuntimeServer`,
+            which this argument still builds (with a ``DeprecationWarning``) for one release.
     """
+
+    def __new__(cls, *args: Any, faults: Any = None, **kwargs: Any) -> LocalRuntimeServer:
+        if faults is not None and cls is LocalRuntimeServer:
+            import warnings
+
+            # Deprecated alias (the fault proxy moved to the testing kit); the one place the
+            # server refers to the kit, declared in the import contracts.
+            from ..testing.servers import FaultyRuntimeServer
+
+            warnings.warn(
+                "LocalRuntimeServer(faults=...) is deprecated; use "
+                "qiskit_rest_provider.testing.FaultyRuntimeServer(faults=...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return super().__new__(FaultyRuntimeServer)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -60,7 +76,6 @@ class LocalRuntimeServer:
         token_lifetime: int = 3600,
         workers: int = 1,
         allow_remote: bool = False,
-        faults: FaultConfig | None = None,
         max_queued_per_instance: int = 100,
         max_execution_seconds: float = 600.0,
         revoke_keys: bool = False,
@@ -89,44 +104,46 @@ class LocalRuntimeServer:
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None
-        self._faults = faults
-        self._proxy: FaultProxy | None = None
         self.service: Any = None
 
     @property
     def port(self) -> int:
-        """The port clients use (the fault proxy's when faults are injected)."""
-        return self._proxy.port if self._proxy is not None else self._port
+        """The port clients use."""
+        return self._port
+
+    @property
+    def service_port(self) -> int:
+        """The port the service itself listens on (0 before :meth:`start` if none was given)."""
+        return self._port
 
     @property
     def url(self) -> str:
-        """Base URL clients use (the REST API lives under ``/api/v1``); with ``faults``, the
-        fault-injecting proxy's."""
+        """Base URL clients use (the REST API lives under ``/api/v1``)."""
         return f"http://{self.host}:{self.port}"
 
     @property
     def upstream_url(self) -> str:
-        """The service itself, bypassing any fault proxy."""
+        """The service itself (the same as :attr:`url` unless a subclass puts a proxy in
+        front, as :class:`~qiskit_rest_provider.testing.FaultyRuntimeServer` does)."""
         return f"http://{self.host}:{self._port}"
 
     @property
-    def fault_counts(self) -> dict[str, int]:
-        """Requests seen and faults injected by kind (empty without ``faults``)."""
-        return self._proxy.counts if self._proxy is not None else {}
-
-    @property
     def iam_url(self) -> str:
+        """The IAM token endpoint's host (the service serves ``/identity/token`` itself)."""
         return self.url
 
     @property
     def api_key(self) -> str:
+        """The API key clients use."""
         return str(self.service.api_key)
 
     @property
     def instance(self) -> str:
+        """The instance CRN the API key may use."""
         return str(self.service.instance)
 
     def start(self) -> LocalRuntimeServer:
+        """Start the service and its HTTP server; returns ``self`` once it accepts requests."""
         import uvicorn
 
         from .app import create_app
@@ -157,15 +174,10 @@ class LocalRuntimeServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the local service failed to start")
             time.sleep(0.01)
-        if self._faults is not None:
-            from .faults import FaultProxy
-
-            self._proxy = FaultProxy(self._port, self._faults, host=self.host).start()
         return self
 
     def stop(self) -> None:
-        if self._proxy is not None:
-            self._proxy.stop()
+        """Stop the HTTP server and the service (its workers included)."""
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -180,8 +192,12 @@ class LocalRuntimeServer:
         self.stop()
 
     def provider(self, **kwargs: Any) -> QiskitRestProvider:
-        """A provider connected to this service."""
-        from ..provider import QiskitRestProvider
+        """A provider connected to this service (``kwargs`` go to the provider).
+
+        The one place the server refers to the client (imported here, declared in the import
+        contracts): a convenience for tests and examples.
+        """
+        from ..client.provider import QiskitRestProvider
 
         return QiskitRestProvider(
             token=self.api_key, instance=self.instance, url=self.url, iam_url=self.iam_url, **kwargs

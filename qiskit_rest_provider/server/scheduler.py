@@ -1,6 +1,6 @@
 """The scheduler: a dispatcher thread that starts queued jobs fairly on the worker pool,
-collects their results, enforces execution-time limits, and holds final states the storage
-refused until it recovers."""
+collects their results, enforces execution-time limits, holds final states the storage
+refused until it recovers, and runs a periodic sweep (the sessions' time-driven transitions)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import concurrent.futures as cf
 import itertools
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -31,7 +32,7 @@ from .simulation import execute_job
 from .store import Store
 from .workers import JobExecutionError, WorkerPool
 
-__all__ = ["Scheduler"]
+__all__ = ["DEFAULT_SWEEP_INTERVAL", "Scheduler"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ _DISPATCH_MIN_BACKOFF, _DISPATCH_MAX_BACKOFF = 0.05, 2.0
 #: Seconds a job may wait for its worker process to start before its execution-time limit
 #: starts counting anyway (a worker that never starts must not hold the job forever).
 _WORKER_START_ALLOWANCE = 120.0
+#: Seconds between two runs of the periodic sweep, by default.
+DEFAULT_SWEEP_INTERVAL = 1.0
 
 
 class _Completion:
@@ -86,6 +89,10 @@ class Scheduler:
     ``on_session_job_finished(session_id, finished)`` are told when a job of a session starts
     and when its final state is written.
 
+    ``sweep()`` (the sessions' sweep) runs in the dispatcher thread every
+    :attr:`sweep_interval` seconds, before the dispatcher picks jobs, so it stops with it. A
+    failing sweep is logged and retried at the next interval; it never stops dispatching.
+
     Jobs a previous process left Running are marked failed at construction (or, if the
     storage fails then, by the dispatcher before it starts any job).
     """
@@ -99,6 +106,8 @@ class Scheduler:
         max_execution_seconds: float,
         on_session_job_started: Callable[[str], None],
         on_session_job_finished: Callable[[str, str], None],
+        sweep: Callable[[], object] | None = None,
+        sweep_interval: float = DEFAULT_SWEEP_INTERVAL,
     ) -> None:
         self.store = store
         self.devices = devices
@@ -108,6 +117,9 @@ class Scheduler:
         self.result_write_patience = 60.0
         self._on_session_job_started = on_session_job_started
         self._on_session_job_finished = on_session_job_finished
+        self._sweep = sweep
+        self._sweep_interval = float(sweep_interval)
+        self._last_sweep = -math.inf  # the first step sweeps
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._running: dict[str, cf.Future[tuple[str, dict[str, Any]]]] = {}
@@ -157,6 +169,20 @@ class Scheduler:
     def wake(self) -> None:
         """Tell the dispatcher that a job was queued."""
         self._wakeup.set()
+
+    @property
+    def sweep_interval(self) -> float:
+        """Seconds between two runs of the periodic sweep. Setting it restarts the count: the
+        next sweep runs that long after (``math.inf``: never again)."""
+        return self._sweep_interval
+
+    @sweep_interval.setter
+    def sweep_interval(self, value: float) -> None:
+        if not value > 0:
+            raise ValueError("the sweep interval must be positive")
+        self._sweep_interval = float(value)
+        self._last_sweep = time.monotonic()
+        self._wakeup.set()  # an idle dispatcher takes the new interval into account now
 
     @property
     def pending_writes(self) -> list[str]:
@@ -217,6 +243,7 @@ class Scheduler:
         jobs while workers are free. True if a job was started."""
         if self._recovery_pending:
             self._recover()
+        self._run_sweep()
         self._write_unwritten()
         self._reap()
         if self._unwritten:
@@ -233,6 +260,20 @@ class Scheduler:
             capacity -= 1
             started = True
         return started
+
+    def _run_sweep(self) -> None:
+        """Run the periodic sweep if it is due. A storage failure propagates (the dispatcher
+        backs off as for its own steps); any other failure is logged and dispatching goes on."""
+        now = time.monotonic()
+        if self._sweep is None or now - self._last_sweep < self._sweep_interval:
+            return
+        self._last_sweep = now
+        try:
+            self._sweep()
+        except StorageUnavailableError:
+            raise
+        except Exception:
+            logger.exception("periodic sweep failed; retrying in %g s", self._sweep_interval)
 
     def _recover(self) -> None:
         """Fail the jobs a previous process left Running."""

@@ -7,7 +7,8 @@ HTTP lives in :mod:`.app`; :class:`LocalService` composes
 - :mod:`.intake`: job admission, validation, documents and listing (with :mod:`.dedupe`, the
   submission gate that makes job creation idempotent);
 - :mod:`.sessions`: the session state machine;
-- :mod:`.scheduler`: the dispatcher, workers, execution-time limits and held results;
+- :mod:`.scheduler`: the dispatcher, workers, execution-time limits, held results and the
+  periodic sweep that persists the sessions' time-driven transitions;
 
 and knows nothing about requests or responses except :class:`ServiceError`, which carries the
 status, code and message of an error body.
@@ -132,14 +133,15 @@ class LocalService:
         )
         # The parts meet through callables, so none of them imports another's class: intake
         # and sessions cancel jobs through the scheduler, which reports session jobs back.
+        self._sessions = Sessions(self.store, self._catalog.device, self._cancel)
         self._intake = JobIntake(
             self.store,
             self._catalog,
             cancel=self._cancel,
             wake=self._wake,
             max_queued_per_instance=max_queued_per_instance,
+            view_session=self._sessions.view,
         )
-        self._sessions = Sessions(self.store, self._catalog.device, self._cancel)
         #: HTTP requests served, by method (for load and polling measurements).
         self.requests: collections.Counter[str] = collections.Counter()
         #: HTTP responses sent, by status class ("2xx", "4xx", "5xx").
@@ -152,6 +154,7 @@ class LocalService:
             max_execution_seconds=max_execution_seconds,
             on_session_job_started=self._sessions.job_started,
             on_session_job_finished=self._sessions.job_finished,
+            sweep=self._sessions.sweep,
         )
 
     def _cancel(self, job_id: str, reason: str) -> None:
@@ -198,6 +201,17 @@ class LocalService:
     @result_write_patience.setter
     def result_write_patience(self, value: float) -> None:
         self._scheduler.result_write_patience = float(value)
+
+    @property
+    def session_sweep_interval(self) -> float:
+        """Seconds between two sweeps that persist the sessions' time-driven transitions (1 by
+        default; setting it restarts the count, ``math.inf`` stops sweeping). A session's
+        queued jobs may still start up to this long after it expired."""
+        return self._scheduler.sweep_interval
+
+    @session_sweep_interval.setter
+    def session_sweep_interval(self, value: float) -> None:
+        self._scheduler.sweep_interval = float(value)
 
     @property
     def pending_writes(self) -> list[str]:
@@ -327,9 +341,17 @@ class LocalService:
         return self._sessions.create(instance, body)
 
     def session_document(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """The API document of a session row, after applying its due transitions (TTL expiry,
-        close-when-empty), which may close it and cancel its queued jobs."""
-        return self._sessions.document(self._sessions.refresh(dict(row)))
+        """The API document of a session row as it stands now: the transitions due by now
+        (TTL expiry, idle, close-when-empty) are reported, not written; the scheduler's sweep
+        persists them."""
+        return self._sessions.document(self._sessions.view(row))
+
+    def sweep_sessions(self) -> int:
+        """Persist the sessions' time-driven transitions due now (expiry, idle,
+        close-when-empty), cancelling the queued jobs of sessions that closed; the number of
+        sessions written. The dispatcher does this every :attr:`session_sweep_interval`
+        seconds; reads only report them."""
+        return self._sessions.sweep()
 
     def get_session(self, instance: str, session_id: str) -> dict[str, Any]:
         """The row of a session of ``instance`` (404 if there is none)."""

@@ -2,9 +2,14 @@
 
 A session becomes Active when one of its jobs starts and Inactive when it has had no job for
 ``interactive_ttl`` seconds after its last one completed; it closes when its ``max_ttl``
-expires, or when it stops accepting jobs and has none pending. Time-driven transitions are
-applied when a session is read or one of its jobs finishes (:meth:`Sessions.refresh`), so a
-read of a session may close it and cancel its queued jobs.
+expires, or when it stops accepting jobs and has none pending.
+
+Reads never write. The time-driven transitions are computed, not stored, when a session is
+read (:func:`session_at`, a pure function of the stored row, the clock and whether jobs are
+pending), so ``GET /v1/sessions/{id}`` reports the state due at that moment; the scheduler's
+background loop calls :meth:`Sessions.sweep` periodically to persist them (and to cancel the
+queued jobs of sessions that expired). Transitions caused by a request or an event (closing,
+cancelling, a job starting or finishing) are written by that write.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from ..wire.constants import (
     DEFAULT_SESSION_MAX_TTL,
@@ -24,13 +29,65 @@ from ..wire.constants import (
     SESSION_MODES,
     SESSION_OPEN,
 )
-from ..wire.times import parse_iso, utcnow_iso
+from ..wire.times import parse_iso, to_utc_iso, utcnow_iso
 from .devices import Device
 from .errors import ServiceError
 from .ids import new_id
 from .store import Store
 
-__all__ = ["Sessions"]
+__all__ = ["SWEEP_BATCH", "Sessions", "session_at"]
+
+#: Most sessions one sweep looks at; the rest wait for the next sweep, so one sweep holds the
+#: dispatcher for tens of milliseconds at most (about 0.2 ms per due session).
+SWEEP_BATCH: Final = 200
+#: Stored columns a due transition is computed from: a sweep writes only if they are unchanged.
+_SOURCE_COLUMNS: Final = ("state", "accepting", "timestamps", "last_job_completed")
+
+
+def _utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def _stamp(view: dict[str, Any], state: str, when: _dt.datetime) -> str:
+    """Move ``view`` to ``state`` at ``when`` (never before its last stamp, so the stamps
+    stay in order); returns the time stamped."""
+    stamps = json.loads(view["timestamps"])
+    text = to_utc_iso(when)
+    if stamps and isinstance(stamps[-1].get("timestamp"), str):
+        text = max(text, stamps[-1]["timestamp"])  # same format: texts compare as times
+    stamps.append({"status": state, "timestamp": text})
+    view.update(state=state, timestamps=json.dumps(stamps))
+    return text
+
+
+def session_at(row: Mapping[str, Any], now: _dt.datetime, *, has_pending: bool) -> dict[str, Any]:
+    """The session ``row`` as it stands at ``now``: a copy with the time-driven transitions due
+    by then applied. Pure: nothing is read or written.
+
+    - ``max_ttl`` after its creation, a session closes (stamped at that moment);
+    - a session that no longer accepts jobs and has none pending (``has_pending``) closes
+      (stamped ``now``: the moment is not stored);
+    - an active session with nothing pending goes inactive ``interactive_ttl`` seconds after
+      its last job completed (stamped at that moment, if that came before it closed).
+    """
+    view = dict(row)
+    if view["state"] == SESSION_CLOSED:
+        return view
+    created = parse_iso(view["created"]) or now
+    expiry = created + _dt.timedelta(seconds=int(view["max_ttl"]))
+    closes_at: _dt.datetime | None = None
+    if now >= expiry:
+        closes_at = expiry
+    elif not view["accepting"] and not has_pending:
+        closes_at = now
+    last = parse_iso(view["last_job_completed"])
+    if view["state"] == SESSION_ACTIVE and not has_pending and last is not None:
+        idle_at = last + _dt.timedelta(seconds=int(view["interactive_ttl"]))
+        if idle_at < (closes_at or now):
+            _stamp(view, SESSION_INACTIVE, idle_at)
+    if closes_at is not None:
+        view.update(accepting=0, closed=_stamp(view, SESSION_CLOSED, closes_at))
+    return view
 
 
 class Sessions:
@@ -88,10 +145,11 @@ class Sessions:
             timestamps=json.dumps([{"status": SESSION_OPEN, "timestamp": now}]),
             user_id="local-user",
         )
-        return self.document(self.refresh(dict(self.store.session(session_id) or {})))
+        return self.document(self.view(self.get(instance, session_id)))
 
     def document(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """The API document of a session row, as it is (no transition is applied)."""
+        """The API document of a session row, as it is (see :meth:`view` for the row as it
+        stands now)."""
         started = parse_iso(row["created"])
         elapsed = (_dt.datetime.now(_dt.timezone.utc) - started).total_seconds() if started else 0
         return {
@@ -114,35 +172,51 @@ class Sessions:
             "timestamps": json.loads(row["timestamps"]),
         }
 
-    def refresh(self, row: dict[str, Any]) -> dict[str, Any]:
-        """Apply TTL expiry and close-when-empty rules to ``row`` (updated in place and
-        returned); closing cancels the session's queued jobs."""
+    def _has_pending(self, session_id: str) -> bool:
+        return bool(self.store.session_jobs(session_id, JOB_PENDING_STATES))
+
+    def view(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The session ``row`` as it stands now (:func:`session_at`); reads, never writes."""
         if row["state"] == SESSION_CLOSED:
-            return row
-        now = _dt.datetime.now(_dt.timezone.utc)
-        started = parse_iso(row["created"]) or now
-        pending = self.store.session_jobs(row["id"], JOB_PENDING_STATES)
-        reason = None
-        if (now - started).total_seconds() >= row["max_ttl"]:
-            reason = "max_ttl"
-        elif not row["accepting"] and not pending:
-            reason = "closed"
-        if reason:
+            return dict(row)
+        return session_at(row, _utcnow(), has_pending=self._has_pending(row["id"]))
+
+    def apply_due(self, row: Mapping[str, Any], now: _dt.datetime | None = None) -> bool:
+        """Persist the transitions due for ``row`` at ``now``; a session that closes has its
+        queued jobs cancelled. Written only if the row's state is still the one read (a
+        request that changed it meanwhile wins; the next sweep looks again). True if written.
+        """
+        if row["state"] == SESSION_CLOSED:
+            return False
+        due = session_at(row, now or _utcnow(), has_pending=self._has_pending(row["id"]))
+        changes = {k: v for k, v in due.items() if row.get(k) != v}
+        if not changes:
+            return False
+        expected = {column: row[column] for column in _SOURCE_COLUMNS}
+        if not self.store.update_session_if(row["id"], expected, **changes):
+            return False
+        if due["state"] == SESSION_CLOSED:
             for job_id in self.store.session_jobs(row["id"], (JOB_QUEUED,)):
                 self._cancel(job_id, "The session ended before the job ran.")
-            self.set_state(row, SESSION_CLOSED, accepting=0, closed=utcnow_iso())
-        elif row["state"] == SESSION_ACTIVE and not pending and row["last_job_completed"]:
-            last = parse_iso(row["last_job_completed"]) or now
-            if (now - last).total_seconds() > row["interactive_ttl"]:
-                self.set_state(row, SESSION_INACTIVE)
-        return row
+        return True
 
-    def set_state(self, row: dict[str, Any], state: str, **fields: Any) -> None:
-        """Move a session to ``state`` (stamped in its timestamps), writing ``fields`` too."""
+    def sweep(self, now: _dt.datetime | None = None) -> int:
+        """Persist the time-driven transitions due at ``now`` (the clock by default) for at
+        most :data:`SWEEP_BATCH` sessions; the number of sessions written."""
+        now = now or _utcnow()
+        rows = self.store.sessions_due(to_utc_iso(now), limit=SWEEP_BATCH)
+        return sum(self.apply_due(row, now) for row in rows)
+
+    def set_state(self, row: Mapping[str, Any], state: str, **fields: Any) -> bool:
+        """Move a session to ``state`` (stamped now in its timestamps), writing ``fields``
+        too, if its state is still the one ``row`` holds (else a concurrent change won and
+        nothing is written). True if written."""
         stamps = json.loads(row["timestamps"])
         stamps.append({"status": state, "timestamp": utcnow_iso()})
-        row.update(state=state, timestamps=json.dumps(stamps), **fields)
-        self.store.update_session(row["id"], state=state, timestamps=row["timestamps"], **fields)
+        expected = {"state": row["state"], "timestamps": row["timestamps"]}
+        return self.store.update_session_if(
+            row["id"], expected, state=state, timestamps=json.dumps(stamps), **fields
+        )
 
     def get(self, instance: str, session_id: str) -> dict[str, Any]:
         """The row of a session of ``instance`` (404 if there is none)."""
@@ -158,18 +232,21 @@ class Sessions:
         if accepting is not False:
             raise ServiceError(400, "invalid_request", "Only accepting_jobs=false is supported.")
         self.store.update_session(session_id, accepting=0)
-        self.refresh({**row, "accepting": 0})
+        self.apply_due({**row, "accepting": 0})
 
     def cancel(self, instance: str, session_id: str) -> None:
         """Close a session now, cancelling its queued jobs."""
-        row = self.get(instance, session_id)
+        self.get(instance, session_id)  # 404 for another instance's session
         self.store.update_session(session_id, accepting=0)
         for job_id in self.store.session_jobs(session_id, (JOB_QUEUED,)):
             self._cancel(job_id, "The session was cancelled.")
-        if row["state"] != SESSION_CLOSED:
-            self.set_state(
-                {**row, "accepting": 0}, SESSION_CLOSED, accepting=0, closed=utcnow_iso()
-            )
+        # Retried on a lost race (the sweep may close or idle it at the same moment).
+        for _ in range(3):
+            row = self.get(instance, session_id)
+            if row["state"] == SESSION_CLOSED or self.set_state(
+                row, SESSION_CLOSED, accepting=0, closed=utcnow_iso()
+            ):
+                break
 
     def job_started(self, session_id: str) -> None:
         """A job of the session started: the session becomes Active."""
@@ -186,4 +263,4 @@ class Sessions:
         self.store.update_session(session_id, last_job_completed=finished)
         session = self.store.session(session_id)
         if session is not None:
-            self.refresh(session)
+            self.apply_due(session)

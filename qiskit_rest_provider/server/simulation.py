@@ -23,10 +23,10 @@ from qiskit.primitives import PrimitiveResult
 from qiskit.primitives.containers import EstimatorPub, SamplerPub
 from qiskit.primitives.containers.observables_array import ObservablesArray
 
-from ..codec.pubs import decode_pubs
-from ..codec.results import encode_result
-from ..execution_span import DoubleSliceSpan, ExecutionSpans
-from ..properties import BackendProperties
+from ..core.codec.pubs import decode_pubs
+from ..core.codec.results import encode_result
+from ..core.execution_span import DoubleSliceSpan, ExecutionSpans
+from ..core.properties import BackendProperties
 from ..wire.constants import DEFAULT_PRECISION, DEFAULT_SHOTS
 
 __all__ = ["execute_job"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,9 @@ from ..wire.constants import (
     JOB_QUEUED,
     JOB_RUNNING,
     REASON_INTERRUPTED,
+    SESSION_ACTIVE,
+    SESSION_INACTIVE,
+    SESSION_OPEN,
 )
 from ..wire.times import utcnow_iso
 
@@ -77,6 +80,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     timestamps TEXT NOT NULL DEFAULT '[]',
     user_id TEXT
 );
+CREATE INDEX IF NOT EXISTS sessions_state ON sessions(state);
 CREATE TABLE IF NOT EXISTS api_keys (
     key_hash TEXT PRIMARY KEY,
     instances TEXT NOT NULL,
@@ -212,6 +216,7 @@ class Store:
         self._default_max_pages = int(self._conn.execute("PRAGMA max_page_count").fetchone()[0])
 
     def close(self) -> None:
+        """Close the database connection."""
         with self._lock:
             self._conn.close()
 
@@ -281,6 +286,7 @@ class Store:
     # presented key against every record (the table holds a handful of rows by design).
 
     def add_api_key(self, key_hash: str, instances: Iterable[str], user_id: str) -> None:
+        """Store a key record for ``instances`` (replacing the record's instances if known)."""
         self._exec(
             "INSERT OR REPLACE INTO api_keys(key_hash, instances, user_id) VALUES (?,?,?)",
             (key_hash, json.dumps(sorted(instances)), user_id),
@@ -333,12 +339,14 @@ class Store:
         return [(r["key_hash"], json.loads(r["instances"]), r["user_id"]) for r in rows]
 
     def api_key(self, key_hash: str) -> tuple[list[str], str] | None:
+        """``(instances, user_id)`` of the key record ``key_hash``, or None."""
         row = self._one("SELECT * FROM api_keys WHERE key_hash=?", (key_hash,))
         return (json.loads(row["instances"]), row["user_id"]) if row else None
 
     # Jobs -------------------------------------------------------------------------------------
 
     def insert_job(self, **fields: Any) -> None:
+        """Insert a job row from its columns (those of :data:`JOB_COLUMNS` given)."""
         cols = [c for c in JOB_COLUMNS if c in fields]
         self._exec(
             f"INSERT INTO jobs({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
@@ -346,6 +354,7 @@ class Store:
         )
 
     def job(self, job_id: str, instance: str | None = None) -> dict[str, Any] | None:
+        """The row of job ``job_id`` (of ``instance``, if given), or None."""
         if instance is None:
             row = self._one("SELECT * FROM jobs WHERE id=?", (job_id,))
         else:
@@ -353,6 +362,8 @@ class Store:
         return dict(row) if row else None
 
     def update_job(self, job_id: str, *, only_if_status: Sequence[str] = (), **fields: Any) -> bool:
+        """Write ``fields`` to a job, only if its status is one of ``only_if_status`` when
+        that is given; True if a row changed."""
         sets = ", ".join(f"{k}=?" for k in fields)
         args = [*fields.values(), job_id]
         sql = f"UPDATE jobs SET {sets} WHERE id=?"
@@ -362,9 +373,11 @@ class Store:
         return self._exec(sql, args) > 0
 
     def append_log(self, job_id: str, line: str) -> None:
+        """Append a line to a job's log."""
         self._exec("UPDATE jobs SET logs = logs || ? WHERE id=?", (line + "\n", job_id))
 
     def delete_job(self, job_id: str) -> None:
+        """Delete a job row."""
         self._exec("DELETE FROM jobs WHERE id=?", (job_id,))
 
     def next_queued(self, exclude: Iterable[str] = ()) -> dict[str, Any] | None:
@@ -399,6 +412,7 @@ class Store:
         )
 
     def count_queued(self, backend: str) -> int:
+        """Queued and running jobs on ``backend`` (all instances)."""
         return int(
             self._scalar(
                 f"SELECT COUNT(*) FROM jobs WHERE backend=? AND status IN {_PENDING}",
@@ -409,21 +423,60 @@ class Store:
     def list_jobs(
         self,
         instance: str,
-        where: Sequence[str],
-        args: Sequence[Any],
+        states: Sequence[str] = (),
+        tags: Sequence[str] = (),
         *,
-        descending: bool,
-        limit: int,
-        offset: int,
+        program: str | None = None,
+        backend: str | None = None,
+        session_id: str | None = None,
+        created_after: str | None = None,
+        created_before: str | None = None,
+        descending: bool = True,
+        limit: int = 200,
+        offset: int = 0,
     ) -> tuple[list[dict[str, Any]], int]:
-        clause = " AND ".join(["instance=?", *where])
-        all_args = [instance, *args]
-        total = int(self._scalar(f"SELECT COUNT(*) FROM jobs WHERE {clause}", all_args))
+        """A page of the jobs of ``instance`` and the number of jobs that match.
+
+        Args:
+            instance: Whose jobs.
+            states: Only jobs in one of these states (any state if empty).
+            tags: Only jobs that carry every one of these tags.
+            program: Only jobs of this program.
+            backend: Only jobs on this backend.
+            session_id: Only jobs of this session.
+            created_after: Only jobs created at or after this time (ISO text, as stored).
+            created_before: Only jobs created at or before this time (ISO text, as stored).
+            descending: Newest first (else oldest first); submission order breaks ties.
+            limit: The most rows returned.
+            offset: Matching rows skipped before the page.
+        """
+        where = ["instance=?"]
+        args: list[Any] = [instance]
+        if states:
+            where.append(f"status IN ({', '.join('?' * len(states))})")
+            args.extend(states)
+        for column, value in (
+            ("program", program),
+            ("backend", backend),
+            ("session_id", session_id),
+        ):
+            if value is not None:
+                where.append(f"{column}=?")
+                args.append(value)
+        for op, bound in ((">=", created_after), ("<=", created_before)):
+            if bound is not None:
+                where.append(f"created {op} ?")
+                args.append(bound)
+        for tag in tags:
+            where.append("EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value=?)")
+            args.append(tag)
+        clause = " AND ".join(where)
+        total = int(self._scalar(f"SELECT COUNT(*) FROM jobs WHERE {clause}", args))
         order = "DESC" if descending else "ASC"
         rows = self._all(
             f"SELECT * FROM jobs WHERE {clause} ORDER BY created {order}, seq {order} "
             "LIMIT ? OFFSET ?",
-            [*all_args, limit, offset],
+            [*args, limit, offset],
         )
         return [dict(r) for r in rows], total
 
@@ -442,6 +495,7 @@ class Store:
         return ids
 
     def usage_seconds(self, instance: str) -> float:
+        """Execution time of the jobs of ``instance``, in seconds."""
         total = self._scalar(
             "SELECT COALESCE(SUM(exec_ns), 0) FROM jobs WHERE instance=?", (instance,)
         )
@@ -450,6 +504,7 @@ class Store:
     # Sessions ---------------------------------------------------------------------------------
 
     def insert_session(self, **fields: Any) -> None:
+        """Insert a session row from its columns."""
         cols = list(fields)
         self._exec(
             f"INSERT INTO sessions({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
@@ -457,6 +512,7 @@ class Store:
         )
 
     def session(self, session_id: str, instance: str | None = None) -> dict[str, Any] | None:
+        """The row of session ``session_id`` (of ``instance``, if given), or None."""
         sql = "SELECT * FROM sessions WHERE id=?"
         args: list[Any] = [session_id]
         if instance is not None:
@@ -466,10 +522,59 @@ class Store:
         return dict(row) if row else None
 
     def update_session(self, session_id: str, **fields: Any) -> None:
+        """Write ``fields`` to a session row."""
         sets = ", ".join(f"{k}=?" for k in fields)
         self._exec(f"UPDATE sessions SET {sets} WHERE id=?", [*fields.values(), session_id])
 
+    def update_session_if(
+        self, session_id: str, expected: Mapping[str, Any], **fields: Any
+    ) -> bool:
+        """Write ``fields`` to a session only if its columns still hold ``expected`` (a
+        compare-and-set: a change made meanwhile by another thread wins). True if written."""
+        sets = ", ".join(f"{k}=?" for k in fields)
+        # IS, not =: it compares NULLs (last_job_completed before any job) as equal.
+        checks = "".join(f" AND {k} IS ?" for k in expected)
+        return (
+            self._exec(
+                f"UPDATE sessions SET {sets} WHERE id=?{checks}",
+                [*fields.values(), session_id, *expected.values()],
+            )
+            > 0
+        )
+
+    def sessions_due(self, now: str, *, limit: int) -> list[dict[str, Any]]:
+        """Sessions not closed that may have a time-driven transition due at ``now`` (ISO
+        text), oldest first, at most ``limit``: past their ``max_ttl``; not accepting jobs
+        with none pending; active with nothing pending and idle beyond ``interactive_ttl``.
+        A superset: the caller decides (:func:`~.sessions.session_at`)."""
+        idle = (
+            "NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.session_id = sessions.id "
+            f"AND jobs.status IN {_PENDING})"
+        )
+        rows = self._all(
+            "SELECT * FROM sessions WHERE state IN (?, ?, ?) AND ("
+            "julianday(created) + max_ttl / 86400.0 <= julianday(?)"
+            f" OR (accepting = 0 AND {idle})"
+            " OR (state = ? AND last_job_completed IS NOT NULL"
+            " AND julianday(last_job_completed) + interactive_ttl / 86400.0 < julianday(?)"
+            f" AND {idle})"
+            ") ORDER BY created LIMIT ?",
+            [
+                SESSION_OPEN,
+                SESSION_ACTIVE,
+                SESSION_INACTIVE,
+                now,
+                *JOB_PENDING_STATES,
+                SESSION_ACTIVE,
+                now,
+                *JOB_PENDING_STATES,
+                limit,
+            ],
+        )
+        return [dict(r) for r in rows]
+
     def session_jobs(self, session_id: str, statuses: Sequence[str]) -> list[str]:
+        """The ids of the jobs of a session whose status is one of ``statuses``."""
         rows = self._all(
             f"SELECT id FROM jobs WHERE session_id=? AND status IN "
             f"({', '.join('?' * len(statuses))})",

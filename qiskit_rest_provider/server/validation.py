@@ -2,7 +2,13 @@
 
 Everything here runs before a job is queued, so anything that would fail inside a worker (a seed
 Aer refuses, a precision whose shot count overflows, a result too large to hold) is refused at
-submission with a message that names the value and the limit. ISA checks live in :mod:`..isa`.
+submission with a message that names the value and the limit. ISA checks live in
+:mod:`..core.isa`.
+
+Job options are checked against the protocol's option schema
+(:data:`~qiskit_rest_provider.wire.options.OPTION_SCHEMAS`, in the module whose names, enums and
+ranges the client's option classes are built from): a value the client refuses, the service
+refuses with a 400 that names the option's path and what it accepts.
 
 Limits (documented in ``docs/local_service.md``):
 
@@ -26,9 +32,18 @@ from typing import Any, Final
 
 import numpy as np
 
-from ..wire.constants import DD_SEQUENCE_TYPES, MAX_COST_SECONDS, MAX_TAGS
+from ..wire.constants import MAX_TAGS
+from ..wire.options import (
+    DEFAULT_RESILIENCE_LEVEL,
+    ESTIMATOR_PARAMS_SCHEMA,
+    OPTION_SCHEMAS,
+    ZNE_DEFAULT_EXTRAPOLATORS,
+    ZNE_DEFAULT_NOISE_FACTORS,
+    OptionGroupSpec,
+    ValueSpec,
+    zne_noise_factors_needed,
+)
 from ..wire.options import LOG_LEVELS as OPTION_LOG_LEVELS
-from ..wire.options import OBJECT_OPTIONS, OPTION_NAMES
 
 __all__ = [
     "LOG_LEVELS",
@@ -46,6 +61,8 @@ __all__ = [
     "body_limit",
     "check_precision",
     "check_shots",
+    "check_value",
+    "describe_value",
     "is_utf8",
     "json_depth_exceeds",
     "json_shape_problem",
@@ -253,40 +270,245 @@ def _check_seed(value: Any, name: str) -> None:
         raise ValueError(f"{name} must be an integer in 0..2**63-1")
 
 
-def validate_options(
-    program: str, options: Mapping[str, Any], *, max_shots: int = DEFAULT_MAX_SHOTS
-) -> None:
-    """Raise ``ValueError`` naming the first invalid option.
+# Options against the protocol's schema (wire.options) -----------------------------------------
 
-    Every value the simulation reads (shots, precision, seeds) is checked against the range it
-    can actually run with, so a job accepted here does not fail in the worker for its options.
+#: Longest rendering of a refused value in a message.
+_SHOWN_CHARS = 60
+#: Most unknown option names listed in one message.
+_SHOWN_NAMES = 5
+
+
+def _number_text(value: float) -> str:
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
+
+
+def _range_text(spec: ValueSpec) -> str:
+    if spec.exclusive_minimum is not None:
+        return f" > {_number_text(spec.exclusive_minimum)}"
+    low, high = spec.minimum, spec.maximum
+    if low is not None and high is not None:
+        return f" in {_number_text(low)}..{_number_text(high)}"
+    if low is not None:
+        return f" >= {_number_text(low)}"
+    if high is not None:
+        return f" <= {_number_text(high)}"
+    return ""
+
+
+def describe_value(spec: ValueSpec) -> str:
+    """What ``spec`` accepts, in words, with its range or allowed values (JSON spelling)."""
+    kind = spec.kind
+    if kind == "boolean":
+        text = "true or false"
+    elif kind == "integer":
+        text = "an integer" + _range_text(spec)
+    elif kind == "number":
+        text = "a number" + _range_text(spec)
+    elif kind == "choice":
+        text = "one of " + ", ".join(json.dumps(c) for c in spec.choices)
+    elif kind == "list":
+        assert spec.items is not None
+        item = describe_value(spec.items)
+        least = f"at least {spec.min_items} " if spec.min_items else ""
+        text = f"a list of {least}values, each {item}"
+        if spec.single:
+            text = f"{item}, or a list of {least}such values"
+    elif kind == "strings":
+        limits = []
+        if spec.max_items is not None:
+            limits.append(f"at most {spec.max_items} items")
+        if spec.max_length is not None:
+            limits.append(f"at most {spec.max_length} characters each")
+        text = "a list of strings" + (f" ({', '.join(limits)})" if limits else "")
+    elif kind == "object":
+        text = "an object"
+    elif kind == "edges":
+        text = "a list of [integer, integer] pairs"
+    else:
+        text = "any value"
+    if spec.auto:
+        text += ' or "auto"'
+    if spec.nullable:
+        text = "null or " + text
+    return text
+
+
+def _show(value: Any) -> str:
+    """A short rendering of a refused value (ASCII, so any string can be quoted back)."""
+    if isinstance(value, list):
+        return f"a list of {len(value)} item(s)"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, str):
+        text = json.dumps(value[:_SHOWN_CHARS])
+    elif _is_int(value) and abs(value) >= 10**_SHOWN_CHARS:
+        return "a huge integer"
+    else:
+        text = json.dumps(value)
+    return text if len(text) <= _SHOWN_CHARS + 2 else text[:_SHOWN_CHARS] + "..."
+
+
+def _finite_number(value: Any) -> bool:
+    if _is_int(value):
+        try:
+            float(value)  # an integer too large for a double is no finite number
+        except OverflowError:
+            return False
+        return True
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _fits(spec: ValueSpec, value: Any) -> bool:
+    """Whether ``value`` (not None, not "auto") is a ``spec`` (lists: their own shape only)."""
+    kind = spec.kind
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind in ("integer", "number"):
+        if not (_is_int(value) if kind == "integer" else _finite_number(value)):
+            return False
+        if spec.exclusive_minimum is not None and not value > spec.exclusive_minimum:
+            return False
+        if spec.minimum is not None and value < spec.minimum:
+            return False
+        return spec.maximum is None or value <= spec.maximum
+    if kind == "choice":
+        return isinstance(value, str) and value in spec.choices
+    if kind == "strings":
+        return (
+            isinstance(value, list)
+            and all(isinstance(v, str) for v in value)
+            and (spec.max_items is None or len(value) <= spec.max_items)
+            and (spec.max_length is None or all(len(v) <= spec.max_length for v in value))
+        )
+    if kind == "object":
+        return isinstance(value, Mapping)
+    if kind == "edges":
+        return isinstance(value, list) and all(
+            isinstance(pair, list) and len(pair) == 2 and all(_is_int(q) for q in pair)
+            for pair in value
+        )
+    return kind == "any"
+
+
+def check_value(path: str, spec: ValueSpec, value: Any) -> None:
+    """Raise ``ValueError`` naming ``path`` and what it accepts unless ``value`` is a ``spec``.
+
+    Linear in the size of ``value`` (lists are walked once, objects not at all).
     """
-    allowed = OPTION_NAMES["sampler" if program == "sampler" else "estimator"]
-    unknown = set(options) - allowed
+    if value is None:
+        if spec.nullable or spec.kind == "any":
+            return
+    elif spec.auto and value == "auto":
+        return
+    elif spec.kind == "list":
+        assert spec.items is not None
+        if spec.single and not isinstance(value, list):
+            check_value(path, spec.items, value)
+            return
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                check_value(f"{path}[{i}]", spec.items, item)
+            if len(value) >= spec.min_items:
+                return
+    elif _fits(spec, value):
+        return
+    raise ValueError(f"{path} must be {describe_value(spec)}; got {_show(value)}")
+
+
+def _names(names: set[str]) -> str:
+    shown = sorted(names)[:_SHOWN_NAMES]
+    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+    return ", ".join(_show(n) for n in shown) + more
+
+
+def _check_group(path: str, schema: OptionGroupSpec, value: Any) -> None:
+    """Check an object of options against ``schema``: an object, known names, valid values."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{path} must be an object; got {_show(value)}")
+    unknown = set(value) - set(schema)
     if unknown:
-        raise ValueError(f"unknown option(s) for {program}: {sorted(unknown)}")
+        raise ValueError(
+            f"unknown option(s) in {path}: {_names(unknown)}; {path} holds " + ", ".join(schema)
+        )
+    _check_fields(f"{path}.", schema, value)
+
+
+def _check_fields(prefix: str, schema: OptionGroupSpec, value: Mapping[str, Any]) -> None:
+    """Check the values of the known names of ``value`` (paths ``prefix`` + name)."""
+    for name, spec in schema.items():
+        if name in value:
+            if isinstance(spec, ValueSpec):
+                check_value(prefix + name, spec, value[name])
+            else:
+                _check_group(prefix + name, spec, value[name])
+
+
+def validate_options(
+    program: str,
+    options: Mapping[str, Any],
+    *,
+    max_shots: int = DEFAULT_MAX_SHOTS,
+    params: Mapping[str, Any] | None = None,
+) -> None:
+    """Raise ``ValueError`` naming the first invalid option, what it accepts and what it got.
+
+    ``options`` (a job's ``params.options``) is checked against the protocol's schema
+    (:data:`~qiskit_rest_provider.wire.options.OPTION_SCHEMAS`): names, types, enums and
+    ranges of every nested value. So are the options the estimator takes at the top level of
+    ``params`` (``resilience_level``; pass the job's ``params``), then the estimator's
+    cross-option rules. Values the simulation reads (shots, precision, seeds) are then checked
+    against the ranges it can actually run with, so a job accepted here does not fail in the
+    worker for its options.
+    """
+    schema = OPTION_SCHEMAS["sampler" if program == "sampler" else "estimator"]
+    top = {k: v for k, v in (params or {}).items() if k in ESTIMATOR_PARAMS_SCHEMA}
+    if top and program == "sampler":
+        raise ValueError(
+            ", ".join(f"params.{name}" for name in sorted(top)) + " applies to the estimator only"
+        )
+    _check_group("params", ESTIMATOR_PARAMS_SCHEMA, top)
+    unknown = set(options) - set(schema)
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) for {program}: {_names(unknown)}; its options are "
+            + ", ".join(sorted(schema))
+        )
+    _check_fields("", schema, options)
     check_shots(options.get("default_shots"), "default_shots", max_shots)
     check_precision(options.get("default_precision"), "default_precision")
     _check_seed(options.get("seed_estimator"), "seed_estimator")
-    max_time = options.get("max_execution_time")
-    if max_time is not None and (not _is_int(max_time) or not 0 <= max_time <= MAX_COST_SECONDS):
-        raise ValueError(f"max_execution_time must be an integer in 0..{MAX_COST_SECONDS}")
-    for section in OBJECT_OPTIONS:
-        value = options.get(section)
-        if value is not None and not isinstance(value, Mapping):
-            raise ValueError(f"{section} must be an object")
-    sim = options.get("simulator") or {}
-    _check_seed(sim.get("seed_simulator"), "simulator.seed_simulator")
-    resilience = options.get("resilience") or {}
+    _check_seed((options.get("simulator") or {}).get("seed_simulator"), "simulator.seed_simulator")
+    if program != "sampler":
+        _check_resilience(options.get("resilience") or {}, top.get("resilience_level"))
+
+
+def _check_resilience(resilience: Mapping[str, Any], resilience_level: int | None) -> None:
+    """The estimator's cross-option rules (the client's ``EstimatorOptions.validate``)."""
     if resilience.get("pec_mitigation") and resilience.get("zne_mitigation"):
-        raise ValueError("pec_mitigation and zne_mitigation cannot both be true")
-    dd = options.get("dynamical_decoupling") or {}
-    seq = dd.get("sequence_type")
-    if seq is not None and seq not in DD_SEQUENCE_TYPES:
-        *others, last = DD_SEQUENCE_TYPES
         raise ValueError(
-            f"dynamical_decoupling.sequence_type must be {', '.join(others)} or {last}"
+            "resilience.pec_mitigation and resilience.zne_mitigation cannot both be true"
         )
+    mitigation = resilience.get("measure_mitigation")
+    if mitigation is None:
+        level = DEFAULT_RESILIENCE_LEVEL if resilience_level is None else resilience_level
+        mitigation = level >= 1
+    if resilience.get("measure_noise_learning") and not mitigation:
+        raise ValueError(
+            "resilience.measure_noise_learning is set but measure mitigation is off; set "
+            "resilience.measure_mitigation to true or leave measure_noise_learning out"
+        )
+    zne = resilience.get("zne") or {}
+    factors = zne.get("noise_factors", ZNE_DEFAULT_NOISE_FACTORS)
+    extrapolators = zne.get("extrapolator", ZNE_DEFAULT_EXTRAPOLATORS)
+    for name in [extrapolators] if isinstance(extrapolators, str) else extrapolators:
+        needed = zne_noise_factors_needed(name)
+        if needed is not None and len(factors) < needed:
+            raise ValueError(
+                f"resilience.zne.extrapolator {json.dumps(name)} needs at least {needed} noise "
+                f"factors; resilience.zne.noise_factors has {len(factors)}"
+            )
 
 
 def sampler_seed_fits(options: Mapping[str, Any], num_pubs: int) -> bool:

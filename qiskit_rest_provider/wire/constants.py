@@ -54,8 +54,8 @@ __all__ = [
 INTERNAL_TAG_PREFIX: Final = "qiskit-rest:"
 
 #: The client's submission tag: ``SUBMISSION_TAG_PREFIX`` followed by a random token, one per
-#: :func:`~qiskit_rest_provider.submission.submit_job` call and kept across its retries. The local
-#: service treats it as an idempotency key: a job created with it on the same instance within
+#: :func:`~qiskit_rest_provider.api.submission.submit_job` call and kept across its retries. The
+#: local service treats it as an idempotency key: a job created with it on the same instance within
 #: :data:`SUBMISSION_DEDUPE_WINDOW_SECONDS` is returned instead of creating another.
 SUBMISSION_TAG_PREFIX: Final = INTERNAL_TAG_PREFIX + "submit-"
 

@@ -1,7 +1,0 @@
-"""Qiskit V2 primitives over the REST API."""
-
-from .estimator import EstimatorV2
-from .options import EstimatorOptions, SamplerOptions, Unset
-from .sampler import SamplerV2
-
-__all__ = ["EstimatorOptions", "EstimatorV2", "SamplerOptions", "SamplerV2", "Unset"]
