@@ -241,3 +241,16 @@ def test_submitted_params_validate_against_the_schemas(provider: QiskitRestProvi
     estimator_schema.ParamsModel.model_validate(_normalise(raw, 0.05, 3))
     assert raw["resilience_level"] == 1 and raw["version"] == 2
     json.dumps(raw)  # plain JSON all the way down
+
+
+def test_option_classes_are_built_from_the_wire_table() -> None:
+    """The client's option classes are generated from wire/options.py, the table the service
+    validates against: the two cannot drift, and a wrong nesting fails at import."""
+    from qiskit_rest_provider import EstimatorOptions, SamplerOptions
+    from qiskit_rest_provider.client.options import TwirlingOptions, fields, spec_of
+    from qiskit_rest_provider.wire import options as wire
+
+    assert spec_of(SamplerOptions) == wire.SAMPLER_SCHEMA
+    assert spec_of(EstimatorOptions) == {**wire.ESTIMATOR_SCHEMA, **wire.ESTIMATOR_PARAMS_SCHEMA}
+    with pytest.raises(RuntimeError, match="needs the class built from its spec"):
+        fields.built_from(wire.RESILIENCE, groups={"zne": TwirlingOptions})

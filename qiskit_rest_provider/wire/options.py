@@ -1,11 +1,11 @@
 """The primitives' options as the protocol defines them: names, types, enum values and ranges.
 
-Standard library only. The client's option schema
-(:mod:`qiskit_rest_provider.client.options.schema`) builds its validators from these values
-and checks at import that its option names are these, and the local service's option checks
-(:mod:`qiskit_rest_provider.server.validation`) walk :data:`OPTION_SCHEMAS`, the same names,
-types, enums and ranges written down as data, so the two halves cannot drift on what
-``params.options`` may hold.
+Standard library only. Both halves are built from :data:`OPTION_SCHEMAS`, the names, types,
+enums and ranges written down as data: the client's option classes
+(:mod:`qiskit_rest_provider.client.options.schema`) get one validator per leaf from it, and the
+local service's option checks (:mod:`qiskit_rest_provider.server.validation`) walk it, so the
+two cannot drift on what ``params.options`` may hold. The estimator's cross-option rules use
+the defaults and :func:`zne_noise_factors_needed` below on both sides.
 
 Every leaf option is a :class:`ValueSpec`: the JSON values it accepts. A group of options
 (``twirling``, ``resilience.zne``, ...) is a mapping from names to specs or further groups.

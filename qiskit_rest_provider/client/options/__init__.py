@@ -10,9 +10,13 @@ of the job body (``log_level``, ``tags``, ``private``, ``cost``, ``runtime``).
 
 Three modules, one concept each:
 
-- :mod:`.fields`: the framework (:data:`Unset`, the validators, :class:`OptionGroup`);
+- :mod:`.fields`: the framework (:data:`Unset`, the validators, :class:`OptionGroup`, and
+  :func:`from_spec`/:func:`built_from`, which build validators and groups from the protocol's
+  option table);
 - :mod:`.schema`: the option groups of :class:`SamplerOptions` and :class:`EstimatorOptions`,
-  built from the protocol's tables in :mod:`qiskit_rest_provider.wire.options`;
+  each built from its group of :data:`~qiskit_rest_provider.wire.options.OPTION_SCHEMAS` (the
+  table the local service checks jobs against), plus the client-only conversions of Qiskit
+  objects and the estimator's cross-option checks;
 - :mod:`.wire`: :class:`PrimitiveOptions`, which maps the options that were set to a job's
   ``params`` and top-level fields.
 """
@@ -25,13 +29,18 @@ from .fields import (
     Unset,
     anything,
     boolean,
+    built_from,
     choice,
+    edges,
     either_auto,
+    from_spec,
     integer,
     list_of,
     mapping,
     nullable,
+    one_or_list,
     real,
+    spec_of,
     string_list,
 )
 from .schema import (
@@ -75,12 +84,17 @@ __all__ = [
     "ZneOptions",
     "anything",
     "boolean",
+    "built_from",
     "choice",
+    "edges",
     "either_auto",
+    "from_spec",
     "integer",
     "list_of",
     "mapping",
     "nullable",
+    "one_or_list",
     "real",
+    "spec_of",
     "string_list",
 ]

@@ -1,8 +1,12 @@
 """The primitives' options (reference §4.4), one :class:`~.fields.OptionGroup` per group.
 
-Enum values, ranges and the option names per program come from :mod:`qiskit_rest_provider.wire`,
-the tables the local service checks against too; :func:`_check_names` refuses, at import, a
-schema whose option names differ from them.
+Every group is built from the protocol's option table
+(:mod:`qiskit_rest_provider.wire.options`), the one the local service checks jobs against:
+:func:`~.fields.built_from` gives each class a validator per leaf of its group, so names,
+types, enums, ranges, ``null`` and ``"auto"`` cannot differ between client and service. What
+stays here is what only the client does: converting Qiskit objects (a ``CouplingMap``, a
+``NoiseModel``) into the JSON values the table describes, and the estimator's cross-option
+checks, which use the table's defaults.
 """
 
 from __future__ import annotations
@@ -10,36 +14,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ...wire.constants import MAX_TAG_LENGTH, MAX_TAGS
 from ...wire.options import (
-    DD_EXTRA_SLACK_DISTRIBUTIONS,
-    DD_SCHEDULING_METHODS,
-    DD_SEQUENCE_TYPES,
+    DEFAULT_RESILIENCE_LEVEL,
+    DYNAMICAL_DECOUPLING,
+    ENVIRONMENT,
     ESTIMATOR_PARAMS_OPTIONS,
-    LOG_LEVELS,
-    MAX_EXECUTION_TIME,
-    MAX_RESILIENCE_LEVEL,
-    MEASURE_TYPES,
-    MIN_RESILIENCE_LEVEL,
+    ESTIMATOR_PARAMS_SCHEMA,
+    ESTIMATOR_SCHEMA,
+    ESTIMATOR_TWIRLING,
+    EXECUTION,
+    LAYER_NOISE_LEARNING,
+    MEASURE_NOISE_LEARNING,
     OPTION_NAMES,
-    TWIRLING_STRATEGIES,
-    ZNE_AMPLIFIERS,
-    ZNE_EXTRAPOLATORS,
+    PEC,
+    RESILIENCE,
+    SAMPLER_EXECUTION,
+    SAMPLER_SCHEMA,
+    SIMULATOR,
+    TWIRLING,
+    ZNE,
+    ZNE_DEFAULT_EXTRAPOLATORS,
+    ZNE_DEFAULT_NOISE_FACTORS,
+    zne_noise_factors_needed,
 )
-from .fields import (
-    Check,
-    OptionGroup,
-    anything,
-    boolean,
-    choice,
-    either_auto,
-    integer,
-    list_of,
-    mapping,
-    nullable,
-    real,
-    string_list,
-)
+from .fields import OptionGroup, built_from
 from .wire import PrimitiveOptions
 
 __all__ = [
@@ -60,12 +58,13 @@ __all__ = [
 ]
 
 
-# Validators of values that Qiskit objects may stand for (duck-typed: no Qiskit import here).
+# Client-only conversions of Qiskit objects (duck-typed: no Qiskit import here). Each runs
+# before the table's check of the value it returns (see fields.from_spec); None never
+# reaches them (both options are nullable in the table).
 
 
 def _edges(path: str, value: Any) -> list[list[int]]:
-    if value is None:
-        return None  # type: ignore[return-value]
+    """A ``CouplingMap`` (anything with ``get_edges()``) or pairs of int-like values."""
     edges = getattr(value, "get_edges", None)
     pairs = edges() if callable(edges) else value
     try:
@@ -76,7 +75,8 @@ def _edges(path: str, value: Any) -> list[list[int]]:
 
 
 def _noise_model(path: str, value: Any) -> Any:
-    if value is None or isinstance(value, Mapping):
+    """A ``qiskit_aer`` ``NoiseModel`` as the wrapper the service decodes; mappings as given."""
+    if isinstance(value, Mapping):
         return value
     to_dict = getattr(value, "to_dict", None)
     if callable(to_dict):  # a qiskit_aer NoiseModel
@@ -84,155 +84,94 @@ def _noise_model(path: str, value: Any) -> Any:
     raise TypeError(f"{path} must be a qiskit_aer NoiseModel, its to_dict() or None")
 
 
-def _extrapolator(path: str, value: Any) -> Any:
-    items = [value] if isinstance(value, str) else value
-    check = list_of(choice(*ZNE_EXTRAPOLATORS), min_length=1)
-    result = check(path, items)
-    return result[0] if isinstance(value, str) else result
-
-
 # Groups ---------------------------------------------------------------------------------------
 
 
+@built_from(DYNAMICAL_DECOUPLING)
 class DynamicalDecouplingOptions(OptionGroup):
     """``dynamical_decoupling``: pad idle periods with a pulse sequence."""
 
-    _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
-        "enable": boolean,
-        "sequence_type": choice(*DD_SEQUENCE_TYPES),
-        "extra_slack_distribution": choice(*DD_EXTRA_SLACK_DISTRIBUTIONS),
-        "scheduling_method": choice(*DD_SCHEDULING_METHODS),
-        "skip_reset_qubits": boolean,
-    }
 
-
+@built_from(EXECUTION)
 class ExecutionOptions(OptionGroup):
     """``execution``: qubit initialisation and repetition delay (seconds)."""
 
-    _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
-        "init_qubits": boolean,
-        "rep_delay": nullable(real(ge=0)),
-    }
 
-
+@built_from(SAMPLER_EXECUTION)
 class SamplerExecutionOptions(ExecutionOptions):
     """``execution`` for the sampler, with ``meas_type``."""
 
-    _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
-        **ExecutionOptions._fields,
-        "meas_type": choice(*MEASURE_TYPES),
-    }
 
-
+@built_from(TWIRLING)
 class TwirlingOptions(OptionGroup):
     """``twirling``: Pauli twirling of gates and measurements."""
 
-    _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
-        "enable_gates": boolean,
-        "enable_measure": boolean,
-        "num_randomizations": either_auto(integer(1)),
-        "shots_per_randomization": either_auto(integer(1)),
-        "strategy": choice(*TWIRLING_STRATEGIES),
-    }
 
-
+@built_from(ESTIMATOR_TWIRLING)
 class EstimatorTwirlingOptions(TwirlingOptions):
     """``twirling`` for the estimator: ``enable_*`` may be ``None`` (level-dependent)."""
 
-    _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
-        **TwirlingOptions._fields,
-        "enable_gates": nullable(boolean),
-        "enable_measure": nullable(boolean),
-    }
 
-
+@built_from(SIMULATOR, convert={"noise_model": _noise_model, "coupling_map": _edges})
 class SimulatorOptions(OptionGroup):
     """``simulator``: noise model, seed and coupling map for simulator backends."""
 
-    _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
-        "noise_model": _noise_model,
-        "seed_simulator": nullable(integer()),
-        "coupling_map": _edges,
-        "basis_gates": nullable(string_list()),
-    }
 
-
+@built_from(ENVIRONMENT)
 class EnvironmentOptions(OptionGroup):
     """``environment``: log level, job tags and privacy (sent at the job's top level)."""
 
-    _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
-        "log_level": choice(*LOG_LEVELS),
-        "job_tags": string_list(max_items=MAX_TAGS, max_length=MAX_TAG_LENGTH),
-        "private": boolean,
-    }
 
-
+@built_from(MEASURE_NOISE_LEARNING)
 class MeasureNoiseLearningOptions(OptionGroup):
     """``resilience.measure_noise_learning`` (TREX calibration)."""
 
-    _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
-        "num_randomizations": integer(1),
-        "shots_per_randomization": either_auto(integer(1)),
-    }
 
-
+@built_from(ZNE)
 class ZneOptions(OptionGroup):
     """``resilience.zne``: zero-noise extrapolation."""
 
-    _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
-        "amplifier": choice(*ZNE_AMPLIFIERS),
-        "noise_factors": list_of(real(ge=1), min_length=1),
-        "extrapolator": _extrapolator,
-        "extrapolated_noise_factors": either_auto(list_of(real())),
-    }
 
-
+@built_from(PEC)
 class PecOptions(OptionGroup):
     """``resilience.pec``: probabilistic error cancellation."""
 
-    _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
-        "max_overhead": nullable(real(gt=0)),
-        "noise_gain": either_auto(real(ge=0)),
-    }
 
-
+@built_from(LAYER_NOISE_LEARNING)
 class LayerNoiseLearningOptions(OptionGroup):
     """``resilience.layer_noise_learning``."""
 
-    _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
-        "max_layers_to_learn": nullable(integer(0)),
-        "shots_per_randomization": integer(1),
-        "num_randomizations": integer(1),
-        "layer_pair_depths": list_of(integer(0)),
-    }
 
-
-class ResilienceOptions(OptionGroup):
-    """``resilience``: error mitigation for the estimator."""
-
-    _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
-        "measure_mitigation": nullable(boolean),
+@built_from(
+    RESILIENCE,
+    groups={
         "measure_noise_learning": MeasureNoiseLearningOptions,
-        "zne_mitigation": nullable(boolean),
         "zne": ZneOptions,
-        "pec_mitigation": boolean,
         "pec": PecOptions,
         "layer_noise_learning": LayerNoiseLearningOptions,
-        "layer_noise_model": anything,
-    }
+    },
+)
+class ResilienceOptions(OptionGroup):
+    """``resilience``: error mitigation for the estimator."""
 
 
 # The primitives' options ----------------------------------------------------------------------
 
-_COMMON: dict[str, Check | type[OptionGroup]] = {
+_COMMON_GROUPS: dict[str, type[OptionGroup]] = {
     "dynamical_decoupling": DynamicalDecouplingOptions,
     "simulator": SimulatorOptions,
     "environment": EnvironmentOptions,
-    "max_execution_time": integer(1, MAX_EXECUTION_TIME),
-    "experimental": mapping,
 }
 
 
+@built_from(
+    SAMPLER_SCHEMA,
+    groups={
+        **_COMMON_GROUPS,
+        "execution": SamplerExecutionOptions,
+        "twirling": TwirlingOptions,
+    },
+)
 class SamplerOptions(PrimitiveOptions):
     """Options of :class:`~qiskit_rest_provider.SamplerV2`.
 
@@ -241,18 +180,17 @@ class SamplerOptions(PrimitiveOptions):
     ``max_execution_time`` (seconds, sent as the job's ``cost``) and ``experimental``.
     """
 
-    _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
-        **_COMMON,
-        "default_shots": integer(1),
-        "execution": SamplerExecutionOptions,
-        "twirling": TwirlingOptions,
-    }
 
-
-#: Fewest noise factors each extrapolator needs (``polynomial_degree_k`` needs ``k + 1``).
-_MIN_FACTORS = {"linear": 2, "exponential": 2, "fallback": 2, "double_exponential": 4}
-
-
+@built_from(
+    ESTIMATOR_SCHEMA,
+    ESTIMATOR_PARAMS_SCHEMA,
+    groups={
+        **_COMMON_GROUPS,
+        "execution": ExecutionOptions,
+        "twirling": EstimatorTwirlingOptions,
+        "resilience": ResilienceOptions,
+    },
+)
 class EstimatorOptions(PrimitiveOptions):
     """Options of :class:`~qiskit_rest_provider.EstimatorV2`.
 
@@ -263,42 +201,29 @@ class EstimatorOptions(PrimitiveOptions):
     """
 
     _params_level: ClassVar[frozenset[str]] = frozenset(ESTIMATOR_PARAMS_OPTIONS)
-    _fields: ClassVar[dict[str, Check | type[OptionGroup]]] = {
-        **_COMMON,
-        "resilience_level": integer(MIN_RESILIENCE_LEVEL, MAX_RESILIENCE_LEVEL),
-        "default_precision": real(gt=0),
-        "default_shots": nullable(integer(1)),
-        "seed_estimator": nullable(integer(0)),
-        "execution": ExecutionOptions,
-        "twirling": EstimatorTwirlingOptions,
-        "resilience": ResilienceOptions,
-    }
 
     def validate(self) -> None:
         """Cross-option checks: PEC with ZNE, TREX learning without measure mitigation, and
-        too few ZNE noise factors for an extrapolator."""
+        too few ZNE noise factors for an extrapolator (unset options take the service's
+        defaults from :mod:`qiskit_rest_provider.wire.options`)."""
         resilience = self.to_dict().get("resilience", {})
         if resilience.get("pec_mitigation") and resilience.get("zne_mitigation"):
             raise ValueError(
                 "resilience.pec_mitigation and resilience.zne_mitigation cannot both be True"
             )
         mitigation = resilience.get("measure_mitigation")
-        if mitigation is None:
-            mitigation = self._values.get("resilience_level", 1) >= 1
+        if mitigation is None:  # the service turns it on from resilience level 1
+            mitigation = self._values.get("resilience_level", DEFAULT_RESILIENCE_LEVEL) >= 1
         if resilience.get("measure_noise_learning") and not mitigation:
             raise ValueError(
                 "resilience.measure_noise_learning is set but measure mitigation is off; set "
                 "resilience.measure_mitigation=True or unset measure_noise_learning"
             )
         zne = resilience.get("zne", {})
-        factors = zne.get("noise_factors", [1.0, 3.0, 5.0])
-        extrapolators = zne.get("extrapolator", ["exponential", "linear"])
-        if isinstance(extrapolators, str):
-            extrapolators = [extrapolators]
-        for name in extrapolators:
-            needed = _MIN_FACTORS.get(name)
-            if needed is None and name.startswith("polynomial_degree_"):
-                needed = int(name.rsplit("_", 1)[1]) + 1
+        factors = zne.get("noise_factors", ZNE_DEFAULT_NOISE_FACTORS)
+        extrapolators = zne.get("extrapolator", ZNE_DEFAULT_EXTRAPOLATORS)
+        for name in [extrapolators] if isinstance(extrapolators, str) else extrapolators:
+            needed = zne_noise_factors_needed(name)
             if needed is not None and len(factors) < needed:
                 raise ValueError(
                     f"resilience.zne.extrapolator {name!r} needs at least {needed} noise "
@@ -307,7 +232,8 @@ class EstimatorOptions(PrimitiveOptions):
 
 
 def _check_names(program: str, options: type[PrimitiveOptions]) -> None:
-    """Refuse a schema whose ``params.options`` names differ from the protocol's table."""
+    """Refuse a schema whose ``params.options`` names differ from the protocol's table (the
+    options sent at the top level of ``params`` left out)."""
     sent = options.wire_option_names()
     expected = OPTION_NAMES[program]
     if sent != expected:
