@@ -4,7 +4,6 @@ polling load, and simulation time inside the service versus Aer called directly.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import warnings
@@ -21,16 +20,9 @@ __all__ = ["run"]
 def _official_service(server: Any) -> Any:
     from qiskit_ibm_runtime import QiskitRuntimeService
 
-    os.environ["IAM_URL"] = server.iam_url
-    os.environ["QISKIT_FUNCTIONS_EXPERIMENTAL"] = "1"
-    api = f"{server.url}/api/v1"
-    return QiskitRuntimeService(
-        channel="ibm_quantum_platform",
-        token=server.api_key,
-        instance=server.instance,
-        url=server.url,
-        url_resolver=lambda *_: api,
-    )
+    # The official client reaches a loopback service through the service's proxy, with
+    # documented options only (no environment variable, which would leak into the caller).
+    return QiskitRuntimeService(instance=server.instance, **server.official_client_options())
 
 
 def _requests_per_job(server: Any, submit: Callable[[], Any], jobs: int) -> float:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -43,3 +46,21 @@ def pytest_configure(config: pytest.Config) -> None:
             "the qiskit_rest pytest plugin is not registered: install the package "
             '(pip install -e ".[test]") so that its pytest11 entry point is found'
         )
+
+
+@pytest.fixture(autouse=True)
+def _environment_unchanged() -> Iterator[None]:
+    """A test leaves os.environ as it found it (use monkeypatch): a variable leaked by one test
+    (QISKIT_*, IAM_URL, ...) would silently reconfigure the official client in later ones."""
+    ignored = "PYTEST_CURRENT_TEST"  # pytest's own bookkeeping
+    before = {k: v for k, v in os.environ.items() if k != ignored}
+    yield
+    after = {k: v for k, v in os.environ.items() if k != ignored}
+    if after != before:
+        changed = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
+        for key in changed:
+            if key in before:
+                os.environ[key] = before[key]
+            else:
+                os.environ.pop(key, None)
+        pytest.fail(f"the test changed os.environ: {changed} (use monkeypatch)")

@@ -247,7 +247,8 @@ def test_missing_parameter_values_and_bad_shots(simulator: RestBackend) -> None:
 
 def test_too_many_pubs_for_the_backend(provider: QiskitRestProvider) -> None:
     nighthawk = provider.backend("local_nighthawk")
-    limit = nighthawk.max_circuits
+    assert nighthawk.max_circuits is None  # as IBMBackend reports it (issue 13)
+    limit = nighthawk.configuration().max_experiments
     assert limit is not None
     circuit = isa(nighthawk, bell())
     with pytest.raises(PubValidationError, match=rf"{limit + 1} pubs exceed .* {limit}"):
@@ -423,7 +424,7 @@ def test_backend_run_returns_qiskit_result(
     with pytest.raises(Exception, match="memory"):
         no_memory.get_memory(0)
     with pytest.raises(ValueError, match=r"unknown backend\.run option"):
-        falcon.run(circuits[0], shots=20, meas_level=1)
+        falcon.run(circuits[0], shots=20, meas_levels=1)
 
 
 def test_backend_run_rejects_non_isa(falcon: RestBackend) -> None:

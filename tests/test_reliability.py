@@ -564,18 +564,15 @@ def test_a_repeated_submission_waits_and_proceeds_when_the_first_is_refused() ->
         with server.provider() as provider:
             provider.client.list_jobs(limit=1)  # a token, so the next POSTs are job posts
             answered: list[tuple[str, Any]] = []  # in the order the answers arrived
-            posts_before = server.service.requests["POST"]
-
             def invalid() -> None:
                 slow = body(_slow_params(tail="h $0;", layers=16000))  # seconds to validate
                 answered.append(("invalid", _attempt(provider.client.create_job, slow)))
 
             first = threading.Thread(target=invalid)
             first.start()
-            _wait_for(lambda: server.service.requests["POST"] > posts_before)
-            # Time for the slow body to be read and its key claimed (its validation takes
-            # several times longer); the small post must arrive while that one is validated.
-            time.sleep(1.0)
+            # The slow body is read and its key claimed; its validation takes seconds, and the
+            # small post must arrive while that one is validated.
+            _wait_for(lambda: server.service.submissions_in_progress() > 0)
             small = body(_slow_params(layers=1))
             answered.append(("valid", _attempt(provider.client.create_job, small)))
             first.join(timeout=120)

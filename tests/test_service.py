@@ -50,7 +50,9 @@ def test_backends_listing_and_target(provider: QiskitRestProvider) -> None:
     assert heron.num_qubits == 156 and "cz" in heron.operation_names
     assert "rzz" not in heron.operation_names  # fractional gates need opting in
     assert "rzz" in provider.backend("local_heron", use_fractional_gates=True).operation_names
-    assert heron.max_circuits == 300 and heron.configuration().max_shots == 100000
+    assert heron.max_circuits is None  # as IBMBackend reports it; the limit is the config's
+    assert heron.configuration().max_experiments == 300
+    assert heron.configuration().max_shots == 100000
     assert heron.status().operational
     assert provider.backend("local_simulator").properties() is None
 

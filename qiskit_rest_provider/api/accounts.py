@@ -8,6 +8,13 @@ Environment variables: ``QISKIT_IBM_TOKEN`` (API key), ``QISKIT_IBM_INSTANCE`` (
 ``QISKIT_IBM_URL`` (API URL override) and ``QISKIT_IBM_IAM_URL`` (IAM URL; ``IAM_URL`` is also
 read, as the official client does).
 
+An account may carry the official client's ``channel`` (``ibm_quantum_platform`` or
+``ibm_cloud``: two names of the same service) and its instance-selection preferences
+(``region``, ``plans_preference``, ``tags``); the official client ignores those preferences when
+an instance is given, and here an instance is always given, so they are stored and listed only.
+``proxies`` may be given as ``requests`` takes them (``{"https": "http://proxy:8080"}``) or as
+the official client takes them (``{"urls": {...}}``).
+
 The instance CRN decides where the user's credentials are sent, so it is validated strictly in
 every entry point (constructor arguments, environment variables, the accounts file): it must have
 the exact form ``crn:v1:<cname>:<ctype>:<service>:<region>:<scope>:<service-instance>::`` with
@@ -34,7 +41,9 @@ from ..errors import AccountError, AccountNotFoundError
 from .auth import DEFAULT_IAM_URL
 
 __all__ = [
+    "CHANNELS",
     "DEFAULT_ACCOUNT_NAME",
+    "DEFAULT_CHANNEL",
     "KNOWN_REGIONS",
     "Account",
     "AccountError",
@@ -42,10 +51,12 @@ __all__ = [
     "Crn",
     "accounts_file",
     "api_url_for_instance",
+    "check_channel",
     "crn_region",
     "delete_account",
     "normalize_api_url",
     "normalize_iam_url",
+    "normalize_proxies",
     "parse_crn",
     "save_account",
     "saved_accounts",
@@ -53,6 +64,14 @@ __all__ = [
 
 DEFAULT_ACCOUNT_NAME = "default"
 _ENV_FILE = "QISKIT_REST_ACCOUNTS_FILE"
+
+#: The official client's channels that reach IBM's Qiskit Runtime service (the same service:
+#: ``ibm_cloud`` is the legacy name), and the one an account without a channel belongs to.
+CHANNELS = ("ibm_quantum_platform", "ibm_cloud")
+DEFAULT_CHANNEL = "ibm_quantum_platform"
+#: The official client's default ``url``: IBM Cloud itself, from which it derives the API host
+#: of the instance's region exactly as :func:`api_url_for_instance` does.
+_IBM_CLOUD_ROOT = "https://cloud.ibm.com"
 
 #: The public regions whose API host the client derives from a CRN, and that host. Nothing else
 #: is ever derived: the host comes from this table, never from text inside the CRN.
@@ -219,12 +238,81 @@ def normalize_iam_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
+def check_channel(channel: object, *, source: str = "channel") -> str | None:
+    """Validate one of the official client's channel names (None passes through).
+
+    Raises:
+        AccountError: anything but ``ibm_quantum_platform`` or ``ibm_cloud``; ``local`` (the
+            official client's local testing mode) is pointed at the local service instead.
+    """
+    if channel is None:
+        return None
+    if isinstance(channel, str) and channel in CHANNELS:
+        return channel
+    if channel == "local":
+        raise AccountError(
+            f"{source}='local' is qiskit-ibm-runtime's local testing mode; here the local mode is "
+            "a real local service: start LocalRuntimeServer() (or `qiskit-rest serve`) and use "
+            "its provider(), or pass its url= with channel='ibm_quantum_platform'."
+        )
+    shown = _shown(channel) if isinstance(channel, str) else type(channel).__name__
+    raise AccountError(
+        f"Invalid {source} {shown}: expected one of {', '.join(repr(c) for c in CHANNELS)}."
+    )
+
+
+def normalize_proxies(proxies: object) -> dict[str, str] | None:
+    """Proxies as ``requests`` takes them, from either form users write.
+
+    Accepts ``requests``-style ``{"https": "http://proxy:8080", ...}`` or the official client's
+    ``{"urls": {...}}``. The official client's NTLM credentials (``username_ntlm``,
+    ``password_ntlm``) need a package this client does not depend on: they are refused, and so
+    is anything else.
+
+    Raises:
+        AccountError: ``proxies`` is neither form, or asks for NTLM authentication.
+    """
+    if proxies is None:
+        return None
+    if not isinstance(proxies, Mapping):
+        raise AccountError("proxies must be a mapping such as {'https': 'http://proxy:8080'}")
+    if "urls" in proxies or "username_ntlm" in proxies or "password_ntlm" in proxies:
+        if proxies.get("username_ntlm") or proxies.get("password_ntlm"):
+            raise AccountError(
+                "NTLM proxy authentication (username_ntlm/password_ntlm) is not supported: put "
+                "the proxy's credentials in its URL (http://user:password@proxy:8080) instead."
+            )
+        extra = sorted(set(proxies) - {"urls", "username_ntlm", "password_ntlm"})
+        if extra:
+            raise AccountError(f"Unknown proxies key(s) {extra}: expected 'urls'.")
+        proxies = proxies.get("urls") or {}
+        if not isinstance(proxies, Mapping):
+            raise AccountError("proxies['urls'] must map protocols to proxy URLs")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in proxies.items()):
+        raise AccountError("proxies must be a mapping such as {'https': 'http://proxy:8080'}")
+    return dict(proxies) or None
+
+
+def _string_list(value: object, name: str) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise AccountError(f"{name} must be a list of strings, e.g. ['open']")
+    if not all(isinstance(v, str) and v for v in value):
+        raise AccountError(f"{name} must be a list of non-empty strings")
+    return list(value)
+
+
 @dataclass
 class Account:
     """Everything needed to reach one Runtime instance.
 
     ``token`` is the IBM Cloud API key (exchanged at IAM); alternatively ``bearer_token`` is a
     ready access token used as is. Neither appears in ``repr()``.
+
+    ``channel``, ``region``, ``plans_preference`` and ``tags`` are the official client's (see
+    the module's docstring); ``url`` set to IBM Cloud's root (``https://cloud.ibm.com``, the
+    official client's default) means "derive the host from the instance", as there.
     """
 
     instance: str | None = None
@@ -235,6 +323,10 @@ class Account:
     proxies: dict[str, str] | None = None
     verify: bool | str = True
     name: str | None = None
+    channel: str | None = None
+    region: str | None = None
+    plans_preference: list[str] | None = None
+    tags: list[str] | None = None
 
     def __post_init__(self) -> None:
         for name in ("instance", "token", "url", "iam_url", "bearer_token", "name"):
@@ -243,15 +335,21 @@ class Account:
                 raise AccountError(f"{name} must be a string, got {type(value).__name__}")
         if not isinstance(self.verify, (bool, str)):
             raise AccountError("verify must be True, False or the path of a CA bundle")
-        if self.proxies is not None and (
-            not isinstance(self.proxies, Mapping)
-            or not all(isinstance(k, str) and isinstance(v, str) for k, v in self.proxies.items())
-        ):
-            raise AccountError("proxies must be a mapping such as {'https': 'http://proxy:8080'}")
+        self.proxies = normalize_proxies(self.proxies)
+        self.channel = check_channel(self.channel)
+        if self.region is not None and self.region not in KNOWN_REGIONS:
+            shown = _shown(self.region) if isinstance(self.region, str) else "a non-string"
+            raise AccountError(
+                f"Invalid region {shown}: expected one of {', '.join(sorted(KNOWN_REGIONS))}."
+            )
+        self.plans_preference = _string_list(self.plans_preference, "plans_preference")
+        self.tags = _string_list(self.tags, "tags")
         if self.instance == "":
             self.instance = None
         if self.instance is not None:
             parse_crn(self.instance, secrets=self._secrets())
+        if self.url is not None and self.url.strip().rstrip("/").lower() == _IBM_CLOUD_ROOT:
+            self.url = None
         if self.url is not None:
             self.url = normalize_api_url(self.url)
         if self.iam_url is not None:
@@ -260,15 +358,23 @@ class Account:
     def _secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self.token, self.bearer_token) if isinstance(s, str) and s)
 
-    def validate(self) -> Account:
+    def validate(self, *, require_instance: bool = True) -> Account:
         """Raise :class:`AccountError` unless the account can authenticate, names a valid
         instance CRN and has an API host: an explicit ``url``, or one derived from a known
         region. Re-checks every field, so an account whose attributes were changed after it was
-        built is validated too."""
+        built is validated too.
+
+        Args:
+            require_instance: With ``False``, an account without an instance is valid (its
+                instance is discovered when a provider uses it; see
+                :mod:`qiskit_rest_provider.api.discovery`).
+        """
         replace(self)  # runs __post_init__'s checks on the current field values
         if not (self.token or self.bearer_token):
             raise AccountError("An API key (token) or a bearer token is required.")
         if not self.instance:
+            if not require_instance:
+                return self
             raise AccountError(
                 "An instance CRN is required (crn:v1:bluemix:public:quantum-computing:...)."
             )
@@ -393,11 +499,15 @@ def save_account(
     name: str | None = None,
     iam_url: str | None = None,
     bearer_token: str | None = None,
-    proxies: dict[str, str] | None = None,
+    proxies: Mapping[str, Any] | None = None,
     verify: bool | str = True,
     set_as_default: bool | None = None,
     overwrite: bool = False,
     filename: str | os.PathLike[str] | None = None,
+    channel: str | None = None,
+    region: str | None = None,
+    plans_preference: list[str] | None = None,
+    tags: list[str] | None = None,
 ) -> Account:
     """Save an account to disk (file mode 0600).
 
@@ -408,11 +518,16 @@ def save_account(
         name: Account name; ``"default"`` if omitted.
         iam_url: IAM URL override.
         bearer_token: A ready bearer token instead of an API key.
-        proxies: ``requests``-style proxies.
+        proxies: ``requests``-style proxies, or the official client's ``{"urls": {...}}``.
         verify: TLS verification: ``True``, ``False`` or a CA-bundle path.
         set_as_default: Make this the default account (the first saved account always is).
         overwrite: Replace an existing account of the same name.
         filename: Accounts file path.
+        channel: The official client's channel (``ibm_quantum_platform`` or ``ibm_cloud``).
+        region: The official client's region preference (stored; used to choose an instance
+            when none is given).
+        plans_preference: The official client's plan preference (stored, likewise).
+        tags: The official client's instance tags (stored, likewise).
 
     Raises:
         AccountError: the account is incomplete, or the name exists and ``overwrite`` is False.
@@ -424,10 +539,14 @@ def save_account(
         url=url,
         iam_url=iam_url,
         bearer_token=bearer_token,
-        proxies=proxies,
+        proxies=normalize_proxies(proxies),
         verify=verify,
         name=name,
-    ).validate()
+        channel=channel,
+        region=region,
+        plans_preference=plans_preference,
+        tags=tags,
+    ).validate(require_instance=False)
     path = accounts_file(filename)
     data = _read(path)
     if name in data and not overwrite:
@@ -449,13 +568,22 @@ def save_account(
     return account
 
 
+def _channel_of(entry: Mapping[str, Any]) -> object:
+    """The channel an accounts-file entry belongs to (the default one when it names none)."""
+    return entry.get("channel") or DEFAULT_CHANNEL
+
+
 def saved_accounts(
     *,
     default: bool | None = None,
     name: str | None = None,
     filename: str | os.PathLike[str] | None = None,
+    channel: str | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Saved accounts by name (secrets hidden), optionally only the default or one name."""
+    """Saved accounts by name (secrets hidden), optionally only the default, one name or the
+    accounts of one channel (an account saved without a channel is ``ibm_quantum_platform``'s).
+    """
+    check_channel(channel)
     data = _read(accounts_file(filename))
     result: dict[str, dict[str, Any]] = {}
     for key, value in data.items():
@@ -464,6 +592,8 @@ def saved_accounts(
         if name is not None and key != name:
             continue
         if default is not None and bool(value.get("is_default")) != default:
+            continue
+        if channel is not None and _channel_of(value) != channel:
             continue
         try:
             shown = Account.from_saved(key, value).redacted()
@@ -476,12 +606,25 @@ def saved_accounts(
 
 
 def delete_account(
-    name: str | None = None, *, filename: str | os.PathLike[str] | None = None
+    name: str | None = None,
+    *,
+    filename: str | os.PathLike[str] | None = None,
+    channel: str | None = None,
 ) -> bool:
-    """Delete a saved account (the default name if omitted). True if one was deleted."""
-    name = name or DEFAULT_ACCOUNT_NAME
+    """Delete a saved account (the one named ``"default"`` if no name is given). True if one
+    was deleted.
+
+    ``channel`` applies only without a name, as in the official client: the account named
+    ``"default"`` is deleted only if it belongs to that channel.
+    """
+    check_channel(channel)
     path = accounts_file(filename)
     data = _read(path)
+    if name is None and channel is not None:
+        entry = data.get(DEFAULT_ACCOUNT_NAME)
+        if not isinstance(entry, dict) or _channel_of(entry) != channel:
+            return False
+    name = name or DEFAULT_ACCOUNT_NAME
     if name not in data:
         return False
     del data[name]
@@ -490,28 +633,47 @@ def delete_account(
 
 
 def load_account(
-    name: str | None = None, *, filename: str | os.PathLike[str] | None = None
+    name: str | None = None,
+    *,
+    filename: str | os.PathLike[str] | None = None,
+    channel: str | None = None,
 ) -> Account:
     """Load a saved account by name, or the default one (secrets included, for use).
+
+    Without a name: the account marked default, else the one named ``"default"``. With
+    ``channel``, the same among that channel's accounts, and failing both, the first account of
+    that channel, as the official client picks "any account of this channel" (the name wins over
+    the channel, as there).
 
     Raises:
         AccountNotFoundError: no such account (or no default).
         AccountError: the saved account is invalid (for instance a malformed CRN).
     """
+    check_channel(channel)
     path = accounts_file(filename)
     data = _read(path)
     if name is not None:
         if name not in data or not isinstance(data[name], dict):
             raise AccountNotFoundError(f"No saved account named {name!r} in {path}")
         return _from_file(name, data[name], path)
-    for key, value in data.items():
-        if isinstance(value, dict) and value.get("is_default"):
+    candidates = {
+        key: value
+        for key, value in data.items()
+        if isinstance(value, dict) and (channel is None or _channel_of(value) == channel)
+    }
+    for key, value in candidates.items():
+        if value.get("is_default"):
             return _from_file(key, value, path)
-    if isinstance(data.get(DEFAULT_ACCOUNT_NAME), dict):
-        return _from_file(DEFAULT_ACCOUNT_NAME, data[DEFAULT_ACCOUNT_NAME], path)
+    if DEFAULT_ACCOUNT_NAME in candidates:
+        return _from_file(DEFAULT_ACCOUNT_NAME, candidates[DEFAULT_ACCOUNT_NAME], path)
+    if channel is not None and candidates:
+        key = next(iter(candidates))
+        return _from_file(key, candidates[key], path)
+    of_channel = f" of channel {channel!r}" if channel else ""
     raise AccountNotFoundError(
-        "No account given and none found: pass token= and instance=, set QISKIT_IBM_TOKEN and "
-        f"QISKIT_IBM_INSTANCE, or save one with save_account() (looked in {path})"
+        f"No account given and no default account{of_channel} found: pass token= and "
+        "instance=, set QISKIT_IBM_TOKEN and QISKIT_IBM_INSTANCE, or save one with "
+        f"save_account() (looked in {path})"
     )
 
 

@@ -55,10 +55,17 @@ class RuntimeRestClient:
 
     # Backends -------------------------------------------------------------------------------
 
-    def list_backends(self, *, fields: str | None = None) -> list[DeviceEntry]:
-        """``GET /v1/backends``: the device entries."""
-        params = {"fields": fields} if fields else None
-        body = self._get("/v1/backends", params)
+    def list_backends(
+        self, *, fields: str | None = None, include_mocks: bool = False
+    ) -> list[DeviceEntry]:
+        """``GET /v1/backends``: the device entries (with ``include_mocks``, the dry-run
+        ``mock_*`` twins too)."""
+        params: dict[str, str] = {}
+        if fields:
+            params["fields"] = fields
+        if include_mocks:
+            params["include_mocks"] = "true"
+        body = self._get("/v1/backends", params or None)
         devices = body.get("devices", [])
         if not isinstance(devices, list):
             raise ApiError("'devices' is not a list", method="GET", path="/v1/backends")
@@ -137,6 +144,7 @@ class RuntimeRestClient:
         tags: Sequence[str] | None = None,
         session_id: str | None = None,
         exclude_params: bool = True,
+        include_mocks: bool = False,
     ) -> JobsPage:
         """``GET /v1/jobs``: one page ``{"jobs", "count", "limit", "offset"}``."""
         params: list[tuple[str, str]] = [
@@ -148,6 +156,8 @@ class RuntimeRestClient:
             params.append(("sort", "ASC"))
         if pending is not None:
             params.append(("pending", "true" if pending else "false"))
+        if include_mocks:
+            params.append(("include_mocks", "true"))
         for key, value in (
             ("program", program),
             ("backend", backend),

@@ -46,6 +46,17 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _seconds(text: str) -> float:
+    """A command-line duration: a finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r}: seconds must be finite and >= 0")
+    return value
+
+
 def _with_parent(subparsers: Any, parent: argparse.ArgumentParser) -> Any:
     """Make every parser added to ``subparsers`` inherit ``parent``'s options."""
     add_parser = subparsers.add_parser
@@ -96,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--instance", help="instance CRN the key may use (random if omitted; keep it to reuse --db)"
     )
     serve.add_argument(
+        "--instances",
+        metavar="FILE",
+        help="JSON file of the instances to serve (name, plan, backends, usage limit, tags; "
+        "see docs/local_service.md); the API key may use all of them",
+    )
+    serve.add_argument(
         "--revoke-keys",
         action="store_true",
         help="revoke every API key stored in --db (all instances) before adding --api-key",
@@ -113,6 +130,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=600.0,
         metavar="S",
         help="the longest any job may run, whatever its cost (default 600)",
+    )
+    serve.add_argument(
+        "--instance-usage-limit",
+        type=_seconds,
+        default=None,
+        metavar="S",
+        help="execution seconds the instance's jobs may use per month (UTC); once used, new "
+        "jobs are refused with 409 (default: unlimited)",
+    )
+    timing = serve.add_argument_group("realistic timing (off by default)")
+    timing.add_argument(
+        "--queue-delay",
+        type=_seconds,
+        default=0.0,
+        metavar="S",
+        help="seconds every job stays Queued at least",
+    )
+    timing.add_argument(
+        "--min-job-seconds",
+        type=_seconds,
+        default=0.0,
+        metavar="S",
+        help="seconds every job stays Running at least",
     )
     faults = serve.add_argument_group("fault injection (off by default; seeded)")
     faults.add_argument(
@@ -236,6 +276,40 @@ def fault_config(args: argparse.Namespace) -> FaultConfig | None:
     )
 
 
+def server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of ``LocalRuntimeServer`` that ``qiskit-rest serve`` was given
+    (fault injection aside: see :func:`fault_config`)."""
+    return {
+        "host": args.host,
+        "port": args.port,
+        "db": args.db,
+        "backends_dir": args.backends_dir,
+        "api_key": args.api_key,
+        "instance": args.instance,
+        "instances": _instances(args.instances),
+        "workers": args.workers,
+        "allow_remote": args.allow_remote,
+        "max_queued_per_instance": args.max_queued_per_instance,
+        "max_execution_seconds": args.max_execution_seconds,
+        "revoke_keys": args.revoke_keys,
+        "usage_limit_seconds": args.instance_usage_limit,
+        "queue_delay": args.queue_delay,
+        "min_job_seconds": args.min_job_seconds,
+    }
+
+
+def _instances(path: str | None) -> Any:
+    """The instances of ``--instances FILE`` (None without the option)."""
+    if path is None:
+        return None
+    from ..server.instances import load_instances_file
+
+    try:
+        return load_instances_file(path)
+    except ValueError as exc:
+        raise SystemExit(f"qiskit-rest serve: {exc}") from None
+
+
 def _serve(args: argparse.Namespace) -> int:
     import signal
     import threading
@@ -246,20 +320,7 @@ def _serve(args: argparse.Namespace) -> int:
     faults = fault_config(args)
     arguments: dict[str, Any] = {} if faults is None else {"faults": faults}
     server_class = LocalRuntimeServer if faults is None else FaultyRuntimeServer
-    server = server_class(
-        **arguments,
-        host=args.host,
-        port=args.port,
-        db=args.db,
-        backends_dir=args.backends_dir,
-        api_key=args.api_key,
-        instance=args.instance,
-        workers=args.workers,
-        allow_remote=args.allow_remote,
-        max_queued_per_instance=args.max_queued_per_instance,
-        max_execution_seconds=args.max_execution_seconds,
-        revoke_keys=args.revoke_keys,
-    )
+    server = server_class(**arguments, **server_options(args))
     server.start()
     info = {
         "url": server.url,
@@ -267,13 +328,17 @@ def _serve(args: argparse.Namespace) -> int:
         "iam_url": server.iam_url,
         "api_key": server.api_key,
         "instance": server.instance,
+        "instances": server.instances,
+        "proxy_url": server.proxy_url,
     }
     if args.json:
         print_json(info)
     else:
         print(f"Local Qiskit Runtime service on {server.url}")
         print(f"  API key:  {server.api_key}")
-        print(f"  instance: {server.instance}")
+        for crn in server.instances:
+            print(f"  instance: {crn}")
+        print(f"  proxy:    {server.proxy_url}  (for qiskit-ibm-runtime, see docs)")
         print("Connect with:")
         print(
             f"  QiskitRestProvider(token='{server.api_key}', instance='{server.instance}', "

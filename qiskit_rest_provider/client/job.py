@@ -263,7 +263,9 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise JobTimeoutError(
-                        f"job {self.job_id()} is still {status.name} after {timeout} s",
+                        f"job {self.job_id()} is still {status.name} after {timeout} s; it goes "
+                        "on: call result() or wait_for_final_state() again later, or pass a "
+                        "larger timeout",
                         job_id=self.job_id(),
                     )
                 interval = min(interval, remaining)
@@ -540,7 +542,8 @@ def wait_for_jobs(
             if remaining <= 0:
                 ids = ", ".join(j.job_id() for j in pending[:5])
                 raise JobTimeoutError(
-                    f"{len(pending)} job(s) still pending after {timeout} s: {ids}",
+                    f"wait_for_jobs(): {len(pending)} job(s) still pending after {timeout} s "
+                    f"({ids}); they go on: wait again later, or pass a larger timeout",
                     job_id=pending[0].job_id(),
                 )
             interval = min(interval, remaining)

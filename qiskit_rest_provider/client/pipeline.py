@@ -16,12 +16,15 @@ The sampler's pubs, which ``backend.run()`` shares, are coerced and encoded here
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 from qiskit.circuit import QuantumCircuit
+from qiskit.primitives import PrimitiveResult
 from qiskit.primitives.containers import SamplerPub
 from qiskit.transpiler import Target
 
@@ -34,10 +37,14 @@ from ..errors import PubValidationError
 from ..wire.constants import DEFAULT_SHOTS
 from .circuit_cache import CircuitCache
 from .context import ClientContext
-from .job import RuntimeJob
+from .job import ResultDecoder, RuntimeJob
 from .options import PrimitiveOptions, Unset
 
 __all__ = [
+    "BACKEND_RUN",
+    "ESTIMATOR_RUN",
+    "SAMPLER_RUN",
+    "CallSite",
     "ExecutionTarget",
     "SamplerItem",
     "check_pub_count",
@@ -48,6 +55,7 @@ __all__ = [
     "job_body",
     "looks_like_single_pub",
     "prepare_circuits",
+    "restore_circuit_metadata",
     "sampler_expected_bytes",
     "submit",
 ]
@@ -84,30 +92,51 @@ class ExecutionTarget(Protocol):
         """The provider's shared context (the REST client jobs go through)."""
 
     @property
-    def max_circuits(self) -> int | None:
-        """The most pubs per job."""
-
-    @property
     def max_shots(self) -> int | None:
         """The most shots per pub."""
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """The call a user made, as error messages name it: ``call`` (``"SamplerV2.run()"``) and
+    what that call names the things it submits (``item``: ``"pub"`` or ``"circuit"``)."""
+
+    call: str
+    item: str
+
+    def where(self, index: int) -> str:
+        """``"SamplerV2.run(): pub 3"``: the prefix of a message about one item."""
+        return f"{self.call}: {self.item} {index}"
+
+
+SAMPLER_RUN = CallSite("SamplerV2.run()", "pub")
+ESTIMATOR_RUN = CallSite("EstimatorV2.run()", "pub")
+BACKEND_RUN = CallSite("backend.run()", "circuit")
 
 
 # 1. Limits ------------------------------------------------------------------------------------
 
 
-def check_pub_count(backend: ExecutionTarget, count: int) -> None:
-    """At least one pub, and no more than the backend takes per job (``max_experiments``)."""
+def check_pub_count(backend: ExecutionTarget, count: int, site: CallSite = SAMPLER_RUN) -> None:
+    """At least one pub, and no more than the backend takes per job: the configuration's
+    ``max_experiments`` (``backend.max_circuits`` reports ``None``, as IBM's backends do, but the
+    service still enforces the limit, so the client checks it before submitting)."""
     if count == 0:
-        raise PubValidationError("no pubs to run")
-    limit = backend.max_circuits
+        raise PubValidationError(f"{site.call}: no {site.item}s to run")
+    limit = backend.configuration().max_experiments
     if limit is not None and count > limit:
         raise PubValidationError(
-            f"{count} pubs exceed the backend's limit of {limit} per job "
-            f"(max_experiments); split them over several jobs"
+            f"{site.call}: {count} {site.item}s exceed the backend's limit of {limit} per job "
+            f"(configuration().max_experiments); split them over several {site.call} calls"
         )
 
 
-def check_shots(backend: ExecutionTarget, shots: Sequence[int | None], default: int) -> None:
+def check_shots(
+    backend: ExecutionTarget,
+    shots: Sequence[int | None],
+    default: int,
+    site: CallSite = SAMPLER_RUN,
+) -> None:
     """Every pub's shots (``default`` where a pub gives none) within the backend's ``max_shots``."""
     limit = backend.max_shots
     if not limit:
@@ -116,19 +145,21 @@ def check_shots(backend: ExecutionTarget, shots: Sequence[int | None], default: 
         value = pub_shots if pub_shots is not None else default
         if value > limit:
             raise PubValidationError(
-                f"pub {i}: {value} shots exceed the backend's max_shots={limit}"
+                f"{site.where(i)}: {value} shots exceed the backend's max_shots={limit}; "
+                f"ask for at most {limit} (or split the shots over several jobs)"
             )
 
 
-def check_rep_delay(backend: ExecutionTarget, rep_delay: Any) -> None:
-    """An explicit ``rep_delay`` (seconds) within the backend's ``rep_delay_range``."""
+def check_rep_delay(backend: ExecutionTarget, rep_delay: Any, option: str = "") -> None:
+    """An explicit ``rep_delay`` (seconds) within the backend's ``rep_delay_range``;
+    ``option`` names the setting in the message (``options.execution.rep_delay`` by default)."""
     if not isinstance(rep_delay, float):  # Unset, or None (the backend's default)
         return
     bounds = backend.configuration().get("rep_delay_range")
     if bounds and len(bounds) == 2 and not bounds[0] <= rep_delay <= bounds[1]:
         raise ValueError(
-            f"options.execution.rep_delay={rep_delay} s is outside the backend's range "
-            f"[{bounds[0]}, {bounds[1]}] s"
+            f"{option or 'options.execution.rep_delay'}={rep_delay} s is outside the backend's "
+            f"rep_delay_range [{bounds[0]}, {bounds[1]}] s; choose a value in that range"
         )
 
 
@@ -140,6 +171,9 @@ def prepare_circuits(
     circuits: Sequence[QuantumCircuit],
     cache: CircuitCache,
     options: PrimitiveOptions,
+    site: CallSite = SAMPLER_RUN,
+    *,
+    rep_delay_option: str = "",
 ) -> list[str]:
     """Check every circuit against the Target and serialize it (cached per circuit).
 
@@ -153,12 +187,16 @@ def prepare_circuits(
     faulty = props.faulty_qubits() if props is not None else []
     if options.dynamical_decoupling.enable and any(_has_control_flow(c) for c in circuits):
         raise PubValidationError(
-            "dynamical decoupling cannot be combined with dynamic circuits (control flow); "
-            "set options.dynamical_decoupling.enable = False"
+            f"{site.call}: dynamical decoupling cannot be combined with dynamic circuits "
+            "(control flow); set options.dynamical_decoupling.enable = False"
         )
-    check_rep_delay(backend, options.execution.rep_delay)
+    check_rep_delay(
+        backend,
+        options.execution.rep_delay,
+        rep_delay_option or f"{site.call}: options.execution.rep_delay",
+    )
     return [
-        cache.prepare(c, target, faulty_qubits=faulty, where=f"pub {i}")
+        cache.prepare(c, target, faulty_qubits=faulty, where=site.where(i))
         for i, c in enumerate(circuits)
     ]
 
@@ -206,6 +244,25 @@ def job_body(
     return body
 
 
+def restore_circuit_metadata(circuits: Sequence[QuantumCircuit]) -> ResultDecoder:
+    """A job decoder that puts each circuit's ``.metadata`` into its pub result's
+    ``metadata["circuit_metadata"]``, as IBM's service does for QPY circuits.
+
+    OpenQASM 3 does not carry circuit metadata, so the service cannot return it: the client
+    keeps a copy of each circuit's metadata when it submits and restores it when the result is
+    decoded. Only the job object returned by ``run()`` has it; a job fetched again from the
+    service (``provider.job(id)``) carries what the service returns (``{}``).
+    """
+    saved = [copy.deepcopy(c.metadata) if c.metadata else {} for c in circuits]
+
+    def decode(result: PrimitiveResult[Any], _job: RuntimeJob) -> PrimitiveResult[Any]:
+        for pub, metadata in zip(result, saved, strict=False):
+            pub.metadata["circuit_metadata"] = metadata
+        return result
+
+    return decode
+
+
 # 4. Submission --------------------------------------------------------------------------------
 
 
@@ -245,18 +302,20 @@ def looks_like_single_pub(pubs: Any, pub_class: type) -> bool:
     return False
 
 
-def coerce_sampler_pubs(pubs: Iterable[Any], shots: int | None) -> list[SamplerItem]:
+def coerce_sampler_pubs(
+    pubs: Iterable[Any], shots: int | None, site: CallSite = SAMPLER_RUN
+) -> list[SamplerItem]:
     """One :data:`SamplerItem` per pub; ``shots`` applies where a pub gives none.
 
     Raises:
         PubValidationError: ``shots`` is not a positive integer, or a pub is malformed or has
-            no classical bits (the message names the pub).
+            no classical bits (the message names the call and the pub).
     """
     if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or shots < 1):
-        raise PubValidationError(f"shots must be a positive integer, not {shots!r}")
+        raise PubValidationError(f"{site.call}: shots must be a positive integer, not {shots!r}")
     if looks_like_single_pub(pubs, SamplerPub):
         raise PubValidationError(
-            "run() takes a list of pubs, e.g. run([circuit]) or run([(circuit, values)])"
+            f"{site.call} takes a list of pubs, e.g. run([circuit]) or run([(circuit, values)])"
         )
     result: list[SamplerItem] = []
     for i, pub in enumerate(pubs):
@@ -270,10 +329,8 @@ def coerce_sampler_pubs(pubs: Iterable[Any], shots: int | None) -> list[SamplerI
                     coerced.shots,
                 )
             _require_measurements(item[0])
-        except PubValidationError as exc:
-            raise PubValidationError(f"pub {i}: {exc}") from None
-        except (ValueError, TypeError) as exc:
-            raise PubValidationError(f"pub {i}: {exc}") from None
+        except (ValueError, TypeError) as exc:  # PubValidationError included
+            raise PubValidationError(f"{site.where(i)}: {exc}") from None
         result.append(item)
     return result
 
@@ -284,11 +341,21 @@ def encode_sampler_pubs(
     cache: CircuitCache,
     options: PrimitiveOptions,
     default_shots: int,
+    site: CallSite = SAMPLER_RUN,
+    *,
+    rep_delay_option: str = "",
 ) -> list[list[Any]]:
     """Check ``items`` against the backend (count, shots, ISA) and encode them for the wire."""
-    check_pub_count(backend, len(items))
-    check_shots(backend, [pub_shots for _, _, pub_shots in items], default_shots)
-    texts = prepare_circuits(backend, [circuit for circuit, _, _ in items], cache, options)
+    check_pub_count(backend, len(items), site)
+    check_shots(backend, [pub_shots for _, _, pub_shots in items], default_shots, site)
+    texts = prepare_circuits(
+        backend,
+        [circuit for circuit, _, _ in items],
+        cache,
+        options,
+        site,
+        rep_delay_option=rep_delay_option,
+    )
     return [
         encode_sampler_pub(text, values, pub_shots)
         for (_, values, pub_shots), text in zip(items, texts, strict=True)

@@ -72,8 +72,23 @@ class Session:
         self._tokens: list[contextvars.Token[Session | None]] = []
 
     @classmethod
-    def from_id(cls, session_id: str, provider: QiskitRestProvider) -> Session:
-        """Attach to an existing session or batch (fetches its details)."""
+    def from_id(
+        cls,
+        session_id: str,
+        service: QiskitRestProvider,
+        use_fractional_gates: bool = False,
+        calibration_id: str | None = None,
+    ) -> Session:
+        """Attach to an existing session or batch (fetches its details).
+
+        Args:
+            session_id: The session's id.
+            service: The provider to reach it through (``qiskit_ibm_runtime`` calls it the
+                service; passed by position, both spellings work).
+            use_fractional_gates: Build the session's backend with fractional gates.
+            calibration_id: Pin the session's backend to this calibration.
+        """
+        provider = service
         details = provider.client.get_session(session_id)
         backend_name = details.get("backend_name") or details.get("backend")
         mode = details.get("mode")
@@ -85,7 +100,13 @@ class Session:
             kind = "a batch" if mode == SESSION_MODE_BATCH else "a dedicated session"
             other = "Batch" if mode == SESSION_MODE_BATCH else "Session"
             raise ValueError(f"{session_id} is {kind}; use {other}.from_id")
-        session = cls(provider.backend(backend_name))
+        session = cls(
+            provider.backend(
+                backend_name,
+                use_fractional_gates=use_fractional_gates,
+                calibration_id=calibration_id,
+            )
+        )
         session._session_id = session_id
         session._closed = (
             details.get("state") == SESSION_CLOSED or details.get("accepting_jobs") is False
@@ -119,6 +140,11 @@ class Session:
     @property
     def provider(self) -> QiskitRestProvider:
         """The provider of the session's backend."""
+        return self._backend.provider
+
+    @property
+    def service(self) -> QiskitRestProvider:
+        """The provider (``qiskit_ibm_runtime``'s name for it)."""
         return self._backend.provider
 
     # Lifecycle --------------------------------------------------------------------------------

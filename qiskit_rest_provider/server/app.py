@@ -20,8 +20,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..wire.constants import API_VERSIONS, JOB_COMPLETED, JOB_FAILED
+from ..wire.constants import API_VERSIONS, JOB_COMPLETED
 from ..wire.error_body import error_body
+from .cloud_http import mount_cloud
 from .service import LocalService, ServiceError
 from .validation import body_limit, parse_json_body
 
@@ -191,16 +192,18 @@ def create_app(service: LocalService) -> FastAPI:  # noqa: C901 - one closure pe
         return {"versions": list(API_VERSIONS)}
 
     @v1.get("/backends")
-    def backends(_: str = Depends(instance)) -> dict[str, Any]:
-        """``GET /v1/backends``: the service's devices."""
-        return {"devices": [service.device_entry(d) for d in service.devices.values()]}
+    def backends(include_mocks: bool = False, inst: str = Depends(instance)) -> dict[str, Any]:
+        """``GET /v1/backends``: the devices the instance may use (their ``mock_*`` dry-run
+        twins too with ``include_mocks=true``)."""
+        devices = service.list_devices(inst, include_mocks=include_mocks)
+        return {"devices": [service.device_entry(d) for d in devices]}
 
     @v1.get("/backends/{name}/configuration")
     def configuration(
-        name: str, calibration_id: str | None = None, _: str = Depends(instance)
+        name: str, calibration_id: str | None = None, inst: str = Depends(instance)
     ) -> dict[str, Any]:
         """``GET /v1/backends/{name}/configuration``: the backend's configuration document."""
-        device = service.device(name)
+        device = service.device(name, inst)
         if calibration_id and device.calibration(calibration_id=calibration_id) is None:
             # As /properties answers: the official client then fails clearly for this id.
             raise ServiceError(
@@ -213,20 +216,20 @@ def create_app(service: LocalService) -> FastAPI:  # noqa: C901 - one closure pe
         name: str,
         updated_before: str | None = None,
         calibration_id: str | None = None,
-        _: str = Depends(instance),
+        inst: str = Depends(instance),
     ) -> Any:
         """``GET /v1/backends/{name}/properties``: the latest or the selected calibration."""
-        return service.properties(service.device(name), updated_before, calibration_id)
+        return service.properties(service.device(name, inst), updated_before, calibration_id)
 
     @v1.get("/backends/{name}/status")
-    def status(name: str, _: str = Depends(instance)) -> dict[str, Any]:
+    def status(name: str, inst: str = Depends(instance)) -> dict[str, Any]:
         """``GET /v1/backends/{name}/status``: operational state and queue length."""
-        return service.device_status(service.device(name))
+        return service.device_status(service.device(name, inst))
 
     @v1.get("/backends/{name}/defaults")
-    def defaults(name: str, _: str = Depends(instance)) -> dict[str, Any]:
+    def defaults(name: str, inst: str = Depends(instance)) -> dict[str, Any]:
         """``GET /v1/backends/{name}/defaults``: always ``{}`` (no pulse defaults here)."""
-        service.device(name)
+        service.device(name, inst)
         return {}
 
     @v1.post("/jobs")
@@ -246,9 +249,11 @@ def create_app(service: LocalService) -> FastAPI:  # noqa: C901 - one closure pe
 
     @v1.get("/jobs/{job_id}")
     def get_job(
-        job_id: str, exclude_params: bool = True, inst: str = Depends(instance)
+        job_id: str, exclude_params: bool = False, inst: str = Depends(instance)
     ) -> dict[str, Any]:
-        """``GET /v1/jobs/{job_id}``: the job document."""
+        """``GET /v1/jobs/{job_id}``: the job document, with its ``params`` unless
+        ``exclude_params=true`` or the job is private (the official client's ``job.inputs``
+        sends no ``exclude_params``: the default is false)."""
         return service.job_document(
             service.get_job(inst, job_id), include_params=not exclude_params
         )
@@ -261,14 +266,15 @@ def create_app(service: LocalService) -> FastAPI:  # noqa: C901 - one closure pe
 
     @v1.get("/jobs/{job_id}/results")
     def results(job_id: str, inst: str = Depends(instance)) -> Response:
-        """``GET /v1/jobs/{job_id}/results``: the result (or a failed job's error), else 204."""
-        row = service.get_job(inst, job_id)
-        if row["status"] in (JOB_COMPLETED, JOB_FAILED) and row["result"]:
-            return PlainTextResponse(
-                row["result"],
-                media_type="application/json" if row["status"] == JOB_COMPLETED else "text/plain",
-            )
-        return Response(status_code=204)
+        """``GET /v1/jobs/{job_id}/results``: the result (or a failed job's error), else 204;
+        a private job's result once, then 404."""
+        found = service.job_result(inst, job_id)
+        if found is None:
+            return Response(status_code=204)
+        text, status = found
+        return PlainTextResponse(
+            text, media_type="application/json" if status == JOB_COMPLETED else "text/plain"
+        )
 
     @v1.post("/jobs/{job_id}/cancel", status_code=204)
     def cancel(job_id: str, inst: str = Depends(instance)) -> Response:
@@ -330,4 +336,7 @@ def create_app(service: LocalService) -> FastAPI:  # noqa: C901 - one closure pe
 
     app.include_router(v1, prefix="/api/v1")
     app.include_router(v1, prefix="/experimental/api/v1")
+    # Last: the catalog's GET /api/v1/{plan id} only sees paths no Runtime route takes, and the
+    # absolute-form middleware goes outermost (the body guard then sees the real path).
+    mount_cloud(app, service.cloud)
     return app

@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from ..wire.jwt import b64url_decode, b64url_encode, sign_hs256, verify_hs256
@@ -132,8 +133,9 @@ class KeyRing:
 
     Args:
         store: Where key records live.
-        api_key: The service's own key: it *replaces* every key stored for ``instance``.
-        instance: The instance CRN ``api_key`` may use.
+        api_key: The service's own key: it *replaces* every key stored for its instances.
+        instance: The instance CRN ``api_key`` may use, or a sequence of them (the key's
+            account has several instances).
         token_lifetime: Access-token lifetime in seconds.
         revoke_keys: Revoke every other stored key (of every instance) at start.
         max_auth_failures: Failed attempts per client within ``auth_failure_window`` seconds
@@ -146,7 +148,7 @@ class KeyRing:
         store: Store,
         *,
         api_key: str,
-        instance: str,
+        instance: str | Sequence[str],
         token_lifetime: int,
         revoke_keys: bool,
         max_auth_failures: int,
@@ -163,7 +165,8 @@ class KeyRing:
         if dropped:
             logger.warning("Deleted %d API key(s) stored unsalted by an earlier version", dropped)
         self._own_key_record = hash_key(api_key)
-        replaced = store.replace_api_keys(self._own_key_record, [instance], "local-user")
+        instances = [instance] if isinstance(instance, str) else list(instance)
+        replaced = store.replace_api_keys(self._own_key_record, instances, "local-user")
         if replaced:
             logger.info("The API key given at start replaced %d stored key(s)", replaced)
         if revoke_keys:
@@ -209,8 +212,8 @@ class KeyRing:
             "scope": "ibm openid",
         }
 
-    def authenticate(self, authorization: str | None, service_crn: str | None) -> str:
-        """Check a request's credentials; return the instance it may act on."""
+    def _claims(self, authorization: str | None) -> dict[str, Any]:
+        """The claims of a valid, unexpired bearer token (401 otherwise)."""
         if not authorization or not authorization.startswith("Bearer "):
             raise ServiceError(401, "unauthorized", "Missing bearer token.")
         # Malformed, non-ASCII, forged or undecodable tokens all look alike to the caller.
@@ -219,6 +222,11 @@ class KeyRing:
             raise ServiceError(401, "unauthorized", "Invalid bearer token.")
         if int(claims.get("exp", 0)) <= time.time():
             raise ServiceError(401, "token_expired", "The bearer token has expired.")
+        return claims
+
+    def authenticate(self, authorization: str | None, service_crn: str | None) -> str:
+        """Check a request's credentials; return the instance it may act on."""
+        claims = self._claims(authorization)
         if not service_crn:
             raise ServiceError(400, "missing_crn", "The Service-CRN header is required.")
         instances = claims.get("instances")
@@ -226,11 +234,22 @@ class KeyRing:
             raise ServiceError(403, "forbidden", "The token may not use this instance.")
         return service_crn
 
+    def token_instances(self, authorization: str | None) -> list[str]:
+        """The instances a bearer token's API key may use (401 for a missing, invalid or
+        expired token): what IBM Cloud's Global Search shows the key's user. No
+        ``Service-CRN`` is needed; the list may be empty (an account without instances)."""
+        instances = self._claims(authorization).get("instances")
+        if not isinstance(instances, list):
+            return []
+        return [i for i in instances if isinstance(i, str)]
+
     def add_api_key(self, api_key: str, instances: list[str], user_id: str = "local-user") -> None:
         """Let ``api_key`` use ``instances`` (stored as a salted scrypt record; adding a known
-        key again replaces its instances)."""
-        if not api_key or not instances:
-            raise ValueError("an API key and at least one instance are required")
+        key again replaces its instances). An empty list is a key of an account without any
+        instance: it gets tokens, Global Search finds nothing for it, and every Runtime call
+        is refused (403)."""
+        if not api_key:
+            raise ValueError("an API key is required")
         if len(api_key) > MAX_API_KEY_LENGTH:
             raise ValueError(f"an API key has at most {MAX_API_KEY_LENGTH} characters")
         secret = api_key.encode("utf-8")

@@ -1,5 +1,5 @@
-"""The device catalog: the devices served, their Targets, and their listing, status and
-properties documents."""
+"""The device catalog: the devices served, which instance may use which, their Targets, and
+their listing, status and properties documents."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from qiskit.transpiler import Target
 
 from ..core.target import build_target
 from ..wire.times import parse_iso
-from .devices import Device
+from .devices import Device, mock_twin
 from .errors import ServiceError
+from .instances import Instances
 from .store import Store
 
 __all__ = ["MAX_CACHED_TARGETS", "Catalog"]
@@ -23,23 +24,74 @@ MAX_CACHED_TARGETS = 16
 class Catalog:
     """The devices a service serves, by name, with a bounded cache of their Targets.
 
-    ``store`` is read for queue lengths only.
+    Args:
+        devices: The devices to serve.
+        store: Read for queue lengths only.
+        instances: The configured instances: which devices each may use (every instance may
+            use every device if not given; see :meth:`Instances.allows`).
+        mocks: Also serve each device's dry-run twin (``mock_*``, see
+            :func:`~.devices.mock_twin`): listed only with ``include_mocks``, usable by the
+            instances that may use its device.
+
+    Raises:
+        ValueError: an instance names a device that is not served.
     """
 
-    def __init__(self, devices: list[Device], store: Store) -> None:
-        #: The devices served, by name.
+    def __init__(
+        self,
+        devices: list[Device],
+        store: Store,
+        instances: Instances | None = None,
+        *,
+        mocks: bool = False,
+    ) -> None:
+        #: The devices served (mock twins included), by name.
         self.devices = {d.name: d for d in devices}
         self.store = store
+        self.instances = instances if instances is not None else Instances([])
+        self.instances.check_backends(self.devices)
+        #: The device each mock twin stands for, by the twin's name.
+        self.twins: dict[str, str] = {}
         #: Built Targets by ``(device name, calibration id)``, least recently used first.
         self.targets: dict[tuple[str, str | None], Target] = {}
         self._lock = threading.Lock()
+        if mocks:
+            self.add_mock_twins()
 
-    def device(self, name: str) -> Device:
-        """The device called ``name`` (404 if there is none)."""
+    def add_mock_twins(self) -> list[str]:
+        """Serve the dry-run twin of every device that has none yet (in :attr:`devices`, which
+        the scheduler shares, so jobs run on them); the names added."""
+        added = []
+        for device in list(self.devices.values()):
+            twin = mock_twin(device)
+            if twin is not None and twin.name not in self.devices:
+                self.devices[twin.name] = twin
+                self.twins[twin.name] = device.name
+                added.append(twin.name)
+        return added
+
+    def allows(self, instance: str, device: Device) -> bool:
+        """Whether ``instance`` may use ``device`` (a mock twin: whether it may use the twin's
+        device)."""
+        return self.instances.allows(instance, self.twins.get(device.name, device.name))
+
+    def device(self, name: str, instance: str | None = None) -> Device:
+        """The device called ``name`` (404 if there is none, or if ``instance`` is given and
+        may not use it: an instance cannot tell another instance's devices from unknown
+        names)."""
         device = self.devices.get(name)
-        if device is None:
+        if device is None or (instance is not None and not self.allows(instance, device)):
             raise ServiceError(404, "backend_not_found", f"Backend {name!r} not found.")
         return device
+
+    def visible(self, instance: str, *, include_mocks: bool = False) -> list[Device]:
+        """The devices ``instance`` may use, in catalog order; mock twins only with
+        ``include_mocks`` (as ``GET /v1/backends?include_mocks=true`` lists them)."""
+        return [
+            d
+            for d in self.devices.values()
+            if (include_mocks or not d.mock) and self.allows(instance, d)
+        ]
 
     def target(self, device: Device, calibration_id: str | None) -> Target:
         """The Target of ``device`` at a calibration (its latest without an id).
@@ -74,7 +126,7 @@ class Catalog:
         """The entry of ``device`` in ``GET /v1/backends``."""
         config = device.configuration
         queue = self.store.count_queued(device.name)
-        return {
+        entry: dict[str, Any] = {
             "name": device.name,
             "status": {"name": device.status},
             "is_simulator": device.simulator,
@@ -85,6 +137,10 @@ class Catalog:
             "wait_time_seconds": {"average": queue * 2.0, "p50": queue * 2.0, "p95": queue * 4.0},
             "physical_qubits": device.num_qubits,
         }
+        if device.mock:
+            # What the official client reads to tell a dry-run twin from a device.
+            entry["class"] = "mock"
+        return entry
 
     def device_status(self, device: Device) -> dict[str, Any]:
         """The status document of ``device``."""

@@ -125,6 +125,11 @@ class SubmissionGate:
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], _Submission] = {}
 
+    def in_progress(self) -> int:
+        """How many submission keys a request is processing right now (claimed, not answered)."""
+        with self._lock:
+            return len(self._pending)
+
     def create_once(
         self, instance: str, body: Any, caller: str | None, create: CreateJob
     ) -> dict[str, Any]:

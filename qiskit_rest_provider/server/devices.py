@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,14 @@ from numpy.typing import NDArray
 
 from ..wire.times import parse_iso, to_utc_iso
 
-__all__ = ["Calibration", "Device", "default_catalog", "load_snapshot_dir"]
+__all__ = [
+    "Calibration",
+    "Device",
+    "default_catalog",
+    "load_snapshot_dir",
+    "mock_name",
+    "mock_twin",
+]
 
 _CAL_DATES = [_dt.datetime(2026, 11, d, 6, 0, tzinfo=_dt.timezone.utc) for d in (1, 8, 15)]
 
@@ -40,12 +48,18 @@ class Calibration:
 
 @dataclass
 class Device:
-    """A backend served by the local service."""
+    """A backend served by the local service.
+
+    A *mock* device (``mock=True``) is the dry-run twin of a device, as IBM lists them: named
+    ``mock_*``, with its twin's configuration and calibrations, listed only when a client asks
+    for mocks (``include_mocks``), and never chosen by ``least_busy``.
+    """
 
     name: str
     configuration: dict[str, Any]
     calibrations: list[Calibration] = field(default_factory=list)  # oldest first
     status: str = "online"
+    mock: bool = False
 
     @property
     def simulator(self) -> bool:
@@ -68,6 +82,31 @@ class Device:
             c for c in self.calibrations if updated_before is None or c.date <= updated_before
         ]
         return candidates[-1] if candidates else None
+
+
+def mock_name(name: str) -> str:
+    """The name of a device's dry-run twin, as the official client derives it for
+    ``run(..., dry_run=True)``: the name's first ``_``-separated word becomes ``mock``
+    (``ibm_kingston`` → ``mock_kingston``, ``local_heron`` → ``mock_heron``)."""
+    return re.sub(r"^[^_]+", "mock", name, count=1)
+
+
+def mock_twin(device: Device) -> Device | None:
+    """The dry-run twin of ``device``: its configuration and calibrations under
+    :func:`mock_name` (each document's ``backend_name`` renamed, nothing else changed, so the
+    twin's Target is the device's). None for a simulator, a mock, or a name without ``_`` (its
+    twin's name would be the bare word ``mock``)."""
+    name = mock_name(device.name)
+    if device.simulator or device.mock or "_" not in device.name or name == device.name:
+        return None
+    configuration = {**device.configuration, "backend_name": name}
+    calibrations = [
+        Calibration(c.calibration_id, c.date, {**c.properties, "backend_name": name})
+        if "backend_name" in c.properties
+        else c
+        for c in device.calibrations
+    ]
+    return Device(name, configuration, calibrations, device.status, mock=True)
 
 
 # Layouts --------------------------------------------------------------------------------------

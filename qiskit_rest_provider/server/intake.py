@@ -3,7 +3,9 @@ listings the API answers."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -11,6 +13,8 @@ from ..core.codec.pubs import PubError, decode_pubs
 from ..core.isa import find_isa_problem
 from ..wire.constants import (
     DEFAULT_SHOTS,
+    JOB_COMPLETED,
+    JOB_FAILED,
     JOB_FINAL_STATES,
     JOB_PENDING_STATES,
     JOB_QUEUED,
@@ -40,7 +44,7 @@ from .validation import (
     validate_options,
 )
 
-__all__ = ["TERMINAL", "JobIntake", "check_tags"]
+__all__ = ["TERMINAL", "JobIntake", "check_tags", "query_bool", "usage_period"]
 
 #: The states in which a job is final.
 TERMINAL = JOB_FINAL_STATES
@@ -74,6 +78,36 @@ _CREATED_MIN = "0001-01-01T00:00:00.000Z"
 _CREATED_MAX = "9999-12-31T23:59:59.999Z"
 #: Retry-After of a job refused at the per-instance queue limit, in seconds.
 _QUEUE_LIMIT_RETRY_AFTER = 10
+#: What the ``params`` column holds for a private job: its inputs are never stored.
+PRIVATE_PARAMS = "null"
+
+
+def usage_period(now: _dt.datetime | None = None) -> tuple[str, str]:
+    """The usage period containing ``now`` (the current time by default): the calendar month
+    in UTC, as ``(start, end)`` ISO texts in the store's format (``end`` is the start of the
+    next month)."""
+    now = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc)
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + _dt.timedelta(days=32)).replace(day=1)
+    return to_utc_iso(start), to_utc_iso(end)
+
+
+#: The spellings of a boolean query parameter (those FastAPI accepts), lower-case.
+_TRUE = frozenset({"true", "1", "yes", "y", "on", "t"})
+_FALSE = frozenset({"false", "0", "no", "n", "off", "f"})
+
+
+def query_bool(value: Any, name: str, default: bool) -> bool:
+    """A boolean query parameter: ``default`` when absent or empty, else ``true``/``false``
+    (any case, or 1/0, yes/no, on/off); anything else is refused (400)."""
+    text = "" if value is None else str(value).strip().lower()
+    if not text:
+        return default
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ServiceError(400, "invalid_request", f"{name} must be true or false.")
 
 
 def check_tags(tags: Any) -> None:
@@ -104,6 +138,14 @@ class JobIntake:
         view_session: A stored session row as it stands now, its due transitions applied
             without writing (the sessions' ``view``): a job for a session whose ``max_ttl``
             has passed is refused even before the sweep has closed it.
+        keep_private_inputs: Hands the ``params`` JSON text of a private job to the scheduler,
+            which holds it in memory until the job starts (it is never written to the store).
+        drop_private_inputs: Forgets what ``keep_private_inputs`` was given for a job (its
+            creation failed after all).
+
+    Usage limits (:meth:`set_usage_limit`): an instance whose jobs' execution time in the
+    current usage period (:func:`usage_period`) reaches its limit gets new jobs refused with
+    409, as IBM's service refuses jobs of an instance past its limit.
     """
 
     def __init__(
@@ -115,6 +157,8 @@ class JobIntake:
         wake: Callable[[], None],
         max_queued_per_instance: int,
         view_session: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+        keep_private_inputs: Callable[[str, str], None],
+        drop_private_inputs: Callable[[str], None],
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -124,6 +168,49 @@ class JobIntake:
         self.submissions = SubmissionGate(store)
         self._cancel = cancel
         self._wake = wake
+        self._keep_private_inputs = keep_private_inputs
+        self._drop_private_inputs = drop_private_inputs
+        # Usage limits in seconds per instance (absent: unlimited); read by request threads,
+        # replaced whole by set_usage_limit.
+        self._usage_limits: dict[str, float] = {}
+
+    def set_usage_limit(self, instance: str, seconds: float | None) -> None:
+        """Limit the execution time ``instance``'s jobs may use per usage period, in seconds
+        (``None``: unlimited). Jobs submitted once the limit is reached are refused (409)."""
+        if seconds is None:
+            limits = dict(self._usage_limits)
+            limits.pop(instance, None)
+        else:
+            seconds = float(seconds)
+            if not (math.isfinite(seconds) and seconds >= 0):
+                raise ValueError("a usage limit is a finite number of seconds >= 0, or None")
+            limits = {**self._usage_limits, instance: seconds}
+        self._usage_limits = limits
+
+    def usage_limit(self, instance: str) -> float | None:
+        """The usage limit of ``instance`` in seconds per usage period (``None``: unlimited)."""
+        return self._usage_limits.get(instance)
+
+    def _consumed(self, instance: str, period: tuple[str, str]) -> float:
+        # Rounded as the usage document shows it, so that the refusal and the document's
+        # usage_limit_reached agree.
+        return round(self.store.usage_seconds(instance, period), 3)
+
+    def check_usage_limit(self, instance: str) -> None:
+        """Refuse a new job (409) when ``instance`` has used its limit in this usage period."""
+        limit = self._usage_limits.get(instance)
+        if limit is None:
+            return
+        start, end = usage_period()
+        consumed = self._consumed(instance, (start, end))
+        if consumed >= limit:
+            raise ServiceError(
+                409,
+                "usage_limit_reached",
+                f"This instance has used {consumed:.3f} s of its usage limit of {limit:g} s "
+                f"for the usage period {start} to {end}; new jobs are refused until the "
+                "next period starts or the limit is raised.",
+            )
 
     def check_queue_limit(self, instance: str) -> None:
         """Refuse a new job (429 with ``Retry-After``) when ``instance`` already has
@@ -152,6 +239,7 @@ class JobIntake:
 
     def _create_job(self, instance: str, body: Any, caller: str | None) -> dict[str, Any]:
         self.check_queue_limit(instance)  # 429 before any decoding work
+        self.check_usage_limit(instance)
         if not isinstance(body, Mapping):
             raise ServiceError(400, "invalid_request", "The body must be a JSON object.")
         unknown = set(body) - _JOB_KEYS
@@ -163,7 +251,7 @@ class JobIntake:
         backend_name = body.get("backend")
         if not isinstance(backend_name, str):
             raise ServiceError(400, "invalid_request", "'backend' is required.")
-        device = self.catalog.device(backend_name)
+        device = self.catalog.device(backend_name, instance)
         params = body.get("params")
         if not isinstance(params, Mapping):
             raise ServiceError(400, "invalid_request", "'params' must be an object.")
@@ -225,24 +313,25 @@ class JobIntake:
             raise ServiceError(400, "invalid_request", "'params' holds invalid Unicode strings.")
         job_id = new_job_id(self.store, instance, body)  # found again by a repeated submission
         now = utcnow_iso()
-        # The first log line goes in with the row: a separate write that failed (disk full)
-        # would answer an error for a job that was stored and will run.
-        self.store.insert_job(
+        private = bool(body.get("private"))
+        self._insert_job(
+            params_text,
+            private=private,
             id=job_id,
             instance=instance,
             program=program,
             backend=backend_name,
             status=JOB_QUEUED,
             created=now,
-            params=params_text,
             tags=json.dumps(list(tags)),
             session_id=session_id,
             cost=cost,
             log_level=log_level.upper(),
-            private=1 if body.get("private") else 0,
             calibration_id=calibration_id,
             caller=caller,
             user_id="local-user",
+            # The first log line goes in with the row: a separate write that failed (disk
+            # full) would answer an error for a job that was stored and will run.
             logs=f"{now} job queued on {backend_name}\n",
         )
         self._wake()
@@ -252,6 +341,21 @@ class JobIntake:
         if body.get("private"):
             response["private"] = True
         return response
+
+    def _insert_job(self, params_text: str, *, private: bool, **fields: Any) -> None:
+        """Store a new job row; a private job's ``params`` go to the scheduler's memory
+        instead, never to the store."""
+        job_id = fields["id"]
+        if not private:
+            self.store.insert_job(params=params_text, private=0, **fields)
+            return
+        # Handed over before the row exists, so the dispatcher never sees the job without them.
+        self._keep_private_inputs(job_id, params_text)
+        try:
+            self.store.insert_job(params=PRIVATE_PARAMS, private=1, **fields)
+        except BaseException:
+            self._drop_private_inputs(job_id)
+            raise
 
     def validate_params(
         self, program: str, params: Mapping[str, Any], device: Device, calibration_id: Any
@@ -387,6 +491,32 @@ class JobIntake:
             raise ServiceError(404, "job_not_found", f"Job {job_id} not found.")
         return row
 
+    def result(self, instance: str, job_id: str) -> tuple[str, str] | None:
+        """What ``GET /v1/jobs/{id}/results`` answers for a job of ``instance``: ``(text,
+        status)`` for a completed job's result or a failed job's error text, None while there
+        is no final result (and for a cancelled job).
+
+        A private job's result is read once: it is deleted from the store as it is read, and
+        a later read is refused with 404 (IBM documents that private results can be read once;
+        what it answers afterwards is unconfirmed). A failed private job's error text stays
+        readable: the official client reads it each time it computes the job's status.
+        """
+        row = self.get_job(instance, job_id)
+        status = row["status"]
+        if status == JOB_COMPLETED and row["private"]:
+            text = self.store.take_result(job_id)
+            if text is None:
+                raise ServiceError(
+                    404,
+                    "result_not_found",
+                    f"The result of private job {job_id} was already retrieved: a private "
+                    "job's result can be read once, then it is deleted.",
+                )
+            return text, status
+        if status in (JOB_COMPLETED, JOB_FAILED) and row["result"]:
+            return str(row["result"]), status
+        return None
+
     def cancel_job(self, instance: str, job_id: str) -> None:
         """Cancel a queued or running job of ``instance`` (409 if it is final)."""
         row = self.get_job(instance, job_id)
@@ -429,7 +559,10 @@ class JobIntake:
         pending = query.get("pending")
         states: tuple[str, ...] = ()
         if pending is not None:
-            states = JOB_PENDING_STATES if str(pending).lower() == "true" else JOB_FINAL_STATES
+            pending_only = query_bool(pending, "pending", True)
+            states = JOB_PENDING_STATES if pending_only else JOB_FINAL_STATES
+        # The listing leaves params out unless asked (reference §3.2: default true).
+        exclude = query_bool(query.get("exclude_params"), "exclude_params", True)
         equal: dict[str, str | None] = {}
         for key in ("program", "backend", "session_id"):
             value = query.get(key)
@@ -460,10 +593,15 @@ class JobIntake:
             )
         if not all(isinstance(t, str) and is_utf8(t) for t in tags):
             raise ServiceError(400, "invalid_request", "tags must be valid strings")
+        # Jobs on mock twins (dry runs) are listed only on request, as IBM lists them; a
+        # backend= filter naming one lists its jobs.
+        include_mocks = query_bool(query.get("include_mocks"), "include_mocks", False)
+        mocks = () if include_mocks or equal["backend"] else tuple(self.catalog.twins)
         rows, total = self.store.list_jobs(
             instance,
             states,
             tags,
+            exclude_backends=mocks,
             program=equal["program"],
             backend=equal["backend"],
             session_id=equal["session_id"],
@@ -473,7 +611,6 @@ class JobIntake:
             limit=limit,
             offset=offset,
         )
-        exclude = str(query.get("exclude_params", "true")).lower() != "false"
         return {
             "jobs": [self.job_document(r, include_params=not exclude) for r in rows],
             "count": total,
@@ -503,13 +640,27 @@ class JobIntake:
         }
 
     def usage(self, instance: str) -> dict[str, Any]:
-        """The usage document of ``instance``."""
-        return {
+        """The usage document of ``instance`` (reference §3.4): the execution time its jobs
+        used in the current usage period (:func:`usage_period`, deleted jobs included) and,
+        when it has a usage limit, that limit (as ``usage_limit_seconds`` and
+        ``usage_allocation_seconds``, as IBM reports an instance whose allocation is its
+        limit) and the time remaining. An unlimited instance has no limit fields (the
+        official client computes ``usage_remaining_seconds`` only when one is present)."""
+        start, end = usage_period()
+        consumed = self._consumed(instance, (start, end))
+        limit = self._usage_limits.get(instance)
+        document: dict[str, Any] = {
             "instance_id": instance,
             "plan_id": "local",
-            "usage_consumed_seconds": round(self.store.usage_seconds(instance), 3),
-            "usage_limit_reached": False,
+            "usage_consumed_seconds": consumed,
+            "usage_limit_reached": limit is not None and consumed >= limit,
+            "usage_period": {"start": start, "end": end},
         }
+        if limit is not None:
+            document["usage_limit_seconds"] = limit
+            document["usage_allocation_seconds"] = limit
+            document["usage_remaining_seconds"] = round(max(limit - consumed, 0.0), 3)
+        return document
 
 
 def _qiskit_version() -> str:

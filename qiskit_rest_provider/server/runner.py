@@ -6,11 +6,15 @@ import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .instances import InstanceSpec
+
 if TYPE_CHECKING:
     from ..client.provider import QiskitRestProvider
+    from .proxy import CloudProxy
 
 __all__ = ["LocalRuntimeServer"]
 
@@ -34,6 +38,12 @@ class LocalRuntimeServer:
         api_key: The API key clients use (random if omitted). It replaces the keys stored in
             ``db`` for ``instance`` by an earlier run: the old key stops working.
         instance: The instance CRN the key may use (random if omitted; keep it to reuse ``db``).
+        instances: Several instances to serve instead (CRN, name, plan, backends, usage limit,
+            tags: :class:`~qiskit_rest_provider.server.instances.InstanceSpec`); the API key may
+            use all of them, and clients given no instance discover them.
+        mock_backends: Also serve each device's dry-run twin (``mock_*``).
+        proxy: Also run :attr:`proxy_url`, the HTTP proxy through which the official client
+            reaches this service with no instance (see :meth:`official_client_options`).
         token_lifetime: Lifetime of issued access tokens, in seconds.
         workers: Simulation worker processes.
         max_queued_per_instance: Queued plus running jobs per instance; more are refused with
@@ -43,6 +53,13 @@ class LocalRuntimeServer:
         max_auth_failures: Failed API-key attempts per client address within
             ``auth_failure_window`` seconds before the client is answered 429 (0: never).
         auth_failure_window: That window, in seconds.
+        usage_limit_seconds: The usage limit of ``instance`` in seconds per usage period (the
+            calendar month, UTC): reported by ``GET /v1/instances/usage``, and once the
+            instance's jobs have used it, new jobs are refused with 409. ``None``: unlimited.
+        queue_delay: Seconds a job stays Queued at least (default 0: it starts at once).
+        min_job_seconds: Seconds a job stays Running at least (default 0: it ends when its
+            simulation does). With these two, tests can see Queued and Running, time out
+            waiting for a result and cancel a running job.
         faults: Deprecated: use :class:`~qiskit_rest_provider.testing.FaultyRuntimeServer`,
             which this argument still builds (with a ``DeprecationWarning``) for one release.
     """
@@ -73,6 +90,9 @@ class LocalRuntimeServer:
         backends_dir: str | Path | None = None,
         api_key: str | None = None,
         instance: str | None = None,
+        instances: Sequence[InstanceSpec] | None = None,
+        mock_backends: bool = True,
+        proxy: bool = True,
         token_lifetime: int = 3600,
         workers: int = 1,
         allow_remote: bool = False,
@@ -81,6 +101,9 @@ class LocalRuntimeServer:
         revoke_keys: bool = False,
         max_auth_failures: int = 10,
         auth_failure_window: float = 60.0,
+        usage_limit_seconds: float | None = None,
+        queue_delay: float = 0.0,
+        min_job_seconds: float = 0.0,
     ) -> None:
         if not _is_loopback(host) and not (allow_remote and api_key):
             raise ValueError(
@@ -94,6 +117,8 @@ class LocalRuntimeServer:
             backends_dir=backends_dir,
             api_key=api_key,
             instance=instance,
+            instances=instances,
+            mock_backends=mock_backends,
             token_lifetime=token_lifetime,
             workers=workers,
             max_queued_per_instance=max_queued_per_instance,
@@ -101,9 +126,14 @@ class LocalRuntimeServer:
             revoke_keys=revoke_keys,
             max_auth_failures=max_auth_failures,
             auth_failure_window=auth_failure_window,
+            usage_limit_seconds=usage_limit_seconds,
+            queue_delay=queue_delay,
+            min_job_seconds=min_job_seconds,
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._want_proxy = proxy
+        self._cloud_proxy: CloudProxy | None = None
         self.service: Any = None
 
     @property
@@ -139,8 +169,42 @@ class LocalRuntimeServer:
 
     @property
     def instance(self) -> str:
-        """The instance CRN the API key may use."""
+        """The instance CRN the API key may use (the first one, with several)."""
         return str(self.service.instance)
+
+    @property
+    def instances(self) -> list[str]:
+        """Every instance CRN the API key may use."""
+        return list(self.service.instances.crns)
+
+    @property
+    def cloud_proxy(self) -> CloudProxy | None:
+        """The proxy of :attr:`proxy_url` (its port and counters), or None before
+        :meth:`start` or without ``proxy=True``."""
+        return self._cloud_proxy
+
+    @property
+    def proxy_url(self) -> str:
+        """The HTTP proxy that leads IBM Cloud host names to this service (see
+        :meth:`official_client_options`)."""
+        if self._cloud_proxy is None:
+            raise RuntimeError("the proxy runs only with proxy=True, once the server started")
+        return str(self._cloud_proxy.url)
+
+    def official_client_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``qiskit_ibm_runtime.QiskitRuntimeService`` that reach this
+        service with documented options only: ``channel``, ``token``, ``url``, ``proxies``
+        (this service's proxy, for http and https) and ``verify=False`` (the proxy ends the
+        client's TLS to IBM Cloud IAM with a self-signed certificate). Add ``instance=`` to
+        pick one; without it the client discovers the instances."""
+        proxies = {"urls": {"http": self.proxy_url, "https": self.proxy_url}}
+        return {
+            "channel": "ibm_quantum_platform",
+            "token": self.api_key,
+            "url": self.url,
+            "proxies": proxies,
+            "verify": False,
+        }
 
     def start(self) -> LocalRuntimeServer:
         """Start the service and its HTTP server; returns ``self`` once it accepts requests."""
@@ -174,10 +238,20 @@ class LocalRuntimeServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the local service failed to start")
             time.sleep(0.01)
+        if self._want_proxy:
+            from .proxy import CloudProxy
+
+            self._cloud_proxy = CloudProxy(
+                self.service_port, upstream_host=self.host, host=self.host
+            )
+            self._cloud_proxy.start()
         return self
 
     def stop(self) -> None:
         """Stop the HTTP server and the service (its workers included)."""
+        if self._cloud_proxy is not None:
+            self._cloud_proxy.stop()
+            self._cloud_proxy = None
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

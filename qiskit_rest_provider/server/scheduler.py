@@ -1,6 +1,12 @@
 """The scheduler: a dispatcher thread that starts queued jobs fairly on the worker pool,
 collects their results, enforces execution-time limits, holds final states the storage
-refused until it recovers, and runs a periodic sweep (the sessions' time-driven transitions)."""
+refused until it recovers, and runs a periodic sweep (the sessions' time-driven transitions).
+
+Opt-in realistic timing: a job stays queued at least ``queue_delay`` seconds and running at
+least ``min_job_seconds``. Both are due times the dispatcher checks on each round; it waits
+for the earliest on its wake-up event (new work still wakes it), never for one job, so the
+other jobs keep flowing.
+"""
 
 from __future__ import annotations
 
@@ -25,14 +31,14 @@ from ..wire.constants import (
     REASON_JOB_ERROR,
     REASON_MAX_EXECUTION_TIME,
 )
-from ..wire.times import utcnow_iso
+from ..wire.times import parse_iso, utcnow_iso
 from .devices import Device
 from .errors import StorageUnavailableError, best_effort
 from .simulation import execute_job
 from .store import Store
 from .workers import JobExecutionError, WorkerPool
 
-__all__ = ["DEFAULT_SWEEP_INTERVAL", "Scheduler"]
+__all__ = ["DEFAULT_SWEEP_INTERVAL", "PRIVATE_INPUTS_LOST", "Scheduler", "check_delay"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +49,21 @@ _DISPATCH_MIN_BACKOFF, _DISPATCH_MAX_BACKOFF = 0.05, 2.0
 _WORKER_START_ALLOWANCE = 120.0
 #: Seconds between two runs of the periodic sweep, by default.
 DEFAULT_SWEEP_INTERVAL = 1.0
+#: The dispatcher's longest sleep when idle, and while jobs run, in seconds.
+_IDLE_WAIT, _BUSY_WAIT = 0.5, 0.02
+#: Why a private job queued before a restart fails: its inputs lived in memory only.
+PRIVATE_INPUTS_LOST = (
+    "The service restarted before this private job started; a private job's inputs are never "
+    "stored, so it cannot run. Submit it again."
+)
+
+
+def check_delay(name: str, value: float) -> float:
+    """``value`` as seconds >= 0 (a ``ValueError`` naming ``name`` otherwise)."""
+    seconds = float(value)
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"{name} must be a finite number of seconds >= 0")
+    return seconds
 
 
 class _Completion:
@@ -58,6 +79,18 @@ class _Completion:
         self.failing_since: float | None = None
 
 
+class _Held:
+    """A running job's final state, held until the job has run ``min_job_seconds``."""
+
+    def __init__(
+        self, due: float, fields: dict[str, Any], log: str, session_id: str | None
+    ) -> None:
+        self.due = due
+        self.fields = fields
+        self.log = log
+        self.session_id = session_id
+
+
 class _RunInfo:
     """What the dispatcher keeps about a running job.
 
@@ -69,7 +102,9 @@ class _RunInfo:
         self.limit = limit
         self.limit_reason = limit_reason
         self.session_id = session_id
-        self.deadline = time.monotonic() + limit + _WORKER_START_ALLOWANCE
+        #: When the job became Running (for ``min_job_seconds``).
+        self.dispatched = time.monotonic()
+        self.deadline = self.dispatched + limit + _WORKER_START_ALLOWANCE
         self.started = False
 
     def expired(self, future: cf.Future[Any]) -> bool:
@@ -95,6 +130,15 @@ class Scheduler:
 
     Jobs a previous process left Running are marked failed at construction (or, if the
     storage fails then, by the dispatcher before it starts any job).
+
+    ``queue_delay``: a job is not started before it has been queued that many seconds (the
+    other instances' jobs that are due start meanwhile). ``min_job_seconds``: a job's final
+    state is held until it has been Running that long; its worker takes the next job
+    meanwhile, and a cancel in that time wins (the held result is dropped).
+
+    A private job's inputs are never stored: :meth:`keep_private_inputs` holds them in memory
+    until the job starts (or is cancelled). A private job still queued when the service
+    stopped fails on the next start (:data:`PRIVATE_INPUTS_LOST`).
     """
 
     def __init__(
@@ -108,8 +152,14 @@ class Scheduler:
         on_session_job_finished: Callable[[str, str], None],
         sweep: Callable[[], object] | None = None,
         sweep_interval: float = DEFAULT_SWEEP_INTERVAL,
+        queue_delay: float = 0.0,
+        min_job_seconds: float = 0.0,
     ) -> None:
         self.store = store
+        #: Seconds a job stays queued at least (0: it starts as soon as a worker is free).
+        self.queue_delay = check_delay("queue_delay", queue_delay)
+        #: Seconds a job stays running at least (0: it finishes when its simulation does).
+        self.min_job_seconds = check_delay("min_job_seconds", min_job_seconds)
         self.devices = devices
         #: The longest any job may run, in seconds, whatever its ``cost``.
         self.max_execution_seconds = float(max_execution_seconds)
@@ -127,6 +177,13 @@ class Scheduler:
         # Final states not yet written (the storage failed), and the dispatcher's fairness
         # bookkeeping: when each instance last had a job started.
         self._unwritten: dict[str, _Completion] = {}
+        # Final states held for min_job_seconds; the inputs of private jobs not started yet.
+        # Both are touched by request threads (cancel, intake) and the dispatcher: single
+        # dict operations only, atomic under the GIL.
+        self._held: dict[str, _Held] = {}
+        self._private_inputs: dict[str, str] = {}
+        # The earliest monotonic time a queued job becomes due (queue_delay), if one waits.
+        self._next_queue_due: float | None = None
         self._last_served: dict[str, int] = {}
         self._dispatches = itertools.count()
         self._storage_failing = False
@@ -184,6 +241,19 @@ class Scheduler:
         self._last_sweep = time.monotonic()
         self._wakeup.set()  # an idle dispatcher takes the new interval into account now
 
+    def keep_private_inputs(self, job_id: str, params: str) -> None:
+        """Hold the ``params`` JSON text of private job ``job_id`` until it starts."""
+        self._private_inputs[job_id] = params
+
+    def drop_private_inputs(self, job_id: str) -> None:
+        """Forget the inputs of private job ``job_id`` (its creation failed, or it ended)."""
+        self._private_inputs.pop(job_id, None)
+
+    @property
+    def held_results(self) -> list[str]:
+        """Running jobs whose final state is held until they have run ``min_job_seconds``."""
+        return list(self._held)
+
     @property
     def pending_writes(self) -> list[str]:
         """Jobs that finished but whose final state awaits the storage (it failed); they show
@@ -201,6 +271,10 @@ class Scheduler:
             reason_code=code,
             finished=utcnow_iso(),
         ):
+            # Whatever this job still holds in memory goes: its private inputs (queued) or
+            # its held final state (its min_job_seconds not over yet).
+            self._private_inputs.pop(job_id, None)
+            self._held.pop(job_id, None)
             future = self._running.get(job_id)
             if future is not None and not future.cancel() and isinstance(self._pool, WorkerPool):
                 # Running: stop the simulation so the worker is free for the next job.
@@ -232,7 +306,7 @@ class Scheduler:
                     self._storage_failing = False
                     backoff = 0.0
                     if not started:
-                        self._wakeup.wait(0.02 if self._running else 0.5)
+                        self._wakeup.wait(self._idle_timeout())
                         self._wakeup.clear()
                     continue
             backoff = min(_DISPATCH_MAX_BACKOFF, max(_DISPATCH_MIN_BACKOFF, 2 * backoff))
@@ -246,6 +320,10 @@ class Scheduler:
         self._run_sweep()
         self._write_unwritten()
         self._reap()
+        self._release_held()
+        # Recomputed by _next_job when it runs: with no free worker, a queued job's due time
+        # is no reason to wake (a finishing job wakes the dispatcher).
+        self._next_queue_due = None
         if self._unwritten:
             # Finished jobs wait for the storage: start nothing new until they are written, so
             # the results held in memory stay bounded by the number of workers.
@@ -260,6 +338,25 @@ class Scheduler:
             capacity -= 1
             started = True
         return started
+
+    def _idle_timeout(self) -> float:
+        """How long the dispatcher may sleep: until the next poll of running jobs, the next
+        held result or queued job that becomes due, whichever comes first."""
+        timeout = _BUSY_WAIT if self._running else _IDLE_WAIT
+        now = time.monotonic()
+        dues = [held.due for held in list(self._held.values())]
+        if self._next_queue_due is not None:
+            dues.append(self._next_queue_due)
+        if dues:
+            timeout = min(timeout, max(0.0, min(dues) - now))
+        return timeout
+
+    def _release_held(self) -> None:
+        """Record the held final states whose job has now run ``min_job_seconds``."""
+        now = time.monotonic()
+        for job_id, held in list(self._held.items()):
+            if held.due <= now and self._held.pop(job_id, None) is not None:
+                self._finish(job_id, held.fields, held.log, held.session_id)
 
     def _run_sweep(self) -> None:
         """Run the periodic sweep if it is due. A storage failure propagates (the dispatcher
@@ -288,6 +385,9 @@ class Scheduler:
         """The next job to run: the oldest queued job of the instance served least recently
         (instances never served first, by the age of their oldest job)."""
         heads = self.store.queue_heads(exclude=self._running)
+        self._next_queue_due = None
+        if heads and self.queue_delay > 0:
+            heads = self._due_heads(heads)
         if not heads:
             return None
         if len(self._last_served) > 4 * len(heads) + 1024:
@@ -296,8 +396,42 @@ class Scheduler:
             self._last_served = {k: v for k, v in self._last_served.items() if k in queued}
         return min(heads, key=lambda row: (self._last_served.get(row["instance"], -1), row["seq"]))
 
+    def _due_heads(self, heads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The queue heads that have waited ``queue_delay``; notes when the next one is due.
+        An instance's later jobs were created after its head, so they are not due either."""
+        wall, mono = time.time(), time.monotonic()
+        due: list[dict[str, Any]] = []
+        for row in heads:
+            created = parse_iso(row["created"])
+            # ``created`` is cut to milliseconds: one more keeps the delay a lower bound.
+            ready = (created.timestamp() if created else wall) + self.queue_delay + 0.001
+            if ready <= wall:
+                due.append(row)
+            else:
+                at = mono + (ready - wall)
+                if self._next_queue_due is None or at < self._next_queue_due:
+                    self._next_queue_due = at
+        return due
+
     def _start(self, row: Mapping[str, Any]) -> None:
         job_id = row["id"]
+        private_params: str | None = None
+        if row["private"]:
+            private_params = self._private_inputs.get(job_id)
+            if private_params is None:
+                # Queued before a restart: its inputs were in the old process's memory.
+                if self.store.update_job(
+                    job_id,
+                    only_if_status=(JOB_QUEUED,),
+                    status=JOB_FAILED,
+                    reason=PRIVATE_INPUTS_LOST,
+                    reason_code=REASON_JOB_ERROR,
+                    finished=utcnow_iso(),
+                ):
+                    best_effort(
+                        self.store.append_log, job_id, f"{utcnow_iso()} {PRIVATE_INPUTS_LOST}"
+                    )
+                return
         # A storage failure here leaves the job Queued: the dispatcher backs off and retries.
         if not self.store.update_job(
             job_id, only_if_status=(JOB_QUEUED,), status=JOB_RUNNING, running=utcnow_iso()
@@ -308,7 +442,7 @@ class Scheduler:
         if row["session_id"]:
             best_effort(self._on_session_job_started, row["session_id"])
         try:
-            future = self._submit(row)
+            future = self._submit(row, private_params)
         except Exception as exc:  # a job that cannot start fails; the queue goes on
             logger.exception("cannot start job %s", job_id)
             reason = f"The job could not be started: {type(exc).__name__}: {exc}"
@@ -319,6 +453,10 @@ class Scheduler:
                 row["session_id"],
             )
             return
+        finally:
+            # Handed to the worker (or the job failed): the service keeps no copy.
+            if private_params is not None:
+                self._private_inputs.pop(job_id, None)
         cost = int(row["cost"] or MAX_COST_SECONDS)
         if cost <= self.max_execution_seconds:
             limit, reason = float(max(1, cost)), "Job exceeded its maximum execution time."
@@ -332,8 +470,10 @@ class Scheduler:
         self._running[job_id] = future
         future.add_done_callback(lambda _f: self._wakeup.set())
 
-    def _submit(self, row: Mapping[str, Any]) -> cf.Future[tuple[str, dict[str, Any]]]:
-        """Hand a job to the worker pool."""
+    def _submit(
+        self, row: Mapping[str, Any], private_params: str | None = None
+    ) -> cf.Future[tuple[str, dict[str, Any]]]:
+        """Hand a job to the worker pool (a private job's inputs come from memory)."""
         device = self.devices[row["backend"]]
         cal = None
         if not device.simulator:
@@ -346,7 +486,7 @@ class Scheduler:
         future: cf.Future[tuple[str, dict[str, Any]]] = self._pool.submit(
             execute_job,
             row["program"],
-            json.loads(row["params"]),
+            json.loads(row["params"] if private_params is None else private_params),
             device.configuration,
             cal.properties if cal else None,
             f"{device.name}/{cal.calibration_id}" if cal else None,
@@ -401,7 +541,14 @@ class Scheduler:
                     "exec_ns": metrics.get("circuits_execution_time_ns"),
                 }
                 log = "job completed"
-            self._finish(job_id, fields, log, info.session_id if info else None)
+            session_id = info.session_id if info else None
+            if info is not None and self.min_job_seconds > 0:
+                due = info.dispatched + self.min_job_seconds
+                if time.monotonic() < due:
+                    # Still Running for the client until due; the worker is free already.
+                    self._held[job_id] = _Held(due, fields, log, session_id)
+                    continue
+            self._finish(job_id, fields, log, session_id)
 
     # Held results -----------------------------------------------------------------------------
 

@@ -19,8 +19,7 @@ from __future__ import annotations
 import collections
 import logging
 import secrets
-import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +27,13 @@ from qiskit.transpiler import Target
 
 from .auth import MAX_API_KEY_LENGTH, KeyRing, hash_key, verify_key
 from .catalog import Catalog
+from .cloud import CloudDirectory
 from .devices import Device, default_catalog, load_snapshot_dir
 from .errors import RetryLaterError, ServiceError, StorageUnavailableError
 from .ids import new_id
+from .instances import Instances, InstanceSpec, instance_crn
 from .intake import TERMINAL, JobIntake
-from .scheduler import Scheduler
+from .scheduler import Scheduler, check_delay
 from .sessions import Sessions
 from .store import Store
 
@@ -63,7 +64,13 @@ class LocalService:
             every key previously stored for ``instance`` in ``db``: after a restart with a new
             key, the old one is refused. Keys are stored as salted scrypt records, never in
             clear; records of earlier versions (unsalted SHA-256) are deleted on open.
-        instance: The instance CRN the key may use.
+        instance: The instance CRN the key may use (with ``instances``: leave it out, the first
+            configured instance is the key's first).
+        instances: The instances to serve (:class:`~.instances.InstanceSpec`: CRN, name, plan,
+            backends, usage limit, tags); the API key may use all of them. Default: one
+            instance (``instance``) on the Open plan with every backend.
+        mock_backends: Also serve every device's dry-run twin (``mock_*``), listed with
+            ``include_mocks`` only.
         token_lifetime: Access-token lifetime in seconds.
         workers: Simulation worker processes (0 runs jobs in a thread of this process).
         max_queued_per_instance: Queued plus running jobs an instance may have; a submission
@@ -77,6 +84,15 @@ class LocalService:
             ``auth_failure_window`` seconds after which the client is answered 429 with
             ``Retry-After`` until the oldest failure leaves the window (0: no throttling).
         auth_failure_window: The throttling window, in seconds.
+        usage_limit_seconds: The usage limit of ``instance``: the execution time its jobs may
+            use per usage period (the calendar month, UTC), in seconds; ``None`` (default):
+            unlimited. ``GET /v1/instances/usage`` reports it, and once the instance's jobs
+            have used it, new jobs are refused with 409 (:meth:`set_usage_limit` sets it for
+            any instance).
+        queue_delay: Seconds a job stays Queued at least before it may start (default 0).
+        min_job_seconds: Seconds a job stays Running at least: its result is held until then
+            (default 0). With either, code can see Queued and Running, time out waiting and
+            cancel a running job; the dispatcher is never blocked by them.
 
     Scheduling: every worker takes the next job round robin across the instances that have
     queued jobs (the instance served least recently goes first; within an instance, jobs run in
@@ -99,6 +115,8 @@ class LocalService:
         backends_dir: str | Path | None = None,
         api_key: str | None = None,
         instance: str | None = None,
+        instances: Sequence[InstanceSpec] | None = None,
+        mock_backends: bool = True,
         token_lifetime: int = 3600,
         workers: int = 1,
         max_queued_per_instance: int = 100,
@@ -106,26 +124,35 @@ class LocalService:
         revoke_keys: bool = False,
         max_auth_failures: int = 10,
         auth_failure_window: float = 60.0,
+        usage_limit_seconds: float | None = None,
+        queue_delay: float = 0.0,
+        min_job_seconds: float = 0.0,
     ) -> None:
         if max_execution_seconds <= 0:
             raise ValueError("max_execution_seconds must be positive")
+        # Checked before anything is opened: a bad value must not leave a store behind.
+        check_delay("queue_delay", queue_delay)
+        check_delay("min_job_seconds", min_job_seconds)
+        if usage_limit_seconds is not None:
+            check_delay("usage_limit_seconds", usage_limit_seconds)
         self.store = Store(db, error=StorageUnavailableError)
         if devices is None:
             devices = load_snapshot_dir(backends_dir) if backends_dir else default_catalog()
         self.api_key = api_key or f"local-{secrets.token_urlsafe(24)}"
         if len(self.api_key) > MAX_API_KEY_LENGTH:
             raise ValueError(f"an API key has at most {MAX_API_KEY_LENGTH} characters")
-        self.instance = instance or (
-            "crn:v1:bluemix:public:quantum-computing:us-east:a/local0000000000000000000000000000"
-            f":{uuid.uuid4()}::"
-        )
-        self._catalog = Catalog(devices, self.store)
+        if instances and instance:
+            raise ValueError("give instance= or instances=, not both")
+        self.instance = instances[0].crn if instances else instance or instance_crn()
+        #: The instances served (the API key may use every one of them).
+        self.instances = Instances(instances) if instances else Instances.single(self.instance)
+        self._catalog = Catalog(devices, self.store, self.instances, mocks=mock_backends)
         #: The devices served, by name.
         self.devices = self._catalog.devices
         self._keys = KeyRing(
             self.store,
             api_key=self.api_key,
-            instance=self.instance,
+            instance=self.instances.crns,
             token_lifetime=token_lifetime,
             revoke_keys=revoke_keys,
             max_auth_failures=max_auth_failures,
@@ -141,7 +168,15 @@ class LocalService:
             wake=self._wake,
             max_queued_per_instance=max_queued_per_instance,
             view_session=self._sessions.view,
+            keep_private_inputs=self._keep_private_inputs,
+            drop_private_inputs=self._drop_private_inputs,
         )
+        self._intake.set_usage_limit(self.instance, usage_limit_seconds)
+        for spec in self.instances:
+            if spec.usage_limit_seconds is not None:
+                self._intake.set_usage_limit(spec.crn, spec.usage_limit_seconds)
+        #: IBM Cloud Global Search and Global Catalog answers for the instances.
+        self.cloud = CloudDirectory(self.instances, self._catalog, self._keys.token_instances)
         #: HTTP requests served, by method (for load and polling measurements).
         self.requests: collections.Counter[str] = collections.Counter()
         #: HTTP responses sent, by status class ("2xx", "4xx", "5xx").
@@ -155,6 +190,8 @@ class LocalService:
             on_session_job_started=self._sessions.job_started,
             on_session_job_finished=self._sessions.job_finished,
             sweep=self._sessions.sweep,
+            queue_delay=queue_delay,
+            min_job_seconds=min_job_seconds,
         )
 
     def _cancel(self, job_id: str, reason: str) -> None:
@@ -162,6 +199,12 @@ class LocalService:
 
     def _wake(self) -> None:
         self._scheduler.wake()
+
+    def _keep_private_inputs(self, job_id: str, params: str) -> None:
+        self._scheduler.keep_private_inputs(job_id, params)
+
+    def _drop_private_inputs(self, job_id: str) -> None:
+        self._scheduler.drop_private_inputs(job_id)
 
     # Settings and state -----------------------------------------------------------------------
 
@@ -191,6 +234,35 @@ class LocalService:
     @max_execution_seconds.setter
     def max_execution_seconds(self, value: float) -> None:
         self._scheduler.max_execution_seconds = float(value)
+
+    @property
+    def queue_delay(self) -> float:
+        """Seconds a job stays Queued at least before it may start (0: no delay)."""
+        return self._scheduler.queue_delay
+
+    @queue_delay.setter
+    def queue_delay(self, value: float) -> None:
+        self._scheduler.queue_delay = check_delay("queue_delay", value)
+        self._scheduler.wake()  # queued jobs may be due now
+
+    @property
+    def min_job_seconds(self) -> float:
+        """Seconds a job stays Running at least (0: it ends when its simulation does)."""
+        return self._scheduler.min_job_seconds
+
+    @min_job_seconds.setter
+    def min_job_seconds(self, value: float) -> None:
+        self._scheduler.min_job_seconds = check_delay("min_job_seconds", value)
+
+    def set_usage_limit(self, instance: str, seconds: float | None) -> None:
+        """Set the usage limit of ``instance``: the execution time its jobs may use per usage
+        period (the calendar month, UTC), in seconds; ``None`` removes it. New jobs of an
+        instance that has used its limit are refused with 409."""
+        self._intake.set_usage_limit(instance, seconds)
+
+    def usage_limit(self, instance: str) -> float | None:
+        """The usage limit of ``instance`` in seconds per usage period (``None``: unlimited)."""
+        return self._intake.usage_limit(instance)
 
     @property
     def result_write_patience(self) -> float:
@@ -267,9 +339,15 @@ class LocalService:
 
     # Backends ---------------------------------------------------------------------------------
 
-    def device(self, name: str) -> Device:
-        """The device called ``name`` (404 if there is none)."""
-        return self._catalog.device(name)
+    def device(self, name: str, instance: str | None = None) -> Device:
+        """The device called ``name`` (404 if there is none, or if ``instance`` is given and
+        may not use it)."""
+        return self._catalog.device(name, instance)
+
+    def list_devices(self, instance: str, *, include_mocks: bool = False) -> list[Device]:
+        """The devices ``instance`` may use (``GET /v1/backends``), mock twins only with
+        ``include_mocks``."""
+        return self._catalog.visible(instance, include_mocks=include_mocks)
 
     def target(self, device: Device, calibration_id: str | None) -> Target:
         """The Target of ``device`` at a calibration (its latest without an id); 404 for an
@@ -310,6 +388,11 @@ class LocalService:
         """The row of a job of ``instance`` (404 if there is none)."""
         return self._intake.get_job(instance, job_id)
 
+    def job_result(self, instance: str, job_id: str) -> tuple[str, str] | None:
+        """``(text, status)`` of a job's result or a failed job's error text, None while there
+        is none; a private job's result is answered once and deleted (404 afterwards)."""
+        return self._intake.result(instance, job_id)
+
     def cancel_job(self, instance: str, job_id: str) -> None:
         """Cancel a queued or running job of ``instance`` (409 if it is final)."""
         self._intake.cancel_job(instance, job_id)
@@ -329,6 +412,10 @@ class LocalService:
     def metrics(self, instance: str, job_id: str) -> dict[str, Any]:
         """The metrics document of a job of ``instance``."""
         return self._intake.metrics(instance, job_id)
+
+    def submissions_in_progress(self) -> int:
+        """Job submissions (by client submission tag) being processed right now."""
+        return self._intake.submissions.in_progress()
 
     def usage(self, instance: str) -> dict[str, Any]:
         """The usage document of ``instance``."""

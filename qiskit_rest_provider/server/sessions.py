@@ -102,7 +102,7 @@ class Sessions:
     def __init__(
         self,
         store: Store,
-        device: Callable[[str], Device],
+        device: Callable[[str, str | None], Device],
         cancel: Callable[[str, str], None],
     ) -> None:
         self.store = store
@@ -118,7 +118,7 @@ class Sessions:
             raise ServiceError(400, "invalid_request", "mode must be 'dedicated' or 'batch'.")
         backend = body.get("backend") or body.get("backend_name")
         if backend is not None:
-            device = self._device(str(backend))
+            device = self._device(str(backend), instance)
             if device.simulator:
                 raise ServiceError(
                     400, "invalid_request", "Sessions are only available on non-simulator backends."

@@ -29,7 +29,7 @@ from ..wire.constants import (
 )
 from ..wire.times import utcnow_iso
 
-__all__ = ["StorageError", "Store", "utcnow_iso"]
+__all__ = ["StorageError", "Store", "usage_period_key", "utcnow_iso"]
 
 #: SQL placeholders for the pending job states (bound to ``JOB_PENDING_STATES``).
 _PENDING = f"({', '.join('?' * len(JOB_PENDING_STATES))})"
@@ -81,6 +81,12 @@ CREATE TABLE IF NOT EXISTS sessions (
     user_id TEXT
 );
 CREATE INDEX IF NOT EXISTS sessions_state ON sessions(state);
+CREATE TABLE IF NOT EXISTS deleted_usage (
+    instance TEXT NOT NULL,
+    period TEXT NOT NULL,
+    exec_ns INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (instance, period)
+);
 CREATE TABLE IF NOT EXISTS api_keys (
     key_hash TEXT PRIMARY KEY,
     instances TEXT NOT NULL,
@@ -142,6 +148,11 @@ JOB_COLUMNS = [
     "exec_ns",
     "user_id",
 ]
+
+
+def usage_period_key(timestamp: str) -> str:
+    """The usage period (calendar month, UTC) a stored ISO time falls in: ``YYYY-MM``."""
+    return timestamp[:7]
 
 
 class StorageError(Exception):
@@ -377,8 +388,34 @@ class Store:
         self._exec("UPDATE jobs SET logs = logs || ? WHERE id=?", (line + "\n", job_id))
 
     def delete_job(self, job_id: str) -> None:
-        """Delete a job row."""
-        self._exec("DELETE FROM jobs WHERE id=?", (job_id,))
+        """Delete a job row. Its execution time stays counted in its instance's usage (kept
+        per usage period, the ``YYYY-MM`` of its ``finished`` time): deleting jobs gives no
+        time back, as on IBM's service."""
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT instance, finished, exec_ns FROM jobs WHERE id=?", (job_id,)
+            ).fetchone()
+            if row is None:
+                return
+            if row["exec_ns"] and row["finished"]:
+                conn.execute(
+                    "INSERT INTO deleted_usage(instance, period, exec_ns) VALUES (?,?,?) "
+                    "ON CONFLICT(instance, period) "
+                    "DO UPDATE SET exec_ns = exec_ns + excluded.exec_ns",
+                    (row["instance"], usage_period_key(row["finished"]), int(row["exec_ns"])),
+                )
+            conn.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+
+    def take_result(self, job_id: str) -> str | None:
+        """A job's stored result, deleted from the store as it is read (a private job's result
+        is read once): the result, or None if there is none (any more). Atomic: of two
+        concurrent readers, one gets it."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT result FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row is None or row["result"] is None:
+                return None
+            conn.execute("UPDATE jobs SET result=NULL WHERE id=?", (job_id,))
+            return str(row["result"])
 
     def next_queued(self, exclude: Iterable[str] = ()) -> dict[str, Any] | None:
         """The oldest queued job of all instances (not in ``exclude``)."""
@@ -434,6 +471,7 @@ class Store:
         descending: bool = True,
         limit: int = 200,
         offset: int = 0,
+        exclude_backends: Sequence[str] = (),
     ) -> tuple[list[dict[str, Any]], int]:
         """A page of the jobs of ``instance`` and the number of jobs that match.
 
@@ -449,9 +487,13 @@ class Store:
             descending: Newest first (else oldest first); submission order breaks ties.
             limit: The most rows returned.
             offset: Matching rows skipped before the page.
+            exclude_backends: Leave out the jobs on these backends (the mock twins).
         """
         where = ["instance=?"]
         args: list[Any] = [instance]
+        if exclude_backends:
+            where.append(f"backend NOT IN ({', '.join('?' * len(exclude_backends))})")
+            args.extend(exclude_backends)
         if states:
             where.append(f"status IN ({', '.join('?' * len(states))})")
             args.extend(states)
@@ -494,12 +536,31 @@ class Store:
             )
         return ids
 
-    def usage_seconds(self, instance: str) -> float:
-        """Execution time of the jobs of ``instance``, in seconds."""
-        total = self._scalar(
-            "SELECT COALESCE(SUM(exec_ns), 0) FROM jobs WHERE instance=?", (instance,)
-        )
-        return float(total) / 1e9
+    def usage_seconds(self, instance: str, period: tuple[str, str] | None = None) -> float:
+        """Execution time of the jobs of ``instance``, in seconds: all of it, or with
+        ``period`` (``(start, end)`` ISO texts as stored, the start of a calendar month and the
+        start of the next, see :func:`usage_period_key`) that of the jobs that finished in it,
+        deleted jobs included."""
+        if period is None:
+            jobs = self._scalar(
+                "SELECT COALESCE(SUM(exec_ns), 0) FROM jobs WHERE instance=?", (instance,)
+            )
+            deleted = self._scalar(
+                "SELECT COALESCE(SUM(exec_ns), 0) FROM deleted_usage WHERE instance=?",
+                (instance,),
+            )
+        else:
+            start, end = period
+            jobs = self._scalar(
+                "SELECT COALESCE(SUM(exec_ns), 0) FROM jobs "
+                "WHERE instance=? AND finished >= ? AND finished < ?",
+                (instance, start, end),
+            )
+            deleted = self._scalar(
+                "SELECT COALESCE(SUM(exec_ns), 0) FROM deleted_usage WHERE instance=? AND period=?",
+                (instance, usage_period_key(start)),
+            )
+        return float(int(jobs) + int(deleted)) / 1e9
 
     # Sessions ---------------------------------------------------------------------------------
 

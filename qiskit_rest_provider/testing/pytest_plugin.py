@@ -17,9 +17,10 @@ Example::
         counts = SamplerV2(backend).run([isa]).result()[0].data.meas.get_counts()
         assert counts["00"] + counts["11"] > 3500
 
-Options: ``--qiskit-rest-workers N`` (simulation worker processes, default 1) and
+Options: ``--qiskit-rest-workers N`` (simulation worker processes, default 1),
 ``--qiskit-rest-backends-dir DIR`` (serve device snapshot files instead of the synthetic
-catalog).
+catalog), and ``--qiskit-rest-queue-delay S`` / ``--qiskit-rest-min-job-seconds S`` (keep every
+job Queued / Running at least S seconds, to test code that must see those states).
 """
 
 from __future__ import annotations
@@ -38,13 +39,25 @@ __all__ = ["local_provider", "local_runtime_server"]
 
 
 def pytest_addoption(parser: Any) -> None:
-    """Add ``--qiskit-rest-workers`` and ``--qiskit-rest-backends-dir``."""
+    """Add the ``--qiskit-rest-*`` options (workers, timing, device snapshots)."""
     group = parser.getgroup("qiskit-rest", "local Qiskit Runtime service fixtures")
     group.addoption(
         "--qiskit-rest-workers",
         type=int,
         default=1,
         help="simulation worker processes of the local service (default 1)",
+    )
+    group.addoption(
+        "--qiskit-rest-queue-delay",
+        type=float,
+        default=0.0,
+        help="seconds every job of the local service stays Queued at least (default 0)",
+    )
+    group.addoption(
+        "--qiskit-rest-min-job-seconds",
+        type=float,
+        default=0.0,
+        help="seconds every job of the local service stays Running at least (default 0)",
     )
     group.addoption(
         "--qiskit-rest-backends-dir",
@@ -63,6 +76,8 @@ def local_runtime_server(request: pytest.FixtureRequest) -> Iterator[LocalRuntim
     server = LocalRuntimeServer(
         workers=request.config.getoption("--qiskit-rest-workers"),
         backends_dir=request.config.getoption("--qiskit-rest-backends-dir"),
+        queue_delay=request.config.getoption("--qiskit-rest-queue-delay"),
+        min_job_seconds=request.config.getoption("--qiskit-rest-min-job-seconds"),
     )
     with warnings.catch_warnings():  # the simulator's import-time warnings are not the test's
         warnings.simplefilter("ignore")

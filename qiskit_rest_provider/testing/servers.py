@@ -34,7 +34,7 @@ class FaultyRuntimeServer(LocalRuntimeServer):
     def __init__(self, *, faults: FaultConfig, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._faults = faults
-        self._proxy: FaultProxy | None = None
+        self._fault_proxy: FaultProxy | None = None
 
     @property
     def faults(self) -> FaultConfig:
@@ -44,23 +44,23 @@ class FaultyRuntimeServer(LocalRuntimeServer):
     @property
     def port(self) -> int:
         """The proxy's port once started (the service's before)."""
-        return self._proxy.port if self._proxy is not None else super().port
+        return self._fault_proxy.port if self._fault_proxy is not None else super().port
 
     @property
     def fault_counts(self) -> dict[str, int]:
         """Requests seen and faults injected, by kind (empty before :meth:`start`)."""
-        return self._proxy.counts if self._proxy is not None else {}
+        return self._fault_proxy.counts if self._fault_proxy is not None else {}
 
     def start(self) -> FaultyRuntimeServer:
         """Start the service, then the proxy in front of it."""
         super().start()
-        self._proxy = FaultProxy(self.service_port, self._faults, host=self.host).start()
+        self._fault_proxy = FaultProxy(self.service_port, self._faults, host=self.host).start()
         return self
 
     def stop(self) -> None:
         """Stop the proxy, then the service."""
-        if self._proxy is not None:
-            self._proxy.stop()
+        if self._fault_proxy is not None:
+            self._fault_proxy.stop()
         super().stop()
 
     def __enter__(self) -> FaultyRuntimeServer:

@@ -17,7 +17,7 @@ from ...core.codec.results import estimator_result_bytes
 from ...errors import PubValidationError
 from ..job import RuntimeJob
 from ..options import EstimatorOptions
-from ..pipeline import check_pub_count, looks_like_single_pub, prepare_circuits
+from ..pipeline import ESTIMATOR_RUN, check_pub_count, looks_like_single_pub, prepare_circuits
 from .base import RestPrimitive
 
 __all__ = ["EstimatorV2", "map_observables"]
@@ -50,32 +50,38 @@ class EstimatorV2(RestPrimitive[EstimatorOptions], BaseEstimatorV2):
     ) -> RuntimeJob:
         """Submit the pubs as one job; returns at once with the job.
 
+        Each pub result's ``metadata["circuit_metadata"]`` is the circuit's ``.metadata``
+        (restored by this job object: see
+        :func:`~qiskit_rest_provider.client.pipeline.restore_circuit_metadata`).
+
         Raises:
             PubValidationError: a pub is malformed (observable width, parameter values,
                 precision) or there are more pubs than the backend takes per job.
             ISAValidationError: a circuit is not ISA for the backend's Target.
         """
+        site = ESTIMATOR_RUN
         if precision is not None and (
             isinstance(precision, bool) or not isinstance(precision, (int, float)) or precision <= 0
         ):
-            raise PubValidationError(f"precision must be a number > 0, not {precision!r}")
+            raise PubValidationError(
+                f"{site.call}: precision must be a number > 0, not {precision!r}"
+            )
         if looks_like_single_pub(pubs, EstimatorPub):
             raise PubValidationError(
-                "run() takes a list of pubs, e.g. run([(circuit, observables, values)])"
+                f"{site.call} takes a list of pubs, e.g. run([(circuit, observables, values)])"
             )
         coerced: list[EstimatorPub] = []
         for i, pub in enumerate(pubs):
             try:
                 coerced.append(EstimatorPub.coerce(_with_mapped_observables(pub), precision))
             except (ValueError, TypeError) as exc:
-                raise PubValidationError(f"pub {i}: {exc}") from None
-        check_pub_count(self.backend, len(coerced))
-        texts = prepare_circuits(
-            self.backend, [pub.circuit for pub in coerced], self._cache, self._options
-        )
+                raise PubValidationError(f"{site.where(i)}: {exc}") from None
+        check_pub_count(self._backend, len(coerced), site)
+        circuits = [pub.circuit for pub in coerced]
+        texts = prepare_circuits(self._backend, circuits, self._cache, self._options, site)
         wire = [encode_estimator_pub(pub, text) for pub, text in zip(coerced, texts, strict=True)]
         expected = estimator_result_bytes(pub.size for pub in coerced)
-        return self._submit(wire, expected_result_bytes=expected)
+        return self._submit(wire, circuits, expected)
 
 
 def _with_mapped_observables(pub: Any) -> Any:

@@ -12,6 +12,7 @@ from ...wire.constants import DEFAULT_SHOTS
 from ..job import RuntimeJob
 from ..options import SamplerOptions
 from ..pipeline import (
+    SAMPLER_RUN,
     SamplerItem,
     coerce_sampler_pubs,
     encode_sampler_pubs,
@@ -44,6 +45,10 @@ class SamplerV2(RestPrimitive[SamplerOptions], BaseSamplerV2):
     def run(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> RuntimeJob:
         """Submit the pubs as one job; returns at once with the job.
 
+        Each pub result's ``metadata["circuit_metadata"]`` is the circuit's ``.metadata``
+        (restored by this job object: see
+        :func:`~qiskit_rest_provider.client.pipeline.restore_circuit_metadata`).
+
         Raises:
             PubValidationError: a pub is malformed, needs more shots than the backend allows,
                 or there are more pubs than the backend takes per job.
@@ -54,7 +59,7 @@ class SamplerV2(RestPrimitive[SamplerOptions], BaseSamplerV2):
         expected = sampler_expected_bytes(
             items, self._options.default_shots, self._options.execution.meas_type
         )
-        return self._submit(wire, expected_result_bytes=expected)
+        return self._submit(wire, [circuit for circuit, _, _ in items], expected)
 
     def wire_pubs(
         self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None
@@ -69,6 +74,9 @@ class SamplerV2(RestPrimitive[SamplerOptions], BaseSamplerV2):
     def _wire(
         self, pubs: Iterable[SamplerPubLike], shots: int | None
     ) -> tuple[list[SamplerItem], list[list[Any]]]:
-        items = coerce_sampler_pubs(pubs, shots)
+        items = coerce_sampler_pubs(pubs, shots, SAMPLER_RUN)
         default = self._options.default_shots or DEFAULT_SHOTS
-        return items, encode_sampler_pubs(self.backend, items, self._cache, self._options, default)
+        wire = encode_sampler_pubs(
+            self._backend, items, self._cache, self._options, default, SAMPLER_RUN
+        )
+        return items, wire
