@@ -564,6 +564,7 @@ def test_a_repeated_submission_waits_and_proceeds_when_the_first_is_refused() ->
         with server.provider() as provider:
             provider.client.list_jobs(limit=1)  # a token, so the next POSTs are job posts
             answered: list[tuple[str, Any]] = []  # in the order the answers arrived
+
             def invalid() -> None:
                 slow = body(_slow_params(tail="h $0;", layers=16000))  # seconds to validate
                 answered.append(("invalid", _attempt(provider.client.create_job, slow)))
