@@ -37,11 +37,9 @@ from ..wire.options import (
     DEFAULT_RESILIENCE_LEVEL,
     ESTIMATOR_PARAMS_SCHEMA,
     OPTION_SCHEMAS,
-    ZNE_DEFAULT_EXTRAPOLATORS,
-    ZNE_DEFAULT_NOISE_FACTORS,
     OptionGroupSpec,
     ValueSpec,
-    zne_noise_factors_needed,
+    zne_factors_problem,
 )
 from ..wire.options import LOG_LEVELS as OPTION_LOG_LEVELS
 
@@ -500,15 +498,9 @@ def _check_resilience(resilience: Mapping[str, Any], resilience_level: int | Non
             "resilience.measure_mitigation to true or leave measure_noise_learning out"
         )
     zne = resilience.get("zne") or {}
-    factors = zne.get("noise_factors", ZNE_DEFAULT_NOISE_FACTORS)
-    extrapolators = zne.get("extrapolator", ZNE_DEFAULT_EXTRAPOLATORS)
-    for name in [extrapolators] if isinstance(extrapolators, str) else extrapolators:
-        needed = zne_noise_factors_needed(name)
-        if needed is not None and len(factors) < needed:
-            raise ValueError(
-                f"resilience.zne.extrapolator {json.dumps(name)} needs at least {needed} noise "
-                f"factors; resilience.zne.noise_factors has {len(factors)}"
-            )
+    problem = zne_factors_problem(zne)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def sampler_seed_fits(options: Mapping[str, Any], num_pubs: int) -> bool:

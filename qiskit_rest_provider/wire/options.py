@@ -62,6 +62,7 @@ __all__ = [
     "OptionGroupSpec",
     "ValueKind",
     "ValueSpec",
+    "zne_factors_problem",
     "zne_noise_factors_needed",
 ]
 
@@ -147,6 +148,25 @@ ZNE_DEFAULT_EXTRAPOLATORS: Final = ("exponential", "linear")
 _ZNE_MIN_NOISE_FACTORS: Final = MappingProxyType(
     {"linear": 2, "exponential": 2, "fallback": 2, "double_exponential": 4}
 )
+
+
+def zne_factors_problem(zne: Mapping[str, object]) -> str | None:
+    """Why ``resilience.zne``'s extrapolators cannot fit its noise factors (defaults where a
+    key is absent), or None: each extrapolator needs :func:`zne_noise_factors_needed` factors.
+    The client's options and the service's validation both ask this."""
+    factors = zne.get("noise_factors", ZNE_DEFAULT_NOISE_FACTORS)
+    extrapolators = zne.get("extrapolator", ZNE_DEFAULT_EXTRAPOLATORS)
+    names = [extrapolators] if isinstance(extrapolators, str) else extrapolators
+    if not isinstance(factors, (list, tuple)) or not isinstance(names, (list, tuple)):
+        return None  # malformed values are the leaf checks' business
+    for name in names:
+        needed = zne_noise_factors_needed(str(name))
+        if needed is not None and len(factors) < needed:
+            return (
+                f'resilience.zne.extrapolator "{name}" needs at least {needed} noise factors; '
+                f"resilience.zne.noise_factors has {len(factors)}"
+            )
+    return None
 
 
 def zne_noise_factors_needed(extrapolator: str) -> int | None:

@@ -33,9 +33,7 @@ from ...wire.options import (
     SIMULATOR,
     TWIRLING,
     ZNE,
-    ZNE_DEFAULT_EXTRAPOLATORS,
-    ZNE_DEFAULT_NOISE_FACTORS,
-    zne_noise_factors_needed,
+    zne_factors_problem,
 )
 from .fields import OptionGroup, built_from
 from .wire import PrimitiveOptions
@@ -220,15 +218,9 @@ class EstimatorOptions(PrimitiveOptions):
                 "resilience.measure_mitigation=True or unset measure_noise_learning"
             )
         zne = resilience.get("zne", {})
-        factors = zne.get("noise_factors", ZNE_DEFAULT_NOISE_FACTORS)
-        extrapolators = zne.get("extrapolator", ZNE_DEFAULT_EXTRAPOLATORS)
-        for name in [extrapolators] if isinstance(extrapolators, str) else extrapolators:
-            needed = zne_noise_factors_needed(name)
-            if needed is not None and len(factors) < needed:
-                raise ValueError(
-                    f"resilience.zne.extrapolator {name!r} needs at least {needed} noise "
-                    f"factors; resilience.zne.noise_factors has {len(factors)}"
-                )
+        problem = zne_factors_problem(zne)
+        if problem is not None:
+            raise ValueError(problem)
 
 
 def _check_names(program: str, options: type[PrimitiveOptions]) -> None:
