@@ -95,6 +95,7 @@ def accounts_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # Item 9: copies ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_deep_and_shallow_copies_share_the_connection_not_the_options(
     provider: QiskitRestProvider, falcon: RestBackend
 ) -> None:

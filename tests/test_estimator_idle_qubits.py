@@ -303,6 +303,7 @@ def wide_circuit(backend: RestBackend, size: int) -> QuantumCircuit:
     return qc
 
 
+@pytest.mark.slow
 def test_an_active_part_too_wide_fails_with_a_clear_memory_error(heron: RestBackend) -> None:
     qc = wide_circuit(heron, 36)  # a 36-qubit statevector needs 1 TiB
     estimator = EstimatorV2(heron)
@@ -389,6 +390,7 @@ def embedded_pubs(draw: st.DrawFn) -> tuple[EstimatorPub, bool, bool]:
     return EstimatorPub(qc, observables, values, PRECISION), touches_idle, has_delay
 
 
+@pytest.mark.slow
 @settings(max_examples=25)
 @given(case=embedded_pubs(), noisy=st.booleans(), seed=st.integers(0, 2**31))
 def test_factoring_idle_qubits_matches_simulating_them(

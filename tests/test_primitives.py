@@ -345,6 +345,7 @@ def test_generic_run_submits_raw_params(
 # Sessions and batches --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_session_runs_several_jobs_and_closes(
     provider: QiskitRestProvider, falcon: RestBackend
 ) -> None:
