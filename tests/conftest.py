@@ -64,3 +64,12 @@ def _environment_unchanged() -> Iterator[None]:
             else:
                 os.environ.pop(key, None)
         pytest.fail(f"the test changed os.environ: {changed} (use monkeypatch)")
+
+
+@pytest.fixture()
+def only_official_client_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No QISKIT_* or IAM_* variable reaches the official client: only its arguments (what
+    IBM's users pass). For tests that must hold without any environment switch."""
+    for name in list(os.environ):
+        if name.startswith(("QISKIT_", "IAM_")):
+            monkeypatch.delenv(name)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import socket
 import ssl
 import warnings
@@ -48,7 +47,7 @@ from qiskit_rest_provider.server.instances import (
     parse_instances,
 )
 
-pytestmark = [pytest.mark.service]
+pytestmark = [pytest.mark.service, pytest.mark.usefixtures("only_official_client_arguments")]
 
 KEY = "discovery-key-with-three-instances"
 KEY_NONE = "discovery-key-of-an-account-without-instances"
@@ -99,14 +98,6 @@ class Service:
             f"{self.url}/identity/token", data={"grant_type": GRANT, "apikey": key}, timeout=10
         )
         return str(answer.json()["access_token"])
-
-
-@pytest.fixture(autouse=True)
-def _only_what_users_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No QISKIT_* or IAM_* variable reaches the official client: only its arguments."""
-    for name in list(os.environ):
-        if name.startswith(("QISKIT_", "IAM_")):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ default service is one instance as before."""
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Iterator
 
@@ -20,7 +19,12 @@ from qiskit_rest_provider.server.instances import STANDARD_PLANS, InstanceSpec, 
 
 runtime = pytest.importorskip("qiskit_ibm_runtime")
 
-pytestmark = [pytest.mark.slow, pytest.mark.service, pytest.mark.official]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.service,
+    pytest.mark.official,
+    pytest.mark.usefixtures("only_official_client_arguments"),
+]
 KEY = "wired-key"
 OPEN = InstanceSpec(instance_crn(), "open-instance", STANDARD_PLANS["open"], ("local_falcon",))
 PREMIUM = InstanceSpec(
@@ -30,14 +34,6 @@ PREMIUM = InstanceSpec(
     ("local_heron", "local_falcon"),
     120.0,
 )
-
-
-@pytest.fixture(autouse=True)
-def _only_what_users_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No QISKIT_* or IAM_* variable reaches the official client: only its arguments."""
-    for name in list(os.environ):
-        if name.startswith(("QISKIT_", "IAM_")):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="module")

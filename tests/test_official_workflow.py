@@ -7,7 +7,6 @@ transpile → SamplerV2 and EstimatorV2 in a Session and a Batch → job listing
 from __future__ import annotations
 
 import logging
-import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -24,7 +23,12 @@ from qiskit_rest_provider.server.instances import STANDARD_PLANS, InstanceSpec, 
 
 runtime = pytest.importorskip("qiskit_ibm_runtime")
 
-pytestmark = [pytest.mark.slow, pytest.mark.service, pytest.mark.official]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.service,
+    pytest.mark.official,
+    pytest.mark.usefixtures("only_official_client_arguments"),
+]
 
 OPEN = InstanceSpec(instance_crn(), "open-instance", STANDARD_PLANS["open"], ("local_falcon",))
 PREMIUM = InstanceSpec(
@@ -46,14 +50,6 @@ def two_instances() -> Iterator[LocalRuntimeServer]:
         server.stop()
 
 
-@pytest.fixture()
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No QISKIT_* or IAM variable: only what a user passes reaches the official client."""
-    for name in list(os.environ):
-        if name.startswith(("QISKIT_", "IAM_")):
-            monkeypatch.delenv(name)
-
-
 def _bell() -> QuantumCircuit:
     circuit = QuantumCircuit(2)
     circuit.h(0)
@@ -70,7 +66,6 @@ def _wait(job: Any, timeout: float = 120) -> str:
     return str(status)
 
 
-@pytest.mark.usefixtures("clean_environment")
 def test_the_official_workflow_end_to_end(
     two_instances: LocalRuntimeServer, tmp_path: Path
 ) -> None:
