@@ -1,0 +1,1 @@
+"""The device and primitive emulator of the local service."""

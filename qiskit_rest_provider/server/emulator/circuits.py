@@ -1,0 +1,72 @@
+"""Reducing a device-wide circuit to what the emulator simulates, and reading its layout.
+
+Circuits reach the service on all of a device's qubits (156 on a Heron); the emulator
+simulates only the qubits an instruction acts on, relabelled ``0..k-1``, and keeps their
+device indices to look up their noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from qiskit.circuit import ControlFlowOp, QuantumCircuit
+from qiskit.converters import circuit_to_dag, dag_to_circuit
+
+__all__ = ["active_qubits", "clbit_qubits", "compact", "is_fixed_delay"]
+
+
+def is_fixed_delay(operation: Any) -> bool:
+    """A delay whose duration is a number (not a parameter or a stretch)."""
+    return operation.name == "delay" and all(
+        isinstance(p, (int, float, np.integer, np.floating)) for p in operation.params
+    )
+
+
+def active_qubits(circuit: QuantumCircuit, *, delays_idle: bool = False) -> set[int]:
+    """Indices of the qubits an instruction other than a barrier touches.
+
+    With ``delays_idle``, fixed-length delays do not count either: a qubit in |0> stays in |0>
+    under a delay (relaxation towards the ground state leaves |0> alone, and a controlled
+    phase with a neighbour does nothing to it). Measurements and resets count: they write
+    clbits that the circuit may read.
+    """
+    active: set[int] = set()
+    for inst in circuit.data:
+        operation = inst.operation
+        if operation.name == "barrier" or (delays_idle and is_fixed_delay(operation)):
+            continue
+        active.update(circuit.find_bit(q).index for q in inst.qubits)
+    return active
+
+
+def compact(circuit: QuantumCircuit, keep: Sequence[int]) -> QuantumCircuit:
+    """``circuit`` on the qubits ``keep`` only (in that order); barriers and delays on the
+    dropped qubits go (they act on nothing simulated)."""
+    keep_set = set(keep)
+    idle = [q for i, q in enumerate(circuit.qubits) if i not in keep_set]
+    if not idle:
+        return circuit
+    idle_set = set(idle)
+    dag = circuit_to_dag(circuit)
+    for node in list(dag.op_nodes()):
+        if node.op.name == "barrier" or (
+            node.op.name == "delay" and all(q in idle_set for q in node.qargs)
+        ):
+            dag.remove_op_node(node)
+    dag.remove_qubits(*idle)
+    return dag_to_circuit(dag)
+
+
+def clbit_qubits(circuit: QuantumCircuit) -> list[int | None]:
+    """Per clbit, the qubit index of the last measurement that writes it (None: never
+    measured at the top level)."""
+    out: list[int | None] = [None] * circuit.num_clbits
+    find = circuit.find_bit
+    for inst in circuit.data:
+        if inst.operation.name == "measure":
+            out[find(inst.clbits[0]).index] = find(inst.qubits[0]).index
+        elif isinstance(inst.operation, ControlFlowOp):
+            continue
+    return out

@@ -1,0 +1,274 @@
+"""The emulator's engine: a circuit on device qubits in, measured bits out.
+
+:class:`DeviceEmulator` holds one calibration's noise. :meth:`DeviceEmulator.prepare` turns
+a circuit (already reduced to the qubits it uses, with their device indices) into what is
+simulated: scheduled ALAP (:mod:`.schedule`), decoupled if asked (:mod:`.decoupling`), every
+gate and idle window followed by its noise (:mod:`.idle_noise`). Circuits that cannot be
+scheduled (control flow) fall back to gate noise attached by an Aer noise model.
+:meth:`DeviceEmulator.run` simulates many prepared circuits, each over many parameter
+bindings, in one Aer call, and returns the *true* measured bits (readout error is applied
+afterwards, with numpy, so that kerneled measurement can draw IQ points from the same bits).
+
+A device without calibration (the simulator) emulates no noise at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from qiskit.circuit import CircuitInstruction, ControlFlowOp, QuantumCircuit
+
+from .decoupling import insert_decoupling
+from .device_noise import DeviceNoise
+from .idle_noise import NOISELESS_LABELS, calibration_name, noisy_circuit
+from .schedule import schedule_circuit
+
+__all__ = ["DecouplingPlan", "DeviceEmulator", "Prepared", "bits_from_memory"]
+
+#: Shots (circuits x bindings x shots) one simulator call returns at most.
+RUN_SHOT_LIMIT = 2_000_000
+#: Widths up to which noisy circuits run on Aer's density-matrix method (one exact run per
+#: circuit and binding, shots sampled from it); wider ones run statevector trajectories.
+DENSITY_MATRIX_MAX_QUBITS = 10
+
+
+@dataclass(frozen=True)
+class DecouplingPlan:
+    """What ``dynamical_decoupling`` asks for."""
+
+    sequence_type: str = "XX"
+    extra_slack_distribution: str = "middle"
+    scheduling_method: str = "alap"
+    skip_reset_qubits: bool = False
+
+
+@dataclass
+class Prepared:
+    """A circuit ready to simulate."""
+
+    circuit: QuantumCircuit
+    """The circuit with its noise as instructions."""
+    noise_model: Any = None
+    """An Aer noise model when the circuit could not be scheduled (gate noise only)."""
+    scheduled: bool = True
+    """Whether idle time was timed (and got its noise)."""
+    decoupling_pulses: int = 0
+    """Pulses inserted by dynamical decoupling."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Whatever the caller wants to keep with it."""
+
+
+class DeviceEmulator:
+    """Prepares and runs circuits with one calibration's noise (``noise`` None: noiseless).
+
+    Args:
+        noise: The device's noise.
+        dt: Seconds per sample.
+        coupling: Coupled device qubit pairs (for staggered decoupling).
+        idle_noise: Apply relaxation and ZZ to idle windows.
+    """
+
+    def __init__(
+        self,
+        noise: DeviceNoise | None,
+        dt: float | None,
+        coupling: Sequence[tuple[int, int]] = (),
+        *,
+        idle_noise: bool = True,
+    ) -> None:
+        self.noise = noise
+        """The calibration's noise (None: noiseless)."""
+        self.dt = dt or 1e-9
+        self.idle_noise = idle_noise and noise is not None and dt is not None
+        """Whether idle windows get noise."""
+        self._neighbours: dict[int, set[int]] = {}
+        for a, b in coupling:
+            self._neighbours.setdefault(a, set()).add(b)
+            self._neighbours.setdefault(b, set()).add(a)
+
+    def duration(self, instruction: CircuitInstruction, physical: Sequence[int]) -> float:
+        """Seconds ``instruction`` takes on device qubits ``physical``."""
+        noise = self.noise
+        if noise is None:
+            return 0.0
+        name = instruction.operation.name
+        if name == "measure":
+            return float(noise.readout_length[physical[0]])
+        if name == "reset":
+            cal = noise.gate("reset", tuple(physical))
+            return cal.duration if cal else float(noise.readout_length[physical[0]])
+        if instruction.operation.label in NOISELESS_LABELS:
+            return 0.0
+        cal = noise.gate(calibration_name(name), tuple(physical))
+        return cal.duration if cal else 0.0
+
+    def prepare(
+        self,
+        circuit: QuantumCircuit,
+        physical: Sequence[int],
+        *,
+        decoupling: DecouplingPlan | None = None,
+        gate_channel: Any = None,
+    ) -> Prepared:
+        """What to simulate for ``circuit``, whose qubit ``i`` is device qubit ``physical[i]``.
+
+        ``gate_channel(name, device_qubits)`` replaces the calibrated gate errors (noise
+        amplification)."""
+        noise = self.noise
+        if noise is None:
+            return Prepared(circuit, scheduled=False)
+        schedule = None
+        if self.dt:
+            schedule = schedule_circuit(
+                circuit,
+                self.dt,
+                lambda inst, qubits: self.duration(inst, [physical[q] for q in qubits]),
+            )
+        if schedule is None:
+            return Prepared(circuit, self._gate_noise_model(circuit, physical), scheduled=False)
+        pulses = 0
+        if decoupling is not None:
+            index = {p: i for i, p in enumerate(physical)}
+            neighbours = {
+                index[p]: {index[n] for n in self._neighbours.get(p, ()) if n in index}
+                for p in physical
+            }
+            x_dt = {
+                i: round((noise.gate("x", (p,)) or _ZERO).duration / self.dt)
+                for i, p in enumerate(physical)
+            }
+            active = sorted(q for q in range(circuit.num_qubits) if schedule.busy[q])
+            pulses = insert_decoupling(
+                schedule,
+                active,
+                x_dt.__getitem__,
+                sequence_type=decoupling.sequence_type,
+                extra_slack_distribution=decoupling.extra_slack_distribution,
+                skip_reset_qubits=decoupling.skip_reset_qubits,
+                neighbours=neighbours,
+            )
+        out = noisy_circuit(
+            schedule, physical, noise, gate_channel=gate_channel, idle=self.idle_noise
+        )
+        return Prepared(out, decoupling_pulses=pulses)
+
+    def _gate_noise_model(self, circuit: QuantumCircuit, physical: Sequence[int]) -> Any:
+        from qiskit_aer.noise import NoiseModel
+
+        noise = self.noise
+        assert noise is not None
+        model = NoiseModel()
+        seen: set[tuple[str, tuple[int, ...]]] = set()
+        for name, label, qubits in _walk(circuit, list(range(circuit.num_qubits))):
+            if (name, qubits) in seen or label in NOISELESS_LABELS:
+                continue
+            seen.add((name, qubits))
+            channel = noise.gate_channel(calibration_name(name), tuple(physical[q] for q in qubits))
+            if channel is not None:
+                model.add_quantum_error(channel, name, list(qubits), warnings=False)
+        return model if not model.is_ideal() else None
+
+    def run(
+        self,
+        prepared: Sequence[Prepared],
+        binds: Sequence[Mapping[Any, Any]] | None,
+        shots: int,
+        seed: int | None,
+    ) -> list[npt.NDArray[np.uint8]]:
+        """Simulate each circuit over its bindings (``binds[i]``: parameter -> values, all of
+        one length ``n``; None: no parameters) with ``shots`` shots each.
+
+        Returns, per circuit, the true measured bits ``(n, shots, num_clbits)`` (``n = 1``
+        without parameters), column ``j`` being clbit ``j``.
+        """
+        from qiskit_aer import AerSimulator
+
+        out: list[npt.NDArray[np.uint8] | None] = [None] * len(prepared)
+        groups: dict[int, list[int]] = {}
+        for i, item in enumerate(prepared):
+            groups.setdefault(id(item.noise_model), []).append(i)
+        chunks: list[list[int]] = []
+        for indices in groups.values():
+            n = 1
+            if binds is not None and binds[indices[0]]:
+                n = len(next(iter(binds[indices[0]].values())))
+            # at most RUN_SHOT_LIMIT shots per simulator call (Aer returns one string a shot)
+            step = max(1, RUN_SHOT_LIMIT // max(1, n * shots))
+            chunks.extend(indices[k : k + step] for k in range(0, len(indices), step))
+        for indices in chunks:
+            model = prepared[indices[0]].noise_model
+            width = max(prepared[i].circuit.num_qubits for i in indices)
+            noisy = self.noise is not None
+            method = (
+                "density_matrix"
+                if noisy and width <= DENSITY_MATRIX_MAX_QUBITS
+                else ("statevector" if noisy else "automatic")
+            )
+            simulator = AerSimulator(method=method, noise_model=model)
+            circuits = [prepared[i].circuit for i in indices]
+            run_binds = None
+            if binds is not None and any(circuit.parameters for circuit in circuits):
+                run_binds = [
+                    {
+                        p: list(values)
+                        for p, values in binds[i].items()
+                        if p in prepared[i].circuit.parameters
+                    }
+                    for i in indices
+                ]
+            result = simulator.run(
+                circuits,
+                shots=shots,
+                seed_simulator=seed,
+                parameter_binds=run_binds,
+                memory=True,
+            ).result()
+            per_circuit = len(result.results) // len(indices)
+            for k, i in enumerate(indices):
+                num_clbits = prepared[i].circuit.num_clbits
+                blocks = [
+                    bits_from_memory(result.results[k * per_circuit + j].data.memory, num_clbits)
+                    for j in range(per_circuit)
+                ]
+                out[i] = np.stack(blocks)
+        return [bits for bits in out if bits is not None]
+
+
+class _Zero:
+    duration = 0.0
+
+
+_ZERO = _Zero()
+
+
+def _walk(
+    circuit: QuantumCircuit, outer: Sequence[int]
+) -> list[tuple[str, str | None, tuple[int, ...]]]:
+    """Name, label and outer-circuit qubit indices of every instruction, control-flow blocks
+    included (``outer[i]``: the outer index of ``circuit``'s qubit ``i``)."""
+    out = []
+    for inst in circuit.data:
+        qubits = tuple(outer[circuit.find_bit(q).index] for q in inst.qubits)
+        operation = inst.operation
+        if isinstance(operation, ControlFlowOp):
+            for block in operation.blocks:
+                out.extend(_walk(block, qubits))
+            continue
+        out.append((operation.name, operation.label, qubits))
+    return out
+
+
+def bits_from_memory(memory: Sequence[str], num_clbits: int) -> npt.NDArray[np.uint8]:
+    """Aer's hexadecimal per-shot memory as bits ``(shots, num_clbits)``, column ``j`` = clbit
+    ``j``."""
+    shots = len(memory)
+    if num_clbits == 0 or shots == 0:
+        return np.zeros((shots, num_clbits), dtype=np.uint8)
+    num_bytes = (num_clbits + 7) // 8
+    raw = b"".join(int(h, 16).to_bytes(num_bytes, "little") for h in memory)
+    packed = np.frombuffer(raw, dtype=np.uint8).reshape(shots, num_bytes)
+    return np.unpackbits(packed, axis=1, bitorder="little")[:, :num_clbits]

@@ -1,0 +1,501 @@
+"""The estimator on the emulator: expectation values from measured shots, mitigated as IBM does.
+
+Per pub, as on hardware:
+
+1. The observables' Pauli terms on the qubits the circuit uses are grouped into qubit-wise
+   commuting sets (``PauliList.group_qubit_wise_commuting``); each set is one measurement
+   basis: the circuit, a basis change (``h`` for X, ``sdg h`` for Y, each with the error of an
+   ``sx``), and measurements. Terms on qubits no instruction touches are factored out
+   (:mod:`.observables`); such a qubit reads Z as ``1 - 2 P(1|0)`` without mitigation.
+2. Each basis circuit is twirled (``twirling``; the resilience level fills the defaults), given
+   the device's noise and decoupling, and run for ``num_randomizations x
+   shots_per_randomization`` shots; the shots go through the calibrated readout error and the
+   measurement frames are undone.
+3. Level 0 estimates each term from those bits: readout error biases it. Level 1 (TREX,
+   ``measure_mitigation``) also runs readout calibration shots with twirled measurements
+   (``measure_noise_learning``) and divides each term by its calibrated parity, which removes
+   the bias of twirled readout. Level 2 adds ZNE: the whole estimate at each
+   ``zne.noise_factors`` (gate folding, or on the emulator exact amplification for ``"pea"``,
+   :mod:`.amplification`), extrapolated to zero (:mod:`.extrapolation`). PEC
+   (``pec_mitigation``) draws the inverse of each two-qubit gate's twirled noise per
+   randomization and reweights.
+
+``stds`` is the standard error from the shot-to-shot spread (correlations between terms of a
+basis included); ``ensemble_standard_error`` the spread of the randomizations' estimates over
+``sqrt(num_randomizations)`` (equal to ``stds`` with one randomization).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from qiskit.circuit import ClassicalRegister, QuantumCircuit
+from qiskit.primitives import DataBin, PrimitiveResult, PubResult
+from qiskit.primitives.containers import EstimatorPub
+from qiskit.quantum_info import PauliList
+
+from ...wire.constants import DEFAULT_PRECISION
+from .amplification import PecSampler, amplified_channel_factory, fold_gates
+from .circuits import active_qubits, compact
+from .engine import DeviceEmulator, Prepared
+from .observables import split_observables
+from .plan import (
+    MeasureMitigationPlan,
+    PecPlan,
+    TwirlingPlan,
+    ZnePlan,
+    decoupling_metadata,
+    decoupling_plan,
+    resilience_plans,
+    twirling_metadata,
+    twirling_plan,
+)
+from .sampler import bindings
+from .twirling import twirl_circuits
+
+__all__ = ["MAX_SIMULATED_SHOTS", "run_estimator"]
+
+#: Shots one pub may simulate in all (bindings x shots x bases x noise factors).
+MAX_SIMULATED_SHOTS = 50_000_000
+#: Values (bindings x shots x observables) processed at once.
+_CHUNK = 1 << 22
+
+
+@dataclass
+class _Terms:
+    """The distinct Pauli terms of a pub's simulated observables."""
+
+    paulis: npt.NDArray[np.int8]
+    """``(terms, qubits)`` codes: 0 I, 1 X, 2 Y, 3 Z (qubit ``j`` = column ``j``)."""
+    coefficients: npt.NDArray[np.float64]
+    """``(elements, terms)``: each flattened observable's coefficient of each term."""
+    identity: npt.NDArray[np.float64]
+    """Per element, the coefficient of the identity (exact)."""
+
+
+def _terms(observables: Any, num_qubits: int) -> _Terms:
+    elements = observables.sparse_observables_array().ravel()
+    index: dict[bytes, int] = {}
+    rows: list[npt.NDArray[np.int8]] = []
+    entries: list[tuple[int, int, float]] = []
+    identity = np.zeros(len(elements))
+    code_of = {0b01: 3, 0b10: 1, 0b11: 2}
+    for e, obs in enumerate(elements):
+        bits = np.asarray(obs.bit_terms, dtype=np.uint8)
+        qubits = np.asarray(obs.indices, dtype=np.intp)
+        bounds = np.asarray(obs.boundaries, dtype=np.intp)
+        for t, coeff in enumerate(np.asarray(obs.coeffs)):
+            lo, hi = bounds[t], bounds[t + 1]
+            if lo == hi:
+                identity[e] += float(np.real(coeff))
+                continue
+            row = np.zeros(num_qubits, dtype=np.int8)
+            row[qubits[lo:hi]] = [code_of[int(b)] for b in bits[lo:hi]]
+            key = row.tobytes()
+            k = index.get(key)
+            if k is None:
+                k = index[key] = len(rows)
+                rows.append(row)
+            entries.append((e, k, float(np.real(coeff))))
+    coefficients = np.zeros((len(elements), len(rows)))
+    for e, k, c in entries:
+        coefficients[e, k] += c
+    paulis = np.array(rows, dtype=np.int8).reshape(len(rows), num_qubits)
+    return _Terms(paulis, coefficients, identity)
+
+
+def _groups(paulis: npt.NDArray[np.int8]) -> list[npt.NDArray[np.intp]]:
+    """Term indices grouped into qubit-wise commuting sets."""
+    if len(paulis) == 0:
+        return []
+    letters = np.array(list("IXYZ"))
+    labels = ["".join(letters[row[::-1]]) for row in paulis]
+    where = {label: i for i, label in enumerate(labels)}
+    groups = PauliList(labels).group_qubit_wise_commuting()
+    return [
+        np.array([where[label] for label in group.to_labels()], dtype=np.intp) for group in groups
+    ]
+
+
+def _basis_circuit(base: QuantumCircuit, basis: npt.NDArray[np.int8]) -> QuantumCircuit:
+    """``base`` measured in ``basis`` (codes per qubit) on its non-identity qubits."""
+    qubits = [q for q in range(base.num_qubits) if basis[q]]
+    circuit = base.copy()
+    register = ClassicalRegister(len(qubits), "basis")
+    circuit.add_register(register)
+    for q in qubits:
+        if basis[q] == 2:
+            circuit.sdg(q)
+        if basis[q] in (1, 2):
+            circuit.h(q)
+    circuit.measure(qubits, list(register))
+    return circuit
+
+
+def run_estimator(
+    pubs: Sequence[EstimatorPub],
+    emulator: DeviceEmulator,
+    options: Mapping[str, Any],
+    level: int,
+    seed: int | None,
+    default_shots: int | None,
+    max_shots: int = 1_000_000,
+) -> PrimitiveResult[PubResult]:
+    """Run estimator pubs on ``emulator`` at ``resilience_level`` ``level``.
+
+    A pub's shots are ``ceil(1 / precision**2)`` (or ``default_shots``), at most ``max_shots``
+    (the device's limit; ``stds`` then says what precision was reached). Raises ``ValueError``
+    when a pub would simulate more than :data:`MAX_SIMULATED_SHOTS` shots in all (bindings x
+    shots x measurement bases x noise factors)."""
+    rng = np.random.default_rng(seed)
+    results = []
+    plans: tuple[Any, ...] = ()
+    for i, pub in enumerate(pubs):
+        precision = pub.precision or DEFAULT_PRECISION
+        if default_shots:
+            shots = int(default_shots)
+            precision = 1 / math.sqrt(shots)
+        else:
+            shots = math.ceil(1 / precision**2)
+        shots = max(1, min(shots, max_shots))
+        trex, zne, pec = resilience_plans(options, level, shots)
+        twirl = twirling_plan(
+            options,
+            shots,
+            gates_default=level >= 2 or pec is not None,
+            measure_default=level >= 1,
+            pec=pec is not None,
+        )
+        plans = (twirl, trex, zne, pec)
+        results.append(
+            _run_pub(
+                pub, emulator, options, rng, precision, twirl, trex, zne, pec, where=f"pub {i}"
+            )
+        )
+    twirl, trex, zne, pec = plans if plans else (twirling_plan(options, 1), None, None, None)
+    resilience: dict[str, Any] = {
+        "measure_mitigation": trex is not None,
+        "zne_mitigation": zne is not None,
+        "pec_mitigation": pec is not None,
+    }
+    if zne is not None:
+        resilience["zne"] = {
+            "noise_factors": list(zne.noise_factors),
+            "extrapolator": list(zne.extrapolators),
+            "extrapolated_noise_factors": list(zne.extrapolated_noise_factors),
+            "amplifier": zne.amplifier,
+        }
+    return PrimitiveResult(
+        results,
+        metadata={
+            "dynamical_decoupling": decoupling_metadata(options),
+            "twirling": twirling_metadata(options, twirl),
+            "resilience": resilience,
+            "version": 2,
+        },
+    )
+
+
+def _idle_factor(
+    emulator: DeviceEmulator, width: int, trex: Any, twirl: TwirlingPlan
+) -> npt.NDArray[np.float64] | None:
+    noise = emulator.noise
+    if noise is None or trex is not None:
+        return None
+    factor = np.ones(width)
+    n = min(width, noise.num_qubits)
+    if twirl.enable_measure:
+        factor[:n] = 1 - noise.p01[:n] - noise.p10[:n]
+    else:
+        factor[:n] = 1 - 2 * noise.p10[:n]
+    return factor
+
+
+@dataclass
+class _Estimate:
+    """Estimates per (binding, element) at one noise factor."""
+
+    mean: npt.NDArray[np.float64]
+    variance: npt.NDArray[np.float64]
+    """Of the mean."""
+    ensemble_variance: npt.NDArray[np.float64]
+    """Of the mean, from the spread over randomizations."""
+
+
+def _run_pub(
+    pub: EstimatorPub,
+    emulator: DeviceEmulator,
+    options: Mapping[str, Any],
+    rng: np.random.Generator,
+    precision: float,
+    twirl: TwirlingPlan,
+    trex: MeasureMitigationPlan | None,
+    zne: ZnePlan | None,
+    pec: PecPlan | None,
+    *,
+    where: str,
+) -> PubResult:
+    circuit = pub.circuit
+    width = circuit.num_qubits
+    keep = sorted(active_qubits(circuit, delays_idle=True)) or [0]
+    split = split_observables(
+        pub.observables, keep, width, _idle_factor(emulator, width, trex, twirl)
+    )
+    terms = _terms(split.simulated, len(keep))
+    groups = _groups(terms.paulis)
+    base = compact(circuit, keep)
+    binds, count = bindings(pub.parameter_values, base)
+    num_elements = terms.coefficients.shape[0]
+    factors = zne.noise_factors if zne is not None else (1.0,)
+    simulated = count * twirl.shots * len(groups) * len(factors)
+    if simulated > MAX_SIMULATED_SHOTS:
+        raise ValueError(
+            f"{where}: {count} parameter sets x {twirl.shots} shots x {len(groups)} "
+            f"measurement bases x {len(factors)} noise factors = {simulated} simulated shots, "
+            f"more than the emulator runs for one pub ({MAX_SIMULATED_SHOTS}); lower the "
+            "precision asked for, or split the pub"
+        )
+    calibration = _trex_calibration(emulator, keep, terms.paulis, trex, rng)
+    estimates = []
+    pec_info: dict[str, Any] = {}
+    for factor in factors:
+        estimate, pec_info = _estimate(
+            base,
+            keep,
+            emulator,
+            options,
+            rng,
+            twirl,
+            zne,
+            pec,
+            factor,
+            groups,
+            terms,
+            calibration,
+            binds,
+            count,
+        )
+        estimates.append(estimate)
+    shape = pub.shape
+    obs_index = np.broadcast_to(
+        np.arange(max(1, math.prod(pub.observables.shape))).reshape(pub.observables.shape), shape
+    )
+    bind_index = np.broadcast_to(np.arange(count).reshape(pub.parameter_values.shape), shape)
+    constant = split.constant.reshape(-1)[obs_index] + terms.identity[obs_index]
+    del num_elements
+
+    def pick(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.asarray(values[bind_index, obs_index], dtype=float)
+
+    evs_f = np.stack([pick(e.mean) + constant for e in estimates], axis=-1)
+    stds_f = np.stack([np.sqrt(pick(e.variance)) for e in estimates], axis=-1)
+    ens_f = np.stack([np.sqrt(pick(e.ensemble_variance)) for e in estimates], axis=-1)
+    metadata: dict[str, Any] = {
+        "target_precision": precision,
+        "shots": twirl.shots,
+        "circuit_metadata": dict(circuit.metadata or {}),
+        "num_randomizations": twirl.num_randomizations,
+        "resilience": {},
+    }
+    if pec is not None:
+        metadata["resilience"]["pec"] = pec_info
+    if zne is None:
+        data = DataBin(
+            evs=evs_f[..., 0],
+            stds=stds_f[..., 0],
+            ensemble_standard_error=ens_f[..., 0],
+            shape=shape,
+        )
+        return PubResult(data, metadata=metadata)
+    from .extrapolation import extrapolate
+
+    fit = extrapolate(
+        list(zne.noise_factors),
+        evs_f,
+        stds_f,
+        list(zne.extrapolators),
+        list(zne.extrapolated_noise_factors),
+    )
+    metadata["resilience"]["zne"] = {
+        "extrapolator": np.asarray(zne.extrapolators, dtype=object)[fit.chosen].tolist()
+        if np.ndim(fit.chosen)
+        else zne.extrapolators[int(fit.chosen)],
+    }
+    data = DataBin(
+        evs=np.asarray(fit.evs, dtype=float),
+        stds=np.asarray(fit.stds, dtype=float),
+        evs_noise_factors=evs_f,
+        stds_noise_factors=stds_f,
+        ensemble_stds_noise_factors=ens_f,
+        evs_extrapolated=np.asarray(fit.evs_extrapolated, dtype=float),
+        stds_extrapolated=np.asarray(fit.stds_extrapolated, dtype=float),
+        shape=shape,
+    )
+    return PubResult(data, metadata=metadata)
+
+
+def _trex_calibration(
+    emulator: DeviceEmulator,
+    keep: Sequence[int],
+    paulis: npt.NDArray[np.int8],
+    trex: MeasureMitigationPlan | None,
+    rng: np.random.Generator,
+) -> npt.NDArray[np.float64]:
+    """Per term, its parity as read from ``|0...0>`` with twirled measurements (1 without
+    TREX or noise): the readout calibration TREX divides by."""
+    noise = emulator.noise
+    if trex is None or noise is None or len(paulis) == 0:
+        return np.ones(len(paulis))
+    shots = trex.num_randomizations * trex.shots_per_randomization
+    frames = rng.integers(0, 2, size=(trex.num_randomizations, 1, len(keep)), dtype=np.uint8)
+    frames = np.broadcast_to(
+        frames, (trex.num_randomizations, trex.shots_per_randomization, len(keep))
+    )
+    frames = frames.reshape(shots, len(keep))
+    read = noise.apply_readout(frames, keep, rng) ^ frames
+    support = (paulis != 0).astype(np.int64)  # (terms, qubits)
+    parity = (read.astype(np.int64) @ support.T) % 2
+    calibration = np.asarray((1 - 2 * parity).mean(axis=0), dtype=float)
+    # a calibration that reads no signal cannot be divided by: leave such terms unmitigated
+    return np.where(np.abs(calibration) > 1e-3, calibration, 1.0)
+
+
+def _estimate(
+    base: QuantumCircuit,
+    keep: Sequence[int],
+    emulator: DeviceEmulator,
+    options: Mapping[str, Any],
+    rng: np.random.Generator,
+    twirl: TwirlingPlan,
+    zne: ZnePlan | None,
+    pec: PecPlan | None,
+    factor: float,
+    groups: Sequence[npt.NDArray[np.intp]],
+    terms: _Terms,
+    calibration: npt.NDArray[np.float64],
+    binds: dict[Any, npt.NDArray[np.float64]] | None,
+    count: int,
+) -> tuple[_Estimate, dict[str, Any]]:
+    num_elements = terms.coefficients.shape[0]
+    mean = np.zeros((count, num_elements))
+    variance = np.zeros((count, num_elements))
+    ensemble = np.zeros((count, num_elements))
+    if not groups:
+        return _Estimate(mean, variance, ensemble), {}
+    circuit = base
+    gate_channel: Callable[[str, tuple[int, ...]], Any] | None = None
+    noise = emulator.noise
+    if zne is not None and factor != 1:
+        if zne.amplifier == "pea" and noise is not None:
+            gate_channel = amplified_channel_factory(noise.gate_channel, factor)
+        else:
+            circuit = fold_gates(base, factor, zne.amplifier, rng)
+    decoupling = decoupling_plan(options)
+    randomizations = twirl.num_randomizations
+    prepared: list[Prepared] = []
+    flips = []
+    signs = np.ones((len(groups), randomizations))
+    gamma = 1.0
+    gain = _pec_gain(circuit, keep, noise, pec) if pec is not None else 0.0
+    pec_cache: dict[Any, Any] = {}
+    for g, group in enumerate(groups):
+        basis = terms.paulis[group].max(axis=0)
+        measured_circuit = _basis_circuit(circuit, basis)
+        twirled = twirl_circuits(
+            measured_circuit,
+            randomizations,
+            rng,
+            gates=twirl.enable_gates,
+            measure=twirl.enable_measure,
+            strategy=twirl.strategy,
+        )
+        flips.append(twirled.measure_flips)
+        for r, c in enumerate(twirled.circuits):
+            channel = gate_channel
+            if pec is not None and noise is not None:
+                sampler = PecSampler(noise.gate_channel, gain, rng, pec_cache)
+                item = emulator.prepare(c, keep, decoupling=decoupling, gate_channel=sampler)
+                signs[g, r] = sampler.sign
+                gamma = sampler.gamma
+            else:
+                item = emulator.prepare(c, keep, decoupling=decoupling, gate_channel=channel)
+            prepared.append(item)
+    per = twirl.shots_per_randomization
+    true = emulator.run(
+        prepared,
+        None if binds is None else [binds] * len(prepared),
+        per,
+        int(rng.integers(2**31)),
+    )
+    total = randomizations * per
+    randomization_means = np.zeros((randomizations, count, num_elements))
+    for g, group in enumerate(groups):
+        basis = terms.paulis[group].max(axis=0)
+        measured = [q for q in range(len(keep)) if basis[q]]
+        physical = [keep[q] for q in measured]
+        support = (terms.paulis[group][:, measured] != 0).astype(np.int64)  # (T_g, m)
+        weights = terms.coefficients[:, group] / calibration[group]  # (E, T_g)
+        sums = np.zeros((count, num_elements))
+        squares = np.zeros((count, num_elements))
+        for r, block in enumerate(true[g * randomizations : (g + 1) * randomizations]):
+            bits = block[..., -len(measured) :]  # the basis register is the last one
+            if noise is not None:
+                bits = noise.apply_readout(bits, physical, rng)
+            bits = bits ^ flips[g][r, -len(measured) :]
+            scale = gamma * signs[g, r] if pec is not None else 1.0
+            # bindings in chunks, so that (bindings, shots, elements) stays small
+            step = max(1, _CHUNK // max(1, per * num_elements))
+            for lo in range(0, count, step):
+                parity = (bits[lo : lo + step].astype(np.int64) @ support.T) % 2
+                values = ((1 - 2 * parity) @ weights.T) * scale  # (n, shots, E)
+                block_sum = values.sum(axis=1)
+                sums[lo : lo + step] += block_sum
+                squares[lo : lo + step] += np.square(values).sum(axis=1)
+                randomization_means[r, lo : lo + step] += block_sum / per
+        group_mean = sums / total
+        mean += group_mean
+        spread = np.maximum(squares / total - group_mean**2, 0.0)
+        variance += spread * (total / max(total - 1, 1)) / total
+    if randomizations > 1:
+        ensemble = randomization_means.var(axis=0, ddof=1) / randomizations
+    else:
+        ensemble = variance.copy()
+    info = {}
+    if pec is not None:
+        info = {"sampling_overhead": gamma**2, "noise_gain": gain}
+    return _Estimate(mean, variance, ensemble), info
+
+
+def _pec_gain(circuit: QuantumCircuit, keep: Sequence[int], noise: Any, pec: PecPlan) -> float:
+    """``noise_gain``: as given, or ("auto") 0 unless the sampling overhead ``gamma**2`` would
+    exceed ``max_overhead``; then the smallest gain that keeps it within (bisection)."""
+    if pec.noise_gain is not None or noise is None:
+        return pec.noise_gain or 0.0
+    if pec.max_overhead is None:
+        return 0.0
+    from .amplification import FOLDABLE_GATES, PauliChannel
+
+    channels = []
+    for inst in circuit.data:
+        if inst.operation.name in FOLDABLE_GATES and len(inst.qubits) == 2:
+            qubits = tuple(keep[circuit.find_bit(q).index] for q in inst.qubits)
+            channel = noise.gate_channel(inst.operation.name, qubits)
+            if channel is not None:
+                channels.append(PauliChannel.twirl_of(channel, 2))
+
+    def log_overhead(gain: float) -> float:
+        return 2 * sum(math.log(np.abs(c.quasi_probabilities(gain - 1)).sum()) for c in channels)
+
+    limit = math.log(pec.max_overhead)
+    if log_overhead(0.0) <= limit:
+        return 0.0
+    low, high = 0.0, 1.0
+    for _ in range(30):
+        mid = (low + high) / 2
+        low, high = (low, mid) if log_overhead(mid) <= limit else (mid, high)
+    return high

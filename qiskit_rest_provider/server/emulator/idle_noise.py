@@ -1,0 +1,147 @@
+"""The circuit the emulator simulates: ideal instructions interleaved with their noise.
+
+From a :class:`~.schedule.Schedule` of a circuit on physical qubits ``physical``:
+
+* every gate is followed by its calibrated error channel (:meth:`.DeviceNoise.gate_channel`:
+  relaxation over its length composed with the depolarizing rest of its calibrated error);
+  decoupling pulses carry the error of an X; the emulator's own frame changes (twirling) and
+  virtual ``rz`` carry none;
+* every idle window of a qubit (between two of its operations, ``delay`` included) gets
+  thermal relaxation over its length;
+* wherever two coupled qubits idle at the same time, their static ZZ acts as a controlled
+  phase ``exp(-2 pi i zeta t)`` on ``|11>`` over the overlap. Idle windows are cut at every
+  boundary of such an overlap so that relaxation and ZZ are applied piecewise in time order,
+  which is what lets a decoupling pulse in the middle of a window echo the ZZ around it.
+
+Windows before a qubit's first operation (the qubit is in ``|0>``: relaxation and a
+controlled phase leave it alone) and after its last one (nothing reads it later) are skipped.
+Readout error is applied by the caller to the measured bits. Measurements take their
+calibrated ``readout_length``; the relaxation during readout is part of the calibrated
+assignment error, so none is added.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from qiskit.circuit import QuantumCircuit
+from qiskit.circuit.library import CPhaseGate
+
+from .device_noise import DeviceNoise
+from .schedule import Schedule
+
+__all__ = ["NOISELESS_LABELS", "calibration_name", "noisy_circuit", "zz_overlaps"]
+
+#: Labels of instructions the emulator adds that carry no error of their own (frame changes
+#: merged into neighbouring single-qubit gates on hardware).
+NOISELESS_LABELS = frozenset({"twirl"})
+#: Instructions with no gate error.
+_NO_GATE_ERROR = frozenset({"barrier", "measure", "reset", "delay", "rz", "id_virtual", "cp"})
+
+
+#: Instructions the emulator adds, played as a calibrated gate in a rotated frame: Y pulses of
+#: decoupling as X, measurement basis changes (``h``) as one ``sx`` between virtual ``rz``.
+_PLAYED_AS = {"y": "x", "h": "sx"}
+
+
+def calibration_name(name: str) -> str:
+    """The calibrated gate whose error and duration an instruction named ``name`` gets."""
+    return _PLAYED_AS.get(name, name)
+
+
+def zz_overlaps(
+    windows_a: Sequence[tuple[int, int]], windows_b: Sequence[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The intervals in which both of two qubits idle (two sorted window lists)."""
+    out = []
+    i = j = 0
+    while i < len(windows_a) and j < len(windows_b):
+        start = max(windows_a[i][0], windows_b[j][0])
+        stop = min(windows_a[i][1], windows_b[j][1])
+        if stop > start:
+            out.append((start, stop))
+        if windows_a[i][1] < windows_b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def noisy_circuit(
+    schedule: Schedule,
+    physical: Sequence[int],
+    noise: DeviceNoise,
+    *,
+    gate_channel: Callable[[str, tuple[int, ...]], Any] | None = None,
+    idle: bool = True,
+) -> QuantumCircuit:
+    """The circuit to simulate for ``schedule`` (see the module docstring).
+
+    Args:
+        schedule: The scheduled circuit; its qubit ``i`` is device qubit ``physical[i]``.
+        physical: Device qubit of each circuit qubit.
+        noise: The device's noise.
+        gate_channel: The error after a gate, by calibrated name and device qubits (default
+            :meth:`.DeviceNoise.gate_channel`; ZNE's noise amplification passes its own).
+        idle: Apply relaxation and static ZZ to idle windows.
+    """
+    channel_of = gate_channel or noise.gate_channel
+    source = schedule.circuit
+    out = QuantumCircuit(source.qubits, source.clbits, global_phase=source.global_phase)
+    for register in source.cregs:
+        if register not in out.cregs:
+            out.add_register(register)
+    # (time, class, sequence) -> what to append; class 0: operations, 1: idle pieces
+    events: list[tuple[int, int, int, Any, tuple[int, ...]]] = []
+    for seq, op in enumerate(schedule.ops):
+        events.append((op.start, 0, seq, op.instruction, op.qubits))
+    if idle:
+        events.extend(_idle_events(schedule, physical, noise, len(events)))
+    events.sort(key=lambda event: event[:3])
+    qubits = out.qubits
+    for _time, kind, _seq, item, where in events:
+        if kind == 1:
+            out.append(item, [qubits[q] for q in where])
+            continue
+        operation = item.operation
+        if operation.name == "barrier":
+            continue
+        out.append(item)
+        if operation.name in _NO_GATE_ERROR or (operation.label in NOISELESS_LABELS):
+            continue
+        channel = channel_of(calibration_name(operation.name), tuple(physical[q] for q in where))
+        if channel is not None:
+            out.append(channel, [qubits[q] for q in where])
+    return out
+
+
+def _idle_events(
+    schedule: Schedule, physical: Sequence[int], noise: DeviceNoise, first_seq: int
+) -> list[tuple[int, int, int, Any, tuple[int, ...]]]:
+    width = schedule.circuit.num_qubits
+    windows = [schedule.idle_windows(q) for q in range(width)]
+    index = {p: i for i, p in enumerate(physical)}
+    cuts: list[set[int]] = [set() for _ in range(width)]
+    events: list[tuple[int, int, int, Any, tuple[int, ...]]] = []
+    seq = first_seq
+    zz: Mapping[tuple[int, int], float] = noise.zz_on(physical)
+    for (pa, pb), zeta in sorted(zz.items()):
+        a, b = index[pa], index[pb]
+        for start, stop in zz_overlaps(windows[a], windows[b]):
+            angle = -2 * math.pi * zeta * (stop - start) * schedule.dt
+            events.append((start, 1, seq, CPhaseGate(angle), (a, b)))
+            seq += 1
+            cuts[a].update((start, stop))
+            cuts[b].update((start, stop))
+    for q in range(width):
+        for start, stop in windows[q]:
+            points = sorted({start, stop, *(t for t in cuts[q] if start < t < stop)})
+            for piece_start, piece_stop in itertools.pairwise(points):
+                channel = noise.relaxation(physical[q], (piece_stop - piece_start) * schedule.dt)
+                if channel is not None:
+                    events.append((piece_start, 1, seq, channel, (q,)))
+                    seq += 1
+    return events

@@ -1,0 +1,179 @@
+"""The sampler on the emulator: twirled, decoupled, noisy shots as IBM's SamplerV2 returns them.
+
+Per pub: the circuit is reduced to the qubits it uses, twirled into its randomizations
+(:mod:`.twirling`, ``twirling`` options), each randomization prepared with the device's noise
+and decoupling (:mod:`.engine`), and all randomizations times all parameter bindings run in
+one simulator call with ``shots_per_randomization`` shots each. Readout error is then applied
+to the true bits with the calibrated assignment probabilities and the measurement frames are
+undone. With ``meas_type`` ``"kerneled"`` / ``"avg_kerneled"`` the true bits are turned into IQ
+points instead (:mod:`.iq`), whose discrimination reproduces the same assignment errors.
+
+The data have ``num_randomizations x shots_per_randomization`` shots per binding (randomization
+after randomization), as IBM returns them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from qiskit.primitives import BitArray, DataBin, PrimitiveResult, SamplerPubResult
+from qiskit.primitives.containers import SamplerPub
+
+from ...core.execution_span import DoubleSliceSpan, ExecutionSpans
+from .circuits import active_qubits, clbit_qubits, compact
+from .engine import DeviceEmulator, Prepared
+from .plan import decoupling_metadata, decoupling_plan, twirling_metadata, twirling_plan
+from .twirling import TwirledCircuits, twirl_circuits
+
+__all__ = ["bindings", "run_sampler"]
+
+
+def bindings(
+    pub_parameters: Any, circuit: Any
+) -> tuple[dict[Any, npt.NDArray[np.float64]] | None, int]:
+    """A pub's parameter values as ``{parameter: values}`` over its flattened bindings (None
+    when the circuit has no parameters), and the number of bindings."""
+    count = max(1, math.prod(pub_parameters.shape))
+    if not circuit.parameters:
+        return None, count
+    parameters = list(circuit.parameters)
+    values = np.asarray(pub_parameters.as_array(parameters), dtype=float).reshape(
+        count, len(parameters)
+    )
+    return {p: values[:, j] for j, p in enumerate(parameters)}, count
+
+
+def run_sampler(
+    pubs: Sequence[SamplerPub],
+    emulator: DeviceEmulator,
+    options: Mapping[str, Any],
+    seed: int | None,
+    started: _dt.datetime,
+) -> PrimitiveResult[SamplerPubResult]:
+    """Run sampler pubs on ``emulator`` under the job's ``options``."""
+    rng = np.random.default_rng(seed)
+    execution = options.get("execution") if isinstance(options.get("execution"), Mapping) else {}
+    meas_type = str((execution or {}).get("meas_type") or "classified")
+    decoupling = decoupling_plan(options)
+    results = []
+    slices = {}
+    plans = []
+    for i, pub in enumerate(pubs):
+        plan = twirling_plan(options, pub.shots)
+        plans.append(plan)
+        keep = sorted(active_qubits(pub.circuit, delays_idle=True)) or [0]
+        circuit = compact(pub.circuit, keep)
+        if plan.enabled:
+            twirled = twirl_circuits(
+                circuit,
+                plan.num_randomizations,
+                rng,
+                gates=plan.enable_gates,
+                # a measured IQ point cannot be flipped back: kerneled data are not twirled
+                measure=plan.enable_measure and meas_type == "classified",
+                strategy=plan.strategy,
+            )
+        else:
+            twirled = TwirledCircuits([circuit], np.zeros((1, circuit.num_clbits), np.uint8), 0)
+        prepared = [emulator.prepare(c, keep, decoupling=decoupling) for c in twirled.circuits]
+        binds, count = bindings(pub.parameter_values, circuit)
+        true = np.stack(
+            emulator.run(
+                prepared,
+                None if binds is None else [binds] * len(prepared),
+                plan.shots_per_randomization,
+                int(rng.integers(2**31)),
+            ),
+            axis=1,
+        )  # (bindings, randomizations, shots per randomization, clbits)
+        clbit_qubit = clbit_qubits(circuit)
+        data = _pub_data(
+            pub, circuit, true, twirled.measure_flips, clbit_qubit, keep, emulator, rng, meas_type
+        )
+        metadata: dict[str, Any] = {"circuit_metadata": dict(pub.circuit.metadata or {})}
+        if plan.enabled:
+            metadata["num_randomizations"] = plan.num_randomizations
+        metadata["emulator"] = _emulator_metadata(prepared, emulator)
+        results.append(SamplerPubResult(data, metadata=metadata))
+        slices[i] = ((*pub.shape, plan.shots), slice(0, count), slice(0, plan.shots))
+    stopped = _dt.datetime.now(_dt.timezone.utc)
+    spans = ExecutionSpans([DoubleSliceSpan(started, stopped, slices)])
+    meta: dict[str, Any] = {"execution": {"execution_spans": spans}, "version": 2}
+    if plans:
+        meta["twirling"] = twirling_metadata(options, plans[0])
+        meta["dynamical_decoupling"] = decoupling_metadata(options)
+    return PrimitiveResult(results, metadata=meta)
+
+
+def _emulator_metadata(prepared: Sequence[Prepared], emulator: DeviceEmulator) -> dict[str, Any]:
+    """What the emulator did to a pub (not an IBM field; documented in local_service.md)."""
+    return {
+        "noise": emulator.noise is not None,
+        "scheduled": all(p.scheduled for p in prepared) and emulator.noise is not None,
+        "idle_noise": emulator.idle_noise and all(p.scheduled for p in prepared),
+        "static_zz": bool(emulator.noise is not None and emulator.noise.zz),
+        "decoupling_pulses": sum(p.decoupling_pulses for p in prepared),
+    }
+
+
+def _pub_data(
+    pub: SamplerPub,
+    circuit: Any,
+    true: npt.NDArray[np.uint8],
+    flips: npt.NDArray[np.uint8],
+    clbit_qubit: Sequence[int | None],
+    keep: Sequence[int],
+    emulator: DeviceEmulator,
+    rng: np.random.Generator,
+    meas_type: str,
+) -> DataBin:
+    _count, randomizations, per, num_clbits = true.shape
+    measured = [j for j, q in enumerate(clbit_qubit) if q is not None]
+    physical = [keep[q] for q in clbit_qubit if q is not None]
+    noise = emulator.noise
+    shape = (*pub.shape, randomizations * per)
+    fields: dict[str, Any] = {}
+    if meas_type != "classified":
+        from .iq import kerneled_data
+
+        average = meas_type == "avg_kerneled"
+        model = _iq_model(emulator, keep, clbit_qubit)
+        flat = true.reshape(*shape, num_clbits)
+        out_shape = (*pub.shape, num_clbits) if average else (*shape, num_clbits)
+        points = np.zeros(out_shape, dtype=np.complex128)
+        if measured:
+            points[..., measured] = kerneled_data(flat[..., measured], model, rng, average=average)
+        for creg in circuit.cregs:
+            cols = [circuit.find_bit(b).index for b in creg]
+            fields[creg.name] = points[..., cols]
+        return DataBin(**fields, shape=pub.shape)
+    bits = true.copy()
+    if noise is not None and measured:
+        bits[..., measured] = noise.apply_readout(true[..., measured], physical, rng)
+    bits ^= flips[None, :, None, :]
+    bits = bits.reshape(*shape, num_clbits)
+    for creg in circuit.cregs:
+        cols = [circuit.find_bit(b).index for b in creg]
+        fields[creg.name] = BitArray.from_bool_array(bits[..., cols], order="little")
+    return DataBin(**fields, shape=pub.shape)
+
+
+def _iq_model(
+    emulator: DeviceEmulator, keep: Sequence[int], clbit_qubit: Sequence[int | None]
+) -> Any:
+    """The IQ clouds of the measured clbits, from their qubits' assignment errors."""
+    from .iq import IQModel
+
+    noise = emulator.noise
+    physical = [keep[q] for q in clbit_qubit if q is not None]
+    index = np.asarray(physical, dtype=np.intp)
+    if noise is None:
+        p01 = p10 = np.zeros(len(physical))
+    else:
+        p01, p10 = noise.p01[index], noise.p10[index]
+    return IQModel.from_assignment_errors(p01, p10, qubits=physical)

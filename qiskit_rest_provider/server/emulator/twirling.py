@@ -1,0 +1,213 @@
+"""Pauli twirling of two-qubit-gate layers and of measurements, with fresh randomizations.
+
+As IBM's primitives do it (``twirling`` options):
+
+* **Gates** (``enable_gates``). The circuit's two-qubit Clifford gates (``cz``, ``cx``,
+  ``ecr``) are grouped into layers (``DAGCircuit.layers``: gates on disjoint qubits).
+  Around each layer a random Pauli ``P`` is applied before and ``P' = G P G^dagger`` after,
+  so the ideal circuit is unchanged while the layer's noise, averaged over randomizations,
+  becomes a Pauli channel: coherent errors (the static ZZ of qubits idling during the layer,
+  the non-Pauli part of relaxation) turn into stochastic ones. Which qubits get frames is the
+  ``strategy``: ``"active"`` the layer's gate qubits; ``"active-accum"`` also every qubit that
+  some earlier twirled layer acted on; ``"active-circuit"`` every qubit some layer of the
+  circuit acts on; ``"all"`` every qubit of the circuit. Idle qubits in the frame get the same
+  Pauli on both sides. Frames are applied with barriers around the layer, as the hardware's
+  twirled boxes are: the layer's idle time sits between the frames. Frames carry no error of
+  their own (on hardware they are merged into the neighbouring single-qubit gates).
+  Fractional ``rzz`` gates are not twirled.
+* **Measurements** (``enable_measure``). Each measured qubit gets a random ``X`` (or nothing)
+  before its final measurement, and the recorded bit is flipped back afterwards: readout
+  error becomes symmetric (the basis of TREX).
+
+Randomizations are drawn with numpy from the job's seed; each is one circuit, and all of a
+pub's randomizations run in one simulator call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from qiskit.circuit import Clbit, Instruction, QuantumCircuit, Qubit
+from qiskit.circuit.library import Barrier, PauliGate
+from qiskit.converters import circuit_to_dag
+from qiskit.quantum_info import Pauli
+
+__all__ = [
+    "TWIRLED_GATES",
+    "TWIRL_LABEL",
+    "TwirledCircuits",
+    "frame_gate",
+    "layer_structure",
+    "twirl_circuits",
+]
+
+#: Gates twirled, and the label of every frame gate.
+TWIRLED_GATES = frozenset({"cz", "cx", "ecr"})
+TWIRL_LABEL = "twirl"
+_LETTERS = "IXYZ"
+
+
+def _conjugation_table(name: str) -> npt.NDArray[np.int8]:
+    """``table[a, b] = (a', b')``: the Pauli after a gate for ``a`` on its first qubit and
+    ``b`` on its second before it (indices into ``"IXYZ"``)."""
+    from qiskit.circuit.library import CXGate, CZGate, ECRGate
+
+    gate = {"cz": CZGate(), "cx": CXGate(), "ecr": ECRGate()}[name]
+    table = np.zeros((4, 4, 2), dtype=np.int8)
+    for a in range(4):
+        for b in range(4):
+            # qiskit labels are little-endian: the first qubit's letter is the last
+            after = Pauli(_LETTERS[b] + _LETTERS[a]).evolve(gate, frame="s")
+            label = after.to_label().lstrip("-i")
+            table[a, b] = (_LETTERS.index(label[1]), _LETTERS.index(label[0]))
+    return table
+
+
+_TABLES = {name: _conjugation_table(name) for name in sorted(TWIRLED_GATES)}
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One layer of the circuit (operations on disjoint qubits), with its twirl."""
+
+    operations: list[tuple[Instruction, tuple[Qubit, ...], tuple[Clbit, ...]]]
+    """The layer's operations, with their qubits and clbits."""
+    gates: list[tuple[str, int, int]]
+    """The twirled gates: name, first and second qubit index."""
+    framed: list[int]
+    """Qubit indices that get frames around the layer (empty: not twirled)."""
+
+
+def layer_structure(circuit: QuantumCircuit, strategy: str, *, gates: bool = True) -> list[_Layer]:
+    """``circuit`` as layers (``DAGCircuit.layers``), each with the qubits to frame around it
+    (none when ``gates`` is false or the layer holds no twirlable gate)."""
+    dag = circuit_to_dag(circuit, copy_operations=False)
+    find = circuit.find_bit
+    raw = []
+    all_active: set[int] = set()
+    for layer in dag.layers():
+        nodes = layer["graph"].op_nodes()
+        twirled = [
+            (n.op.name, find(n.qargs[0]).index, find(n.qargs[1]).index)
+            for n in nodes
+            if gates and n.op.name in TWIRLED_GATES and len(n.qargs) == 2
+        ]
+        busy = {find(q).index for n in nodes for q in n.qargs}
+        raw.append(([(n.op, tuple(n.qargs), tuple(n.cargs)) for n in nodes], twirled, busy))
+        for _name, a, b in twirled:
+            all_active.update((a, b))
+    out: list[_Layer] = []
+    accumulated: set[int] = set()
+    for operations, twirled, busy in raw:
+        framed: list[int] = []
+        if twirled:
+            gate_qubits = {q for _n, a, b in twirled for q in (a, b)}
+            if strategy == "all":
+                extra = set(range(circuit.num_qubits))
+            elif strategy == "active-circuit":
+                extra = set(all_active)
+            elif strategy == "active-accum":
+                extra = set(accumulated)
+            else:
+                extra = set()
+            accumulated |= gate_qubits
+            framed = sorted(gate_qubits | (extra - busy))
+        out.append(_Layer(operations, twirled, framed))
+    return out
+
+
+@dataclass(frozen=True)
+class TwirledCircuits:
+    """A pub's randomized circuits and what undoes their measurement frames."""
+
+    circuits: list[QuantumCircuit]
+    """One circuit per randomization."""
+    measure_flips: npt.NDArray[np.uint8]
+    """``(randomizations, num_clbits)``: 1 where a clbit's recorded value is to be flipped."""
+    num_twirled_layers: int
+    """Layers that got gate frames."""
+
+
+def _final_measurements(layers: Sequence[_Layer], circuit: QuantumCircuit) -> list[tuple[int, int]]:
+    """``(layer, position)`` of the measurements after which their qubit is not used."""
+    last: dict[int, tuple[int, int]] = {}
+    find = circuit.find_bit
+    for k, layer in enumerate(layers):
+        for j, (_op, qargs, _cargs) in enumerate(layer.operations):
+            for q in qargs:
+                last[find(q).index] = (k, j)
+    return sorted(
+        {
+            where
+            for where in last.values()
+            if layers[where[0]].operations[where[1]][0].name == "measure"
+        }
+    )
+
+
+def twirl_circuits(
+    circuit: QuantumCircuit,
+    randomizations: int,
+    rng: np.random.Generator,
+    *,
+    gates: bool,
+    measure: bool,
+    strategy: str = "active-accum",
+) -> TwirledCircuits:
+    """``randomizations`` twirled copies of ``circuit`` (see the module docstring)."""
+    layers = layer_structure(circuit, strategy, gates=gates)
+    final = _final_measurements(layers, circuit) if measure else []
+    final_index = {where: k for k, where in enumerate(final)}
+    measure_frames = rng.integers(0, 2, size=(randomizations, len(final)), dtype=np.uint8)
+    flips = np.zeros((randomizations, circuit.num_clbits), dtype=np.uint8)
+    find = circuit.find_bit
+    for (k, j), column in final_index.items():
+        clbit = find(layers[k].operations[j][2][0]).index
+        flips[:, clbit] ^= measure_frames[:, column]
+    frames = [rng.integers(0, 4, size=(randomizations, len(layer.framed))) for layer in layers]
+    qubits = circuit.qubits
+    out = []
+    for r in range(randomizations):
+        twirled = circuit.copy_empty_like()
+        for k, layer in enumerate(layers):
+            framed_bits = [qubits[q] for q in layer.framed]
+            if layer.framed:
+                paulis = frames[k][r]
+                _frame(twirled, framed_bits, paulis)
+                twirled.append(Barrier(len(framed_bits)), framed_bits)
+            for j, (operation, qargs, cargs) in enumerate(layer.operations):
+                frame_column = final_index.get((k, j))
+                if frame_column is not None and measure_frames[r, frame_column]:
+                    twirled.append(frame_gate("X"), qargs)
+                twirled.append(operation, qargs, cargs, copy=False)
+            if layer.framed:
+                twirled.append(Barrier(len(framed_bits)), framed_bits)
+                _frame(twirled, framed_bits, _after_frame(layer, frames[k][r]))
+        out.append(twirled)
+    return TwirledCircuits(out, flips, sum(1 for layer in layers if layer.framed))
+
+
+def _after_frame(layer: _Layer, paulis: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The Paulis after ``layer`` given ``paulis`` (per framed qubit) before it."""
+    where = {q: k for k, q in enumerate(layer.framed)}
+    after = np.array(paulis, copy=True)
+    for name, a, b in layer.gates:
+        a2, b2 = _TABLES[name][int(paulis[where[a]]), int(paulis[where[b]])]
+        after[where[a]], after[where[b]] = a2, b2
+    return after
+
+
+def frame_gate(letter: str) -> PauliGate:
+    """A one-qubit Pauli frame change (labelled :data:`TWIRL_LABEL`: no error of its own)."""
+    gate = PauliGate(letter)
+    gate.label = TWIRL_LABEL
+    return gate
+
+
+def _frame(circuit: QuantumCircuit, qubits: Sequence[Qubit], paulis: npt.NDArray[np.int64]) -> None:
+    for q, p in zip(qubits, paulis, strict=False):
+        if p:
+            circuit.append(frame_gate(_LETTERS[int(p)]), [q], copy=False)
