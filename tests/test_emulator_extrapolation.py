@@ -125,6 +125,21 @@ def test_an_extrapolation_outside_the_ideal_range_falls_to_the_next() -> None:
     assert unbounded.chosen == 0 and unbounded.evs == pytest.approx(-2.25)
 
 
+def test_an_error_beyond_the_range_margin_is_rejected() -> None:
+    # linear from sigma = 1 at 1, 3, 5: the intercept's error is sqrt(35 / 24) = 1.21 > t = 1,
+    # although 0 +- 1.21 lies inside [-2, 2]; fallback's error is 1.0, which is allowed
+    names = ["linear", "fallback"]
+    result = extrapolate(
+        X3, [0.0] * 3, [1.0] * 3, names, EVAL, ideal_range=(-1, 1), absolute_sigma=True
+    )
+    assert result.stds_extrapolated[0, 0] == pytest.approx(np.sqrt(35 / 24))
+    assert result.chosen == 1
+    wide = extrapolate(
+        X3, [0.0] * 3, [1.0] * 3, names, EVAL, ideal_range=(-2, 2), absolute_sigma=True
+    )
+    assert wide.chosen == 0
+
+
 def test_the_first_acceptable_extrapolator_wins_whatever_its_error() -> None:
     y = 0.9 * np.exp(-0.2 * X3) + np.array([0.004, -0.003, 0.002])
     names = ["exponential", "linear", "fallback"]

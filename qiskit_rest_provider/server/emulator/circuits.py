@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from qiskit.circuit import ControlFlowOp, QuantumCircuit
-from qiskit.converters import circuit_to_dag, dag_to_circuit
+from qiskit.circuit.library import Barrier
 
 __all__ = ["active_qubits", "clbit_qubits", "compact", "is_fixed_delay"]
 
@@ -42,21 +42,28 @@ def active_qubits(circuit: QuantumCircuit, *, delays_idle: bool = False) -> set[
 
 
 def compact(circuit: QuantumCircuit, keep: Sequence[int]) -> QuantumCircuit:
-    """``circuit`` on the qubits ``keep`` only (in that order); barriers and delays on the
-    dropped qubits go (they act on nothing simulated)."""
-    keep_set = set(keep)
-    idle = [q for i, q in enumerate(circuit.qubits) if i not in keep_set]
-    if not idle:
+    """``circuit`` on the qubits ``keep`` only (in that order). Barriers keep their part on
+    ``keep`` (they constrain the schedule, as on hardware); delays on dropped qubits go (they
+    act on nothing simulated)."""
+    if len(keep) == circuit.num_qubits and list(keep) == list(range(circuit.num_qubits)):
         return circuit
-    idle_set = set(idle)
-    dag = circuit_to_dag(circuit)
-    for node in list(dag.op_nodes()):
-        if node.op.name == "barrier" or (
-            node.op.name == "delay" and all(q in idle_set for q in node.qargs)
-        ):
-            dag.remove_op_node(node)
-    dag.remove_qubits(*idle)
-    return dag_to_circuit(dag)
+    kept = [circuit.qubits[q] for q in keep]
+    kept_set = set(kept)
+    out = QuantumCircuit(kept, circuit.clbits, global_phase=circuit.global_phase)
+    for register in circuit.cregs:
+        out.add_register(register)
+    out.metadata = circuit.metadata
+    out.name = circuit.name
+    for inst in circuit.data:
+        if all(q in kept_set for q in inst.qubits):
+            out.append(inst)
+        elif inst.operation.name == "barrier":
+            on = [q for q in inst.qubits if q in kept_set]
+            if on:
+                out.append(Barrier(len(on)), on)
+        elif inst.operation.name != "delay":
+            raise ValueError(f"{inst.operation.name} acts on a qubit outside the kept ones")
+    return out
 
 
 def clbit_qubits(circuit: QuantumCircuit) -> list[int | None]:

@@ -14,6 +14,7 @@ A device without calibration (the simulator) emulates no noise at all.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -178,12 +179,19 @@ class DeviceEmulator:
         binds: Sequence[Mapping[Any, Any]] | None,
         shots: int,
         seed: int | None,
+        *,
+        where: str = "",
     ) -> list[npt.NDArray[np.uint8]]:
         """Simulate each circuit over its bindings (``binds[i]``: parameter -> values, all of
         one length ``n``; None: no parameters) with ``shots`` shots each.
 
         Returns, per circuit, the true measured bits ``(n, shots, num_clbits)`` (``n = 1``
         without parameters), column ``j`` being clbit ``j``.
+
+        Raises:
+            ValueError: a circuit is too wide for the memory the simulation may use (checked
+                before anything is simulated), or the simulator failed; ``where`` (the pub)
+                starts the message.
         """
         from qiskit_aer import AerSimulator
 
@@ -208,6 +216,14 @@ class DeviceEmulator:
                 if noisy and width <= DENSITY_MATRIX_MAX_QUBITS
                 else ("statevector" if noisy else "automatic")
             )
+            needed = 16 * (4**width if method == "density_matrix" else 2**width)
+            if needed > memory_budget():
+                raise ValueError(
+                    f"{where}: the circuit acts on {width} qubits, too many to simulate within "
+                    f"the memory this service may use ({memory_budget() >> 20} MiB for "
+                    f"{method}); qubits that no instruction touches cost nothing, only the "
+                    "circuit's own width counts: run a narrower circuit"
+                )
             simulator = AerSimulator(method=method, noise_model=model)
             circuits = [prepared[i].circuit for i in indices]
             run_binds = None
@@ -227,6 +243,8 @@ class DeviceEmulator:
                 parameter_binds=run_binds,
                 memory=True,
             ).result()
+            if not result.success:
+                raise ValueError(f"{where}: the simulation failed: {result.status}")
             per_circuit = len(result.results) // len(indices)
             for k, i in enumerate(indices):
                 num_clbits = prepared[i].circuit.num_clbits
@@ -236,6 +254,15 @@ class DeviceEmulator:
                 ]
                 out[i] = np.stack(blocks)
         return [bits for bits in out if bits is not None]
+
+
+def memory_budget() -> int:
+    """Bytes one simulation may hold: half the machine's memory (Aer's own default)."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        total = 8 << 30
+    return int(total) // 2
 
 
 class _Zero:

@@ -22,14 +22,16 @@ Per pub, as on hardware:
 
 ``stds`` is the standard error from the shot-to-shot spread (correlations between terms of a
 basis included); ``ensemble_standard_error`` the spread of the randomizations' estimates over
-``sqrt(num_randomizations)`` (equal to ``stds`` with one randomization).
+``sqrt(num_randomizations)`` (equal to ``stds`` with one randomization). With PEC, whose one
+sample per randomization makes a randomization's shots correlated, ``stds`` is the ensemble
+error.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -171,6 +173,12 @@ def run_estimator(
             measure_default=level >= 1,
             pec=pec is not None,
         )
+        if pec is not None and not twirl.enabled:
+            # PEC draws one sample per randomization: it needs randomizations of its own
+            per = 64
+            twirl = replace(
+                twirl, num_randomizations=math.ceil(shots / per), shots_per_randomization=per
+            )
         plans = (twirl, trex, zne, pec)
         results.append(
             _run_pub(
@@ -279,6 +287,7 @@ def _run_pub(
             calibration,
             binds,
             count,
+            where,
         )
         estimates.append(estimate)
     shape = pub.shape
@@ -380,6 +389,7 @@ def _estimate(
     calibration: npt.NDArray[np.float64],
     binds: dict[Any, npt.NDArray[np.float64]] | None,
     count: int,
+    where: str,
 ) -> tuple[_Estimate, dict[str, Any]]:
     num_elements = terms.coefficients.shape[0]
     mean = np.zeros((count, num_elements))
@@ -431,6 +441,7 @@ def _estimate(
         None if binds is None else [binds] * len(prepared),
         per,
         int(rng.integers(2**31)),
+        where=where,
     )
     total = randomizations * per
     randomization_means = np.zeros((randomizations, count, num_elements))
@@ -465,6 +476,10 @@ def _estimate(
         ensemble = randomization_means.var(axis=0, ddof=1) / randomizations
     else:
         ensemble = variance.copy()
+    if pec is not None:
+        # one PEC sample per randomization: the signs make the shots of a randomization
+        # correlated, so only the spread between randomizations measures the error
+        variance = ensemble.copy()
     info = {}
     if pec is not None:
         info = {"sampling_overhead": gamma**2, "noise_gain": gain}

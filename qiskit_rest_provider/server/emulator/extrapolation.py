@@ -27,10 +27,11 @@ one, NaN or infinite ones lowered to its largest; an element with no positive fi
 error is fitted unweighted (``sigma_i = 1``). Polynomials are solved in closed form (an SVD of
 the weighted Vandermonde matrix, with ``x`` scaled by ``max |x|`` for conditioning); the
 exponentials with :func:`scipy.optimize.curve_fit` (Levenberg-Marquardt; trust-region
-reflective for the bounded double exponential), started from a weighted straight-line fit of
-``log |y|`` (the weight of ``log |y_i|`` is ``|y_i| / sigma_i``, first order) with the sign of
-the point at the lowest noise factor, and for the double exponential from three splits of that
-rate, keeping the lowest ``chi^2``.
+reflective for the bounded double exponential; finite-difference Jacobians, as IBM's), started
+from a weighted straight-line fit of ``log |y|`` (the weight of ``log |y_i|`` is
+``|y_i| / sigma_i``, first order) with the sign of the point at the lowest noise factor. The
+double exponential starts as IBM's does, from halves of that amplitude with the decay rates
+``-|b|`` and ``-2|b|``; only if that fit fails are two other splits tried (IBM's would be NaN).
 
 **Covariance of the parameters.** ``C = (J^T W J)^-1`` at the optimum (``J`` the Jacobian of
 ``f`` in the parameters over the noise factors, ``W = diag(sigma^-2)``), then, by default,
@@ -42,9 +43,10 @@ takes the ``sigma_i`` as the true errors instead (``C`` unscaled; an unweighted 
 scaled).
 
 **Standard errors of the extrapolated values** by linear error propagation (the delta method):
-``var f(x*) = g^T C g`` with ``g = d f(x*; p) / d p`` at the fitted ``p``. For polynomials, which
-are linear in their parameters, this is exact for Gaussian errors; for the exponentials it is
-first order in the errors. See e.g. the confidence-band section of the kmpfit tutorial [2].
+``var f(x*) = g^T C g`` with ``g = d f(x*; p) / d p`` (analytic) at the fitted ``p``. For
+polynomials, which are linear in their parameters, this is exact for Gaussian errors; for the
+exponentials it is first order in the errors. See e.g. the confidence-band section of the
+kmpfit tutorial [2].
 
 **Failure.** A fit with too few noise factors, a rank-deficient design (repeated noise factors),
 a non-finite input value among the element's points, or a fit that scipy cannot complete gives
@@ -284,7 +286,7 @@ def _choose(values: FloatArray, errors: FloatArray, lo: FloatArray, hi: FloatArr
     chosen = np.where(
         accepted.any(axis=1),
         np.argmax(accepted, axis=1),
-        np.where(finite_value.any(axis=1), np.argmax(key, axis=1), NO_EXTRAPOLATOR),
+        np.where(finite_value.any(axis=1), np.argmin(key, axis=1), NO_EXTRAPOLATOR),
     )
     return chosen.astype(np.intp)
 

@@ -13,8 +13,9 @@ From a :class:`~.schedule.Schedule` of a circuit on physical qubits ``physical``
   boundary of such an overlap so that relaxation and ZZ are applied piecewise in time order,
   which is what lets a decoupling pulse in the middle of a window echo the ZZ around it.
 
-Windows before a qubit's first operation (the qubit is in ``|0>``: relaxation and a
-controlled phase leave it alone) and after its last one (nothing reads it later) are skipped.
+Windows before a qubit's first operation are skipped (the qubit is in ``|0>``: relaxation and
+a controlled phase leave it alone); those after its last one count (its state still acts on
+its neighbours through ZZ).
 Readout error is applied by the caller to the measured bits. Measurements take their
 calibrated ``readout_length``; the relaxation during readout is part of the calibrated
 assignment error, so none is added.

@@ -88,6 +88,7 @@ def run_sampler(
                 None if binds is None else [binds] * len(prepared),
                 plan.shots_per_randomization,
                 int(rng.integers(2**31)),
+                where=f"pub {i}",
             ),
             axis=1,
         )  # (bindings, randomizations, shots per randomization, clbits)

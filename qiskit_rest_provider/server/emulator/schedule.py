@@ -77,13 +77,17 @@ class Schedule:
                 self.busy[q].append(op)
 
     def idle_windows(self, qubit: int) -> list[tuple[int, int]]:
-        """The windows ``[start, stop)`` in which ``qubit`` idles between two of its operations
-        (not before its first one, when it rests in ``|0>``, nor after its last)."""
+        """The windows ``[start, stop)`` in which ``qubit`` idles after its first operation:
+        between two of its operations, and from its last one to the end of the circuit (its
+        state still matters to coupled neighbours). Not before its first one: it rests in
+        ``|0>`` then, which relaxation and ZZ leave alone."""
         ops = self.busy[qubit]
         windows = []
         for before, after in itertools.pairwise(ops):
             if after.start > before.stop:
                 windows.append((before.stop, after.start))
+        if ops and self.total > ops[-1].stop:
+            windows.append((ops[-1].stop, self.total))
         return windows
 
 
