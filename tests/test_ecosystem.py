@@ -3,8 +3,8 @@ experiments with ``exp.run(backend)``, ``exp.run(backend, backend_run=True)`` an
 ``exp.run(sampler=SamplerV2(backend))`` and completes their analyses; mthree calibrates through
 ``backend.run`` and corrects counts from ``backend.run`` and from SamplerV2.
 
-Whether a fitted T1 matches the calibration is the emulator's business (noise on delays); here the
-runs and analyses must complete and produce their results.
+The runs and analyses must complete and produce their results; T1, T2Ramsey and ReadoutAngle must
+also fit what the device's calibration says (the emulator's idle noise and kerneled IQ data).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def test_qiskit_experiments_run_and_analyse(backend: RestBackend, name: str, mod
     results = data.analysis_results(dataframe=True)
     assert len(results) > 0
     if name == "T1":
-        # A fitted value exists; matching the calibration needs noise on delays (issue 14).
+        # A fitted value exists (the fits against the calibration are below).
         t1 = data.analysis_results("T1", dataframe=True).iloc[0]["value"]
         assert np.isfinite(t1.nominal_value)
     if name == "LocalReadoutError":
@@ -137,3 +137,59 @@ def test_mthree_calibrates_through_backend_run_and_corrects_both_kinds_of_counts
         # Readout correction moves weight back to the Bell outcomes (the calibrated readout
         # errors of local_falcon are a few percent).
         assert corrected >= raw - 0.01, (raw, corrected)
+
+
+# Fits against the calibration (the emulator's idle noise and kerneled data) --------------------
+
+FIT_QUBIT = 3
+
+
+@pytest.fixture(scope="module")
+def eagle(module_provider: QiskitRestProvider) -> RestBackend:
+    return module_provider.backend("local_eagle")
+
+
+def _fitted(data: Any, name: str) -> float:
+    data = _completed(data)
+    value = data.analysis_results(name, dataframe=True).iloc[0]["value"]
+    return float(getattr(value, "nominal_value", value))
+
+
+def test_qiskit_experiments_t1_fits_the_calibrated_t1(eagle: RestBackend) -> None:
+    t1 = eagle.properties().t1(FIT_QUBIT)
+    experiment = T1(physical_qubits=(FIT_QUBIT,), delays=np.linspace(0, 3 * t1, 12))
+    experiment.set_run_options(shots=4000, seed_simulator=21)
+    # 12 delays x 4,000 shots: the fit's standard error is about 2%; 10% is 5 sigma.
+    assert _fitted(experiment.run(eagle), "T1") == pytest.approx(t1, rel=0.10)
+
+
+def test_qiskit_experiments_t2ramsey_fits_the_calibrated_t2(eagle: RestBackend) -> None:
+    t1, t2 = eagle.properties().t1(FIT_QUBIT), eagle.properties().t2(FIT_QUBIT)
+    t2 = min(t2, 2 * t1)
+    # the emulator's dephasing is Markovian: Ramsey's T2* is the calibrated T2
+    experiment = T2Ramsey(
+        physical_qubits=(FIT_QUBIT,), delays=np.linspace(0, 2.5 * t2, 24), osc_freq=4 / t2
+    )
+    experiment.set_run_options(shots=4000, seed_simulator=22)
+    assert _fitted(experiment.run(eagle), "T2star") == pytest.approx(t2, rel=0.10)
+
+
+def test_qiskit_experiments_readout_angle_fits_the_kerneled_clouds(eagle: RestBackend) -> None:
+    from qiskit_experiments.library import ReadoutAngle
+
+    from qiskit_rest_provider.server.emulator.iq import IQModel
+
+    props = eagle.properties()
+    model = IQModel.from_assignment_errors(
+        [props.qubit_property(FIT_QUBIT, "prob_meas0_prep1")[0]],
+        [props.qubit_property(FIT_QUBIT, "prob_meas1_prep0")[0]],
+        qubits=[FIT_QUBIT],
+    )
+    experiment = ReadoutAngle(physical_qubits=(FIT_QUBIT,))
+    experiment.set_run_options(shots=4000)
+    angle = _fitted(experiment.run(eagle, backend_run=True), "readout_angle")
+    # ReadoutAngle reports the mean of the angles of the |0> and |1> averages; the clouds'
+    # centres give it exactly, up to the decay fraction pulling the |1> average (a few %).
+    c0, c1 = model.centers0[0], model.centers1[0]
+    expected = (np.angle(c0) % (2 * np.pi) + np.angle(c1) % (2 * np.pi)) / 2
+    assert min(abs(angle - expected), 2 * np.pi - abs(angle - expected)) < 0.1

@@ -154,6 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds every job stays Running at least",
     )
+    emulation = serve.add_argument_group("device emulation (on by default)")
+    emulation.add_argument(
+        "--no-static-zz",
+        dest="static_zz",
+        action="store_false",
+        help="no static ZZ between coupled idle qubits (the calibration's zz_<a>_<b> entries)",
+    )
+    emulation.add_argument(
+        "--no-idle-noise",
+        dest="idle_noise",
+        action="store_false",
+        help="no relaxation or ZZ in idle windows and delays (gate and readout noise only)",
+    )
     faults = serve.add_argument_group("fault injection (off by default; seeded)")
     faults.add_argument(
         "--fault-rate",
@@ -295,6 +308,8 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         "usage_limit_seconds": args.instance_usage_limit,
         "queue_delay": args.queue_delay,
         "min_job_seconds": args.min_job_seconds,
+        "emulate_static_zz": args.static_zz,
+        "emulate_idle_noise": args.idle_noise,
     }
 
 

@@ -60,6 +60,9 @@ class LocalRuntimeServer:
         min_job_seconds: Seconds a job stays Running at least (default 0: it ends when its
             simulation does). With these two, tests can see Queued and Running, time out
             waiting for a result and cancel a running job.
+        emulate_static_zz: Emulate the calibrated static ZZ between coupled idle qubits
+            (default True; see :class:`~qiskit_rest_provider.server.LocalService`).
+        emulate_idle_noise: Apply relaxation and ZZ to idle windows and delays (default True).
         faults: Deprecated: use :class:`~qiskit_rest_provider.testing.FaultyRuntimeServer`,
             which this argument still builds (with a ``DeprecationWarning``) for one release.
     """
@@ -104,6 +107,8 @@ class LocalRuntimeServer:
         usage_limit_seconds: float | None = None,
         queue_delay: float = 0.0,
         min_job_seconds: float = 0.0,
+        emulate_static_zz: bool = True,
+        emulate_idle_noise: bool = True,
     ) -> None:
         if not _is_loopback(host) and not (allow_remote and api_key):
             raise ValueError(
@@ -129,6 +134,8 @@ class LocalRuntimeServer:
             usage_limit_seconds=usage_limit_seconds,
             queue_delay=queue_delay,
             min_job_seconds=min_job_seconds,
+            emulate_static_zz=emulate_static_zz,
+            emulate_idle_noise=emulate_idle_noise,
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None

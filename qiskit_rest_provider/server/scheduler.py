@@ -34,7 +34,7 @@ from ..wire.constants import (
 from ..wire.times import parse_iso, utcnow_iso
 from .devices import Device
 from .errors import StorageUnavailableError, best_effort
-from .simulation import execute_job
+from .simulation import EmulatorSettings, execute_job
 from .store import Store
 from .workers import JobExecutionError, WorkerPool
 
@@ -154,8 +154,11 @@ class Scheduler:
         sweep_interval: float = DEFAULT_SWEEP_INTERVAL,
         queue_delay: float = 0.0,
         min_job_seconds: float = 0.0,
+        emulation: EmulatorSettings | None = None,
     ) -> None:
         self.store = store
+        #: What the device emulation includes (static ZZ, idle noise).
+        self.emulation = emulation or EmulatorSettings()
         #: Seconds a job stays queued at least (0: it starts as soon as a worker is free).
         self.queue_delay = check_delay("queue_delay", queue_delay)
         #: Seconds a job stays running at least (0: it finishes when its simulation does).
@@ -490,6 +493,7 @@ class Scheduler:
             device.configuration,
             cal.properties if cal else None,
             f"{device.name}/{cal.calibration_id}" if cal else None,
+            self.emulation,
         )
         return future
 

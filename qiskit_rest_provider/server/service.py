@@ -35,6 +35,7 @@ from .instances import Instances, InstanceSpec, instance_crn
 from .intake import TERMINAL, JobIntake
 from .scheduler import Scheduler, check_delay
 from .sessions import Sessions
+from .simulation import EmulatorSettings
 from .store import Store
 
 __all__ = [
@@ -93,6 +94,11 @@ class LocalService:
         min_job_seconds: Seconds a job stays Running at least: its result is held until then
             (default 0). With either, code can see Queued and Running, time out waiting and
             cancel a running job; the dispatcher is never blocked by them.
+        emulate_static_zz: Emulate the static ZZ between coupled qubits that the calibration
+            states (``zz_<a>_<b>`` entries; the synthetic devices carry seeded values). False:
+            no coherent idle error (docs/local_service.md, "Device noise").
+        emulate_idle_noise: Apply relaxation (and ZZ) to idle windows and delays. False:
+            only gates and readout are noisy, as in Aer's usual device noise models.
 
     Scheduling: every worker takes the next job round robin across the instances that have
     queued jobs (the instance served least recently goes first; within an instance, jobs run in
@@ -127,6 +133,8 @@ class LocalService:
         usage_limit_seconds: float | None = None,
         queue_delay: float = 0.0,
         min_job_seconds: float = 0.0,
+        emulate_static_zz: bool = True,
+        emulate_idle_noise: bool = True,
     ) -> None:
         if max_execution_seconds <= 0:
             raise ValueError("max_execution_seconds must be positive")
@@ -192,6 +200,7 @@ class LocalService:
             sweep=self._sessions.sweep,
             queue_delay=queue_delay,
             min_job_seconds=min_job_seconds,
+            emulation=EmulatorSettings(static_zz=emulate_static_zz, idle_noise=emulate_idle_noise),
         )
 
     def _cancel(self, job_id: str, reason: str) -> None:
