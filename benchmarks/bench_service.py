@@ -179,6 +179,7 @@ def run(quick: bool) -> list[Case]:
             )
 
         cases.append(_simulation_overhead(heron, repeat))
+    cases.append(_mitigation_cost(6 if quick else 10, 1 if quick else 2))
     return cases
 
 
@@ -248,4 +249,52 @@ def _simulation_overhead(heron: Any, repeat: int) -> Case:
         b,
         "<= 1.2x Aer's time",
         reference_name="Aer directly",
+    )
+
+
+def _mitigation_cost(width: int, repeat: int) -> Case:
+    """The emulator's cost of error mitigation: one estimator pub at resilience level 2 (TREX,
+    ZNE with three noise factors, 32 gate-and-measurement randomizations) against the same
+    pub at level 0 (no randomization), both with about 2,000 shots per noise factor."""
+    from qiskit import QuantumCircuit
+    from qiskit.primitives.containers import EstimatorPub
+    from qiskit.quantum_info import SparsePauliOp
+
+    from qiskit_rest_provider.server.devices import default_catalog
+    from qiskit_rest_provider.server.emulator.estimator import run_estimator
+    from qiskit_rest_provider.server.simulation import emulator_for
+
+    device = next(d for d in default_catalog() if d.name == "local_heron")
+    emulator = emulator_for(device.configuration, device.calibration().properties)
+    neighbours: dict[int, set[int]] = {}
+    for a, b in device.configuration["coupling_map"]:
+        neighbours.setdefault(a, set()).add(b)
+    chain = [0]
+    while len(chain) < width:
+        chain.append(min(q for q in neighbours[chain[-1]] if q not in chain))
+    circuit = QuantumCircuit(device.num_qubits)
+    for layer in range(4):
+        for q in chain:
+            circuit.sx(q)
+            circuit.rz(0.3 + layer, q)
+        for i in range(layer % 2, width - 1, 2):
+            circuit.cz(chain[i], chain[i + 1])
+    observables = [
+        SparsePauliOp.from_sparse_list([("Z", [q], 1.0)], device.num_qubits) for q in chain
+    ]
+    pub = EstimatorPub.coerce((circuit, observables), precision=0.022)
+    level_2 = {"twirling": {"num_randomizations": 32}}
+
+    def run(level: int, options: dict[str, Any]) -> Any:
+        return run_estimator([pub], emulator, options, level, 1, None)
+
+    a, b = interleaved(lambda: run(2, level_2), lambda: run(0, {}), repeat)
+    return Case(
+        "service",
+        f"cost of mitigation: a {width}-qubit estimator pub (4 CZ layers, {width} observables) "
+        "at resilience level 2 with 32 randomizations vs the same pub at level 0",
+        a,
+        b,
+        "state the ratio (issue 15 aims at <= 5x)",
+        reference_name="the same pub at level 0",
     )

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
@@ -227,15 +228,15 @@ def test_every_optimization_level_avoids_the_broken_couplers(
 
 @pytest.mark.slow
 @pytest.mark.service
-def test_idle_time_carries_no_noise_yet(provider: QiskitRestProvider) -> None:
-    """README and docs/local_service.md: idle qubits and delays do not decay (yet). When the
-    emulator models idle noise, this test fails and the docs must say so."""
+def test_idle_time_decays_with_the_calibrated_t1(provider: QiskitRestProvider) -> None:
+    """docs/local_service.md ("Device noise"): every delay and idle window relaxes with the
+    qubit's T1 and T2. After one T1 a qubit prepared in |1> keeps about 37% of it."""
     backend = provider.backend("local_heron")
     target = backend.target
     qubit = 0
     t1 = target.qubit_properties[qubit].t1
     assert t1 is not None and target.dt is not None
-    wait = int(t1 / target.dt)  # one T1: a modelled decay would lose about 63% of |1>
+    wait = int(t1 / target.dt)
     circuits = []
     for delay in (0, wait):
         qc = QuantumCircuit(backend.num_qubits, 1)
@@ -249,4 +250,6 @@ def test_idle_time_carries_no_noise_yet(provider: QiskitRestProvider) -> None:
         result = SamplerV2(backend).run(circuits, shots=4000).result()
     ones = [pub.data.c.get_counts().get("1", 0) / 4000 for pub in result]
     assert ones[0] > 0.9
-    assert abs(ones[0] - ones[1]) < 0.05  # shot noise is ~0.01
+    # exp(-1) of the excited population survives, read through the readout error (~1%): shot
+    # noise is under 0.01, so 0.05 is > 5 sigma
+    assert abs(ones[1] - np.exp(-1) * ones[0]) < 0.05

@@ -32,8 +32,9 @@ __all__ = ["DecouplingPlan", "DeviceEmulator", "Prepared", "bits_from_memory"]
 
 #: Shots (circuits x bindings x shots) one simulator call returns at most.
 RUN_SHOT_LIMIT = 2_000_000
-#: Widths up to which noisy circuits run on Aer's density-matrix method (one exact run per
-#: circuit and binding, shots sampled from it); wider ones run statevector trajectories.
+#: Widths up to which noisy circuits may run on Aer's density-matrix method (one exact run per
+#: circuit and binding, shots sampled from it), when they have at least 2**width shots;
+#: others run statevector trajectories (one run per shot).
 DENSITY_MATRIX_MAX_QUBITS = 10
 
 
@@ -211,11 +212,12 @@ class DeviceEmulator:
             model = prepared[indices[0]].noise_model
             width = max(prepared[i].circuit.num_qubits for i in indices)
             noisy = self.noise is not None
-            method = (
-                "density_matrix"
-                if noisy and width <= DENSITY_MATRIX_MAX_QUBITS
-                else ("statevector" if noisy else "automatic")
-            )
+            # one density-matrix run serves every shot, but costs the square of a state's
+            # size; noisy statevector trajectories cost a state per shot: take the cheaper
+            method = "automatic"
+            if noisy:
+                dense = width <= DENSITY_MATRIX_MAX_QUBITS and 2**width <= shots
+                method = "density_matrix" if dense else "statevector"
             needed = 16 * (4**width if method == "density_matrix" else 2**width)
             if needed > memory_budget():
                 raise ValueError(
