@@ -364,6 +364,55 @@ def test_non_finite_numbers_are_refused(
         ("sampler", {"pubs": [[BELL]], "options": {"default_shots": 0}}, "default_shots"),
         ("sampler", {"pubs": [[BELL]], "options": {"max_execution_time": "x"}}, "max_execution"),
         ("sampler", {"pubs": [[BELL]], "options": {"experimental": 3}}, "experimental"),
+        # the emulator builds a circuit per randomization and folds gates per noise factor
+        (
+            "sampler",
+            {"pubs": [[BELL]], "options": {"twirling": {"num_randomizations": 10**7}}},
+            "twirling.num_randomizations",
+        ),
+        (
+            "sampler",
+            {
+                "pubs": [[BELL]],
+                "options": {
+                    "twirling": {"num_randomizations": 5000, "shots_per_randomization": 5000}
+                },
+            },
+            "above max_shots",
+        ),
+        (
+            "sampler",
+            {"pubs": [[BELL]], "options": {"twirling": {"shots_per_randomization": 10**9}}},
+            "shots_per_randomization",
+        ),
+        (
+            "estimator",
+            {
+                "pubs": [[X0, "Z"]],
+                "options": {
+                    "resilience": {"measure_noise_learning": {"num_randomizations": 10**6}}
+                },
+            },
+            "measure_noise_learning.num_randomizations",
+        ),
+        (
+            "estimator",
+            {
+                "pubs": [[X0, "Z"]],
+                "resilience_level": 2,
+                "options": {"resilience": {"zne": {"noise_factors": [1, 3, 10**6]}}},
+            },
+            "noise_factors",
+        ),
+        (
+            "estimator",
+            {
+                "pubs": [[X0, "Z"]],
+                "resilience_level": 2,
+                "options": {"resilience": {"zne": {"noise_factors": list(range(1, 40, 2))}}},
+            },
+            "noise_factors",
+        ),
     ],
 )
 def test_options_that_would_fail_in_the_worker_are_refused_at_submission(
@@ -737,3 +786,29 @@ def test_hostile_job_listings_never_get_a_server_error(
     assert response.status_code < 500, response.text[:300]
     if response.status_code >= 400:
         _assert_error_body(response, response.status_code)
+
+
+@pytest.mark.service
+def test_twirled_and_kerneled_results_count_in_the_result_size_limit(
+    server: LocalRuntimeServer, headers: dict[str, str]
+) -> None:
+    """The size check counts the shots the emulator runs (randomizations x shots per
+    randomization), not the pub's nominal shots, and 128 bits a kerneled point."""
+    many = "OPENQASM 3.0;\nbit[100] c;\n" + "".join(f"c[{k}] = measure $0;\n" for k in range(100))
+    twirled = _sampler([[many, None, 1]], backend="local_simulator")
+    twirled["params"]["options"] = {
+        "twirling": {
+            "enable_measure": True,
+            "num_randomizations": 1000,
+            "shots_per_randomization": 1000,
+        }
+    }
+    message = _assert_error_body(_post_job(server, headers, twirled), 400)
+    assert "bits" in message
+    # one shot of 100 clbits without twirling is small: accepted
+    plain = _sampler([[many, None, 1]], backend="local_simulator")
+    assert _post_job(server, headers, plain).status_code == 200
+    kerneled = _sampler([[many, None, 60_000]])
+    kerneled["params"]["options"] = {"execution": {"meas_type": "kerneled"}}
+    message = _assert_error_body(_post_job(server, headers, kerneled), 400)
+    assert "bits" in message

@@ -36,7 +36,10 @@ from hypothesis import strategies as st
 from qiskit_rest_provider.client.options import EstimatorOptions, SamplerOptions
 from qiskit_rest_provider.server import LocalRuntimeServer
 from qiskit_rest_provider.server.validation import (
+    MAX_NOISE_FACTOR,
+    MAX_NOISE_FACTORS,
     MAX_PRECISION,
+    MAX_RANDOMIZATIONS,
     MAX_SEED,
     MIN_PRECISION,
     validate_options,
@@ -150,7 +153,24 @@ def _within_service_limits(sent: Mapping[str, Any], max_shots: int) -> bool:
     if precision is not None and not MIN_PRECISION <= precision <= MAX_PRECISION:
         return False
     seeds = [sent.get("seed_estimator"), sent.get("simulator", {}).get("seed_simulator")]
-    return all(seed is None or 0 <= seed <= MAX_SEED for seed in seeds)
+    if not all(seed is None or 0 <= seed <= MAX_SEED for seed in seeds):
+        return False
+    resilience = sent.get("resilience") or {}
+    for group in (sent.get("twirling"), resilience.get("measure_noise_learning")):
+        count = (group or {}).get("num_randomizations")
+        per = (group or {}).get("shots_per_randomization")
+        count = count if isinstance(count, int) else None
+        per = per if isinstance(per, int) else None
+        if count is not None and count > MAX_RANDOMIZATIONS:
+            return False
+        if per is not None and per > max_shots:
+            return False
+        if count is not None and per is not None and count * per > max_shots:
+            return False
+    factors = (resilience.get("zne") or {}).get("noise_factors")
+    too_many = isinstance(factors, list) and len(factors) > MAX_NOISE_FACTORS
+    too_big = isinstance(factors, list) and any(f > MAX_NOISE_FACTOR for f in factors)
+    return not (too_many or too_big)
 
 
 def _paths(value: Any, prefix: str = "") -> Iterator[str]:
@@ -389,7 +409,8 @@ def _assert_agreement(
     if _same(_prune(options, OPTION_SCHEMAS[program]), sent) and _same(top, sent_top):
         assert accepted == within, (options, top, message)
         if not within:
-            assert any(word in message for word in ("shots", "precision", "seed")), message
+            words = ("shots", "precision", "seed", "randomizations", "noise_factors")
+            assert any(word in message for word in words), message
     else:  # the client converts these options: the service must take what it sends
         assert verdict(program, sent, sent_top)[0] == within, (options, top, sent, sent_top)
 

@@ -425,7 +425,7 @@ class JobIntake:
                     check_precision(pub.precision, f"pub {i}: precision")
                 except ValueError as exc:
                     raise ServiceError(400, "invalid_pub", str(exc)) from None
-            bits = pub_result_bits(program, pub)
+            bits = pub_result_bits(program, pub, options)
             if bits > MAX_PUB_RESULT_BITS:
                 raise ServiceError(
                     400,

@@ -42,6 +42,7 @@ from ..wire.options import (
     zne_factors_problem,
 )
 from ..wire.options import LOG_LEVELS as OPTION_LOG_LEVELS
+from .emulator.plan import twirling_plan
 
 __all__ = [
     "LOG_LEVELS",
@@ -50,8 +51,11 @@ __all__ = [
     "MAX_JOB_RESULT_BITS",
     "MAX_JSON_DEPTH",
     "MAX_JSON_VALUES",
+    "MAX_NOISE_FACTOR",
+    "MAX_NOISE_FACTORS",
     "MAX_PRECISION",
     "MAX_PUB_RESULT_BITS",
+    "MAX_RANDOMIZATIONS",
     "MAX_SEED",
     "MAX_TAG_FILTERS",
     "MAX_TOKEN_BODY_BYTES",
@@ -480,6 +484,58 @@ def validate_options(
     _check_seed((options.get("simulator") or {}).get("seed_simulator"), "simulator.seed_simulator")
     if program != "sampler":
         _check_resilience(options.get("resilience") or {}, top.get("resilience_level"))
+    _check_emulation(options, max_shots)
+
+
+#: Randomizations one pub may ask for (twirling, readout learning): each is a circuit to build.
+MAX_RANDOMIZATIONS: Final = 10_000
+#: The largest ZNE noise factor the emulator folds or amplifies to, and how many factors.
+MAX_NOISE_FACTOR: Final = 100.0
+MAX_NOISE_FACTORS: Final = 16
+
+
+def _randomizations(path: str, group: Any, max_shots: int) -> None:
+    if not isinstance(group, Mapping):
+        return
+    count, per = group.get("num_randomizations"), group.get("shots_per_randomization")
+    if isinstance(count, int) and count > MAX_RANDOMIZATIONS:
+        raise ValueError(
+            f"{path}.num_randomizations is {count}; the service runs at most "
+            f"{MAX_RANDOMIZATIONS} randomizations per pub"
+        )
+    if isinstance(per, int) and per > max_shots:
+        raise ValueError(f"{path}.shots_per_randomization is {per}, above max_shots={max_shots}")
+    if isinstance(count, int) and isinstance(per, int) and count * per > max_shots:
+        raise ValueError(
+            f"{path}.num_randomizations x shots_per_randomization = {count * per} shots, "
+            f"above max_shots={max_shots}"
+        )
+
+
+def _check_emulation(options: Mapping[str, Any], max_shots: int) -> None:
+    """What the emulator can run: randomizations and shots within the device's limits, ZNE
+    noise factors it can fold to (each folded gate is simulated)."""
+    _randomizations("twirling", options.get("twirling"), max_shots)
+    resilience = options.get("resilience")
+    if not isinstance(resilience, Mapping):
+        return
+    _randomizations(
+        "resilience.measure_noise_learning", resilience.get("measure_noise_learning"), max_shots
+    )
+    zne = resilience.get("zne")
+    factors = zne.get("noise_factors") if isinstance(zne, Mapping) else None
+    if isinstance(factors, list):
+        if len(factors) > MAX_NOISE_FACTORS:
+            raise ValueError(
+                f"resilience.zne.noise_factors has {len(factors)} factors; the service runs at "
+                f"most {MAX_NOISE_FACTORS}"
+            )
+        big = [f for f in factors if isinstance(f, (int, float)) and f > MAX_NOISE_FACTOR]
+        if big:
+            raise ValueError(
+                f"resilience.zne.noise_factors includes {big[0]}; the service amplifies noise "
+                f"up to a factor of {MAX_NOISE_FACTOR:g}"
+            )
 
 
 def _check_resilience(resilience: Mapping[str, Any], resilience_level: int | None) -> None:
@@ -516,16 +572,23 @@ def sampler_seed_fits(options: Mapping[str, Any], num_pubs: int) -> bool:
 # Result size ----------------------------------------------------------------------------------
 
 
-def pub_result_bits(program: str, pub: Any) -> int:
+def pub_result_bits(program: str, pub: Any, options: Mapping[str, Any] | None = None) -> int:
     """The size (bits) of a decoded pub's result, before it runs.
 
-    Sampler: parameter sets x shots x classical bits (at least one bit per shot, so a pub
-    without measurements is charged for its shots too). Estimator: expectation values x
-    :data:`ESTIMATOR_BITS_PER_VALUE`.
+    Sampler: parameter sets x shots run (with twirling, randomizations x shots per
+    randomization) x classical bits (at least one bit per shot, so a pub without measurements
+    is charged for its shots too); kerneled data count 128 bits a point. Estimator:
+    expectation values x :data:`ESTIMATOR_BITS_PER_VALUE`.
     """
     sets = math.prod(_shape(pub))
     if program == "sampler":
-        return sets * int(pub.shots or 0) * max(1, int(pub.circuit.num_clbits))
+        shots = twirling_plan(options or {}, int(pub.shots or 0)).shots
+        execution = (options or {}).get("execution")
+        meas_type = execution.get("meas_type") if isinstance(execution, Mapping) else None
+        per_bit = 128 if meas_type == "kerneled" else 1
+        if meas_type == "avg_kerneled":
+            shots, per_bit = 1, 128
+        return sets * shots * max(1, int(pub.circuit.num_clbits)) * per_bit
     return sets * ESTIMATOR_BITS_PER_VALUE
 
 

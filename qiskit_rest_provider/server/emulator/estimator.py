@@ -57,7 +57,7 @@ from .plan import (
     twirling_metadata,
     twirling_plan,
 )
-from .sampler import bindings
+from .sampler import RANDOMIZATION_CHUNK, bindings
 from .twirling import twirl_circuits
 
 __all__ = ["MAX_SIMULATED_SHOTS", "run_estimator"]
@@ -407,67 +407,68 @@ def _estimate(
             circuit = fold_gates(base, factor, zne.amplifier, rng)
     decoupling = decoupling_plan(options)
     randomizations = twirl.num_randomizations
-    prepared: list[Prepared] = []
-    flips = []
-    signs = np.ones((len(groups), randomizations))
+    per = twirl.shots_per_randomization
+    total = randomizations * per
     gamma = 1.0
     gain = _pec_gain(circuit, keep, noise, pec) if pec is not None else 0.0
     pec_cache: dict[Any, Any] = {}
-    for g, group in enumerate(groups):
+    randomization_means = np.zeros((randomizations, count, num_elements))
+    for group in groups:
         basis = terms.paulis[group].max(axis=0)
-        measured_circuit = _basis_circuit(circuit, basis)
+        measured = [q for q in range(len(keep)) if basis[q]]
+        physical = [keep[q] for q in measured]
+        support = (terms.paulis[group][:, measured] != 0).astype(np.int64)  # (T_g, m)
+        weights = terms.coefficients[:, group] / calibration[group]  # (E, T_g)
         twirled = twirl_circuits(
-            measured_circuit,
+            _basis_circuit(circuit, basis),
             randomizations,
             rng,
             gates=twirl.enable_gates,
             measure=twirl.enable_measure,
             strategy=twirl.strategy,
         )
-        flips.append(twirled.measure_flips)
-        for r, c in enumerate(twirled.circuits):
-            channel = gate_channel
-            if pec is not None and noise is not None:
-                sampler = PecSampler(noise.gate_channel, gain, rng, pec_cache)
-                item = emulator.prepare(c, keep, decoupling=decoupling, gate_channel=sampler)
-                signs[g, r] = sampler.sign
-                gamma = sampler.gamma
-            else:
-                item = emulator.prepare(c, keep, decoupling=decoupling, gate_channel=channel)
-            prepared.append(item)
-    per = twirl.shots_per_randomization
-    true = emulator.run(
-        prepared,
-        None if binds is None else [binds] * len(prepared),
-        per,
-        int(rng.integers(2**31)),
-        where=where,
-    )
-    total = randomizations * per
-    randomization_means = np.zeros((randomizations, count, num_elements))
-    for g, group in enumerate(groups):
-        basis = terms.paulis[group].max(axis=0)
-        measured = [q for q in range(len(keep)) if basis[q]]
-        physical = [keep[q] for q in measured]
-        support = (terms.paulis[group][:, measured] != 0).astype(np.int64)  # (T_g, m)
-        weights = terms.coefficients[:, group] / calibration[group]  # (E, T_g)
         sums = np.zeros((count, num_elements))
         squares = np.zeros((count, num_elements))
-        for r, block in enumerate(true[g * randomizations : (g + 1) * randomizations]):
-            bits = block[..., -len(measured) :]  # the basis register is the last one
-            if noise is not None:
-                bits = noise.apply_readout(bits, physical, rng)
-            bits = bits ^ flips[g][r, -len(measured) :]
-            scale = gamma * signs[g, r] if pec is not None else 1.0
-            # bindings in chunks, so that (bindings, shots, elements) stays small
-            step = max(1, _CHUNK // max(1, per * num_elements))
-            for lo in range(0, count, step):
-                parity = (bits[lo : lo + step].astype(np.int64) @ support.T) % 2
-                values = ((1 - 2 * parity) @ weights.T) * scale  # (n, shots, E)
-                block_sum = values.sum(axis=1)
-                sums[lo : lo + step] += block_sum
-                squares[lo : lo + step] += np.square(values).sum(axis=1)
-                randomization_means[r, lo : lo + step] += block_sum / per
+        # randomizations in chunks: prepared, simulated and reduced, then dropped
+        for start in range(0, randomizations, RANDOMIZATION_CHUNK):
+            prepared: list[Prepared] = []
+            signs = []
+            for c in twirled[start : start + RANDOMIZATION_CHUNK]:
+                if pec is not None and noise is not None:
+                    sampler = PecSampler(noise.gate_channel, gain, rng, pec_cache)
+                    prepared.append(
+                        emulator.prepare(c, keep, decoupling=decoupling, gate_channel=sampler)
+                    )
+                    signs.append(sampler.sign)
+                    gamma = sampler.gamma
+                else:
+                    prepared.append(
+                        emulator.prepare(c, keep, decoupling=decoupling, gate_channel=gate_channel)
+                    )
+                    signs.append(1.0)
+            true = emulator.run(
+                prepared,
+                None if binds is None else [binds] * len(prepared),
+                per,
+                int(rng.integers(2**31)),
+                where=where,
+            )
+            for offset, block in enumerate(true):
+                r = start + offset
+                bits = block[..., -len(measured) :]  # the basis register is the last one
+                if noise is not None:
+                    bits = noise.apply_readout(bits, physical, rng)
+                bits = bits ^ twirled.measure_flips[r, -len(measured) :]
+                scale = gamma * signs[offset] if pec is not None else 1.0
+                # bindings in chunks, so that (bindings, shots, elements) stays small
+                step = max(1, _CHUNK // max(1, per * num_elements))
+                for lo in range(0, count, step):
+                    parity = (bits[lo : lo + step].astype(np.int64) @ support.T) % 2
+                    values = ((1 - 2 * parity) @ weights.T) * scale  # (n, shots, E)
+                    block_sum = values.sum(axis=1)
+                    sums[lo : lo + step] += block_sum
+                    squares[lo : lo + step] += np.square(values).sum(axis=1)
+                    randomization_means[r, lo : lo + step] += block_sum / per
         group_mean = sums / total
         mean += group_mean
         spread = np.maximum(squares / total - group_mean**2, 0.0)

@@ -30,7 +30,10 @@ from .engine import DeviceEmulator, Prepared
 from .plan import decoupling_metadata, decoupling_plan, twirling_metadata, twirling_plan
 from .twirling import TwirledCircuits, twirl_circuits
 
-__all__ = ["bindings", "run_sampler"]
+__all__ = ["RANDOMIZATION_CHUNK", "bindings", "run_sampler"]
+
+#: Randomizations prepared and simulated together (one simulator call each chunk).
+RANDOMIZATION_CHUNK = 64
 
 
 def bindings(
@@ -79,19 +82,29 @@ def run_sampler(
                 strategy=plan.strategy,
             )
         else:
-            twirled = TwirledCircuits([circuit], np.zeros((1, circuit.num_clbits), np.uint8), 0)
-        prepared = [emulator.prepare(c, keep, decoupling=decoupling) for c in twirled.circuits]
+            twirled = TwirledCircuits.untwirled(circuit)
         binds, count = bindings(pub.parameter_values, circuit)
-        true = np.stack(
-            emulator.run(
-                prepared,
-                None if binds is None else [binds] * len(prepared),
-                plan.shots_per_randomization,
-                int(rng.integers(2**31)),
-                where=f"pub {i}",
-            ),
-            axis=1,
-        )  # (bindings, randomizations, shots per randomization, clbits)
+        blocks = []
+        summary: list[Prepared] = []
+        # randomizations in chunks: a pub may ask for thousands of circuits
+        for start in range(0, len(twirled), RANDOMIZATION_CHUNK):
+            prepared = [
+                emulator.prepare(c, keep, decoupling=decoupling)
+                for c in twirled[start : start + RANDOMIZATION_CHUNK]
+            ]
+            blocks.extend(
+                emulator.run(
+                    prepared,
+                    None if binds is None else [binds] * len(prepared),
+                    plan.shots_per_randomization,
+                    int(rng.integers(2**31)),
+                    where=f"pub {i}",
+                )
+            )
+            summary.extend(prepared[:1])
+            summary[-1].decoupling_pulses = sum(p.decoupling_pulses for p in prepared)
+        # (bindings, randomizations, shots per randomization, clbits)
+        true = np.stack(blocks, axis=1)
         clbit_qubit = clbit_qubits(circuit)
         data = _pub_data(
             pub, circuit, true, twirled.measure_flips, clbit_qubit, keep, emulator, rng, meas_type
@@ -99,7 +112,7 @@ def run_sampler(
         metadata: dict[str, Any] = {"circuit_metadata": dict(pub.circuit.metadata or {})}
         if plan.enabled:
             metadata["num_randomizations"] = plan.num_randomizations
-        metadata["emulator"] = _emulator_metadata(prepared, emulator)
+        metadata["emulator"] = _emulator_metadata(summary, emulator)
         results.append(SamplerPubResult(data, metadata=metadata))
         slices[i] = ((*pub.shape, plan.shots), slice(0, count), slice(0, plan.shots))
     stopped = _dt.datetime.now(_dt.timezone.utc)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -119,16 +120,70 @@ def layer_structure(circuit: QuantumCircuit, strategy: str, *, gates: bool = Tru
     return out
 
 
-@dataclass(frozen=True)
-class TwirledCircuits:
-    """A pub's randomized circuits and what undoes their measurement frames."""
+class TwirledCircuits(Sequence[QuantumCircuit]):
+    """A pub's randomized circuits, built when indexed (a pub may ask for thousands), and
+    what undoes their measurement frames."""
 
-    circuits: list[QuantumCircuit]
-    """One circuit per randomization."""
-    measure_flips: npt.NDArray[np.uint8]
-    """``(randomizations, num_clbits)``: 1 where a clbit's recorded value is to be flipped."""
-    num_twirled_layers: int
-    """Layers that got gate frames."""
+    def __init__(
+        self,
+        circuit: QuantumCircuit,
+        layers: list[_Layer],
+        frames: list[npt.NDArray[np.int64]],
+        final_index: dict[tuple[int, int], int],
+        measure_frames: npt.NDArray[np.uint8],
+        measure_flips: npt.NDArray[np.uint8],
+    ) -> None:
+        self._circuit = circuit
+        self._layers = layers
+        self._frames = frames
+        self._final_index = final_index
+        self._measure_frames = measure_frames
+        self.measure_flips = measure_flips
+        """``(randomizations, num_clbits)``: 1 where a clbit's recorded value is to be
+        flipped."""
+        self.num_twirled_layers = sum(1 for layer in layers if layer.framed)
+        """Layers that got gate frames."""
+
+    @classmethod
+    def untwirled(cls, circuit: QuantumCircuit) -> TwirledCircuits:
+        """The circuit itself, as one randomization."""
+        flips = np.zeros((1, circuit.num_clbits), np.uint8)
+        return cls(circuit, [], [], {}, np.zeros((1, 0), np.uint8), flips)
+
+    def __len__(self) -> int:
+        return len(self.measure_flips)
+
+    @overload
+    def __getitem__(self, index: int) -> QuantumCircuit: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[QuantumCircuit]: ...
+    def __getitem__(self, index: int | slice) -> QuantumCircuit | list[QuantumCircuit]:
+        if isinstance(index, slice):
+            return [self[r] for r in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        return self._build(index % len(self))
+
+    def _build(self, r: int) -> QuantumCircuit:
+        if not self._layers:
+            return self._circuit
+        qubits = self._circuit.qubits
+        twirled = self._circuit.copy_empty_like()
+        for k, layer in enumerate(self._layers):
+            framed_bits = [qubits[q] for q in layer.framed]
+            if layer.framed:
+                paulis = self._frames[k][r]
+                _frame(twirled, framed_bits, paulis)
+                twirled.append(Barrier(len(framed_bits)), framed_bits)
+            for j, (operation, qargs, cargs) in enumerate(layer.operations):
+                frame_column = self._final_index.get((k, j))
+                if frame_column is not None and self._measure_frames[r, frame_column]:
+                    twirled.append(frame_gate("X"), qargs)
+                twirled.append(operation, qargs, cargs, copy=False)
+            if layer.framed:
+                twirled.append(Barrier(len(framed_bits)), framed_bits)
+                _frame(twirled, framed_bits, _after_frame(layer, self._frames[k][r]))
+        return twirled
 
 
 def _final_measurements(layers: Sequence[_Layer], circuit: QuantumCircuit) -> list[tuple[int, int]]:
@@ -157,7 +212,8 @@ def twirl_circuits(
     measure: bool,
     strategy: str = "active-accum",
 ) -> TwirledCircuits:
-    """``randomizations`` twirled copies of ``circuit`` (see the module docstring)."""
+    """``randomizations`` twirled copies of ``circuit`` (see the module docstring); the frames
+    are drawn now, each circuit is built when it is indexed."""
     layers = layer_structure(circuit, strategy, gates=gates)
     final = _final_measurements(layers, circuit) if measure else []
     final_index = {where: k for k, where in enumerate(final)}
@@ -168,26 +224,7 @@ def twirl_circuits(
         clbit = find(layers[k].operations[j][2][0]).index
         flips[:, clbit] ^= measure_frames[:, column]
     frames = [rng.integers(0, 4, size=(randomizations, len(layer.framed))) for layer in layers]
-    qubits = circuit.qubits
-    out = []
-    for r in range(randomizations):
-        twirled = circuit.copy_empty_like()
-        for k, layer in enumerate(layers):
-            framed_bits = [qubits[q] for q in layer.framed]
-            if layer.framed:
-                paulis = frames[k][r]
-                _frame(twirled, framed_bits, paulis)
-                twirled.append(Barrier(len(framed_bits)), framed_bits)
-            for j, (operation, qargs, cargs) in enumerate(layer.operations):
-                frame_column = final_index.get((k, j))
-                if frame_column is not None and measure_frames[r, frame_column]:
-                    twirled.append(frame_gate("X"), qargs)
-                twirled.append(operation, qargs, cargs, copy=False)
-            if layer.framed:
-                twirled.append(Barrier(len(framed_bits)), framed_bits)
-                _frame(twirled, framed_bits, _after_frame(layer, frames[k][r]))
-        out.append(twirled)
-    return TwirledCircuits(out, flips, sum(1 for layer in layers if layer.framed))
+    return TwirledCircuits(circuit, layers, frames, final_index, measure_frames, flips)
 
 
 def _after_frame(layer: _Layer, paulis: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
