@@ -381,6 +381,29 @@ def test_twirled_estimator_reports_the_shots_and_randomizations_asked_for(
     assert result.metadata["twirling"]["enable_measure"] is True
 
 
+def test_twirled_sampler_returns_the_pub_shots_with_ibm_spans(eagle: RestBackend) -> None:
+    qc = _on(eagle, clbits=1)
+    qc.x(QUBIT)
+    qc.measure(QUBIT, 0)
+    sampler = SamplerV2(
+        eagle,
+        options={
+            "twirling": {
+                "enable_measure": True,
+                "num_randomizations": 16,
+                "shots_per_randomization": 100,
+            }
+        },
+    )
+    result = sampler.run([qc], shots=1000).result(timeout=300)
+    # 16 x 100 shots run, the pub's 1,000 returned (as IBM does), with a span that says so
+    assert result[0].data.c.num_shots == 1000
+    assert result[0].metadata["num_randomizations"] == 16
+    (span,) = result.metadata["execution"]["execution_spans"]
+    assert type(span).__name__ == "TwirledSliceSpanV2"
+    assert span.mask(0).shape == (1000,) and span.mask(0).all()
+
+
 def test_official_decoder_reads_the_new_results(
     server: LocalRuntimeServer, eagle: RestBackend
 ) -> None:
@@ -389,28 +412,52 @@ def test_official_decoder_reads_the_new_results(
     qc = _on(eagle, clbits=1)
     qc.x(QUBIT)
     qc.measure(QUBIT, 0)
-    kerneled = SamplerV2(eagle, options={"execution": {"meas_type": "kerneled"}})
-    job_k = kerneled.run([qc], shots=64)
     est_qc = _on(eagle)
     est_qc.sx(QUBIT)
     observable = "I" * (eagle.num_qubits - QUBIT - 1) + "Z" + "I" * QUBIT
-    job_z = EstimatorV2(eagle, options={"resilience_level": 2}).run(
-        [(est_qc, observable)], precision=0.05
-    )
+    twirl = {"enable_measure": True, "num_randomizations": 4, "shots_per_randomization": 20}
+    a, b = next(tuple(e) for e in eagle.coupling_map.get_edges())
+    pec_qc = _on(eagle)
+    pec_qc.sx(a)
+    pec_qc.ecr(a, b)
+    pec_qc.ecr(a, b)
+    pec_observable = SparsePauliOp.from_sparse_list([("Z", [a], 1.0)], eagle.num_qubits)
+    jobs = {
+        "kerneled": SamplerV2(eagle, options={"execution": {"meas_type": "kerneled"}}).run(
+            [qc], shots=64
+        ),
+        "avg_kerneled": SamplerV2(eagle, options={"execution": {"meas_type": "avg_kerneled"}}).run(
+            [qc], shots=64
+        ),
+        "twirled": SamplerV2(eagle, options={"twirling": twirl}).run([qc], shots=64),
+        "zne": EstimatorV2(eagle, options={"resilience_level": 2}).run(
+            [(est_qc, observable)], precision=0.05
+        ),
+        "pec": EstimatorV2(eagle, options={"resilience": {"pec_mitigation": True}}).run(
+            [(pec_qc, pec_observable)], precision=0.05
+        ),
+    }
     headers = auth_headers(server)
-    for job in (job_k, job_z):
+    for name, job in jobs.items():
         ours = job.result(timeout=300)
         body = requests.get(
             f"{server.url}/api/v1/jobs/{job.job_id()}/results", headers=headers, timeout=30
         )
-        assert body.status_code == 200
+        assert body.status_code == 200, name
         official = json.loads(body.text, cls=RuntimeDecoder)
-        assert len(official) == len(ours) == 1
-        for name in ours[0].data:
-            np.testing.assert_array_equal(
-                np.asarray(getattr(official[0].data, name)), np.asarray(getattr(ours[0].data, name))
-            )
-    points = job_k.result()[0].data.c
+        assert len(official) == len(ours) == 1, name
+        for field in ours[0].data:
+            theirs, mine = getattr(official[0].data, field), getattr(ours[0].data, field)
+            if hasattr(mine, "array"):
+                np.testing.assert_array_equal(theirs.array, mine.array)
+            else:
+                np.testing.assert_array_equal(np.asarray(theirs), np.asarray(mine))
+        assert official[0].metadata == ours[0].metadata, name
+    points = jobs["kerneled"].result()[0].data.c
     assert points.dtype == np.complex128 and points.shape == (64, 1)
-    fields = set(job_z.result()[0].data)
+    assert jobs["avg_kerneled"].result()[0].data.c.shape == (1,)
+    fields = set(jobs["zne"].result()[0].data)
     assert {"evs", "stds", "evs_noise_factors", "evs_extrapolated", "stds_extrapolated"} <= fields
+    zne_meta = jobs["zne"].result()[0].metadata["resilience"]["zne"]
+    assert set(zne_meta) == {"noise_factors", "extrapolators", "extrapolated_noise_factors"}
+    assert jobs["pec"].result()[0].metadata["resilience"]["pec"]["sampling_overhead"] > 1

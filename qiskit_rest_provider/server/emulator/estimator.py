@@ -330,10 +330,12 @@ def _run_pub(
         list(zne.extrapolators),
         list(zne.extrapolated_noise_factors),
     )
+    # as IBM's pub metadata (what qiskit_ibm_runtime.visualization.draw_zne_* read): the
+    # noise factors run, the extrapolators of evs_extrapolated's axis, the points evaluated
     metadata["resilience"]["zne"] = {
-        "extrapolator": np.asarray(zne.extrapolators, dtype=object)[fit.chosen].tolist()
-        if np.ndim(fit.chosen)
-        else zne.extrapolators[int(fit.chosen)],
+        "noise_factors": list(zne.noise_factors),
+        "extrapolators": list(zne.extrapolators),
+        "extrapolated_noise_factors": list(zne.extrapolated_noise_factors),
     }
     data = DataBin(
         evs=np.asarray(fit.evs, dtype=float),

@@ -8,8 +8,9 @@ to the true bits with the calibrated assignment probabilities and the measuremen
 undone. With ``meas_type`` ``"kerneled"`` / ``"avg_kerneled"`` the true bits are turned into IQ
 points instead (:mod:`.iq`), whose discrimination reproduces the same assignment errors.
 
-The data have ``num_randomizations x shots_per_randomization`` shots per binding (randomization
-after randomization), as IBM returns them.
+``num_randomizations x shots_per_randomization`` shots run per binding (randomization after
+randomization); the data hold the pub's ``shots`` of them (the first ones), and the execution
+span is a ``TwirledSliceSpanV2`` that says so, as IBM returns them.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import numpy.typing as npt
 from qiskit.primitives import BitArray, DataBin, PrimitiveResult, SamplerPubResult
 from qiskit.primitives.containers import SamplerPub
 
-from ...core.execution_span import DoubleSliceSpan, ExecutionSpans
+from ...core.execution_span import DoubleSliceSpan, ExecutionSpans, TwirledSliceSpanV2
 from .circuits import active_qubits, clbit_qubits, compact
 from .engine import DeviceEmulator, Prepared
+from .iq import IQModel, kerneled_data
 from .plan import decoupling_metadata, decoupling_plan, twirling_metadata, twirling_plan
 from .twirling import TwirledCircuits, twirl_circuits
 
@@ -64,7 +66,8 @@ def run_sampler(
     meas_type = str((execution or {}).get("meas_type") or "classified")
     decoupling = decoupling_plan(options)
     results = []
-    slices = {}
+    slices: dict[int, Any] = {}
+    twirled_slices: dict[int, Any] = {}
     plans = []
     for i, pub in enumerate(pubs):
         plan = twirling_plan(options, pub.shots)
@@ -114,9 +117,24 @@ def run_sampler(
             metadata["num_randomizations"] = plan.num_randomizations
         metadata["emulator"] = _emulator_metadata(summary, emulator)
         results.append(SamplerPubResult(data, metadata=metadata))
-        slices[i] = ((*pub.shape, plan.shots), slice(0, count), slice(0, plan.shots))
+        if plan.enabled:
+            # IBM's layout: a randomization axis before the shots, cut to the pub's shots
+            twirled_slices[i] = (
+                (*pub.shape, plan.num_randomizations, plan.shots_per_randomization),
+                False,
+                slice(0, count * plan.num_randomizations),
+                slice(0, plan.shots_per_randomization),
+                min(pub.shots, plan.shots),
+            )
+        else:
+            slices[i] = ((*pub.shape, pub.shots), slice(0, count), slice(0, pub.shots))
     stopped = _dt.datetime.now(_dt.timezone.utc)
-    spans = ExecutionSpans([DoubleSliceSpan(started, stopped, slices)])
+    span_list: list[Any] = []
+    if slices:
+        span_list.append(DoubleSliceSpan(started, stopped, slices))
+    if twirled_slices:
+        span_list.append(TwirledSliceSpanV2(started, stopped, twirled_slices))
+    spans = ExecutionSpans(span_list)
     meta: dict[str, Any] = {"execution": {"execution_spans": spans}, "version": 2}
     if plans:
         meta["twirling"] = twirling_metadata(options, plans[0])
@@ -146,15 +164,17 @@ def _pub_data(
     rng: np.random.Generator,
     meas_type: str,
 ) -> DataBin:
-    _count, randomizations, per, num_clbits = true.shape
+    count, randomizations, per, num_clbits = true.shape
+    # as IBM: randomizations x shots per randomization are run, the pub's shots returned
+    true = true.reshape(count, randomizations * per, num_clbits)[:, : pub.shots]
+    run_flips = np.repeat(flips, per, axis=0)[: pub.shots]
+    shots = true.shape[1]
     measured = [j for j, q in enumerate(clbit_qubit) if q is not None]
     physical = [keep[q] for q in clbit_qubit if q is not None]
     noise = emulator.noise
-    shape = (*pub.shape, randomizations * per)
+    shape = (*pub.shape, shots)
     fields: dict[str, Any] = {}
     if meas_type != "classified":
-        from .iq import kerneled_data
-
         average = meas_type == "avg_kerneled"
         model = _iq_model(emulator, keep, clbit_qubit)
         flat = true.reshape(*shape, num_clbits)
@@ -169,7 +189,7 @@ def _pub_data(
     bits = true.copy()
     if noise is not None and measured:
         bits[..., measured] = noise.apply_readout(true[..., measured], physical, rng)
-    bits ^= flips[None, :, None, :]
+    bits ^= run_flips[None, :, :]
     bits = bits.reshape(*shape, num_clbits)
     for creg in circuit.cregs:
         cols = [circuit.find_bit(b).index for b in creg]
@@ -181,8 +201,6 @@ def _iq_model(
     emulator: DeviceEmulator, keep: Sequence[int], clbit_qubit: Sequence[int | None]
 ) -> Any:
     """The IQ clouds of the measured clbits, from their qubits' assignment errors."""
-    from .iq import IQModel
-
     noise = emulator.noise
     physical = [keep[q] for q in clbit_qubit if q is not None]
     index = np.asarray(physical, dtype=np.intp)
