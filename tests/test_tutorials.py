@@ -11,8 +11,8 @@ pytestmark = [pytest.mark.slow]
 TUTORIALS = sorted((Path(__file__).resolve().parent.parent / "tutorials").glob("*.ipynb"))
 
 
-def test_there_are_five_tutorials() -> None:
-    assert len(TUTORIALS) == 5
+def test_there_are_six_tutorials() -> None:
+    assert len(TUTORIALS) == 6
 
 
 @pytest.mark.service

@@ -34,12 +34,11 @@ import numpy as np
 
 from ..wire.constants import MAX_TAGS
 from ..wire.options import (
-    DEFAULT_RESILIENCE_LEVEL,
     ESTIMATOR_PARAMS_SCHEMA,
     OPTION_SCHEMAS,
     OptionGroupSpec,
     ValueSpec,
-    zne_factors_problem,
+    resilience_problem,
 )
 from ..wire.options import LOG_LEVELS as OPTION_LOG_LEVELS
 from .emulator.plan import twirling_plan
@@ -539,22 +538,8 @@ def _check_emulation(options: Mapping[str, Any], max_shots: int) -> None:
 
 
 def _check_resilience(resilience: Mapping[str, Any], resilience_level: int | None) -> None:
-    """The estimator's cross-option rules (the client's ``EstimatorOptions.validate``)."""
-    if resilience.get("pec_mitigation") and resilience.get("zne_mitigation"):
-        raise ValueError(
-            "resilience.pec_mitigation and resilience.zne_mitigation cannot both be true"
-        )
-    mitigation = resilience.get("measure_mitigation")
-    if mitigation is None:
-        level = DEFAULT_RESILIENCE_LEVEL if resilience_level is None else resilience_level
-        mitigation = level >= 1
-    if resilience.get("measure_noise_learning") and not mitigation:
-        raise ValueError(
-            "resilience.measure_noise_learning is set but measure mitigation is off; set "
-            "resilience.measure_mitigation to true or leave measure_noise_learning out"
-        )
-    zne = resilience.get("zne") or {}
-    problem = zne_factors_problem(zne)
+    """The estimator's cross-option rules (IBM's, shared with the client's options)."""
+    problem = resilience_problem(resilience, resilience_level)
     if problem is not None:
         raise ValueError(problem)
 

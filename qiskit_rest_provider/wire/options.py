@@ -62,6 +62,7 @@ __all__ = [
     "OptionGroupSpec",
     "ValueKind",
     "ValueSpec",
+    "resilience_problem",
     "zne_factors_problem",
     "zne_noise_factors_needed",
 ]
@@ -148,6 +149,30 @@ ZNE_DEFAULT_EXTRAPOLATORS: Final = ("exponential", "linear")
 _ZNE_MIN_NOISE_FACTORS: Final = MappingProxyType(
     {"linear": 2, "exponential": 2, "fallback": 2, "double_exponential": 4}
 )
+
+
+def resilience_problem(
+    resilience: Mapping[str, object], resilience_level: int | None
+) -> str | None:
+    """Why the estimator's ``resilience`` options contradict each other (IBM's rules and
+    messages, naming the option paths), or None. The client's options and the service's
+    validation both ask this; ``resilience_level`` None means the default level."""
+    if resilience.get("pec_mitigation") and resilience.get("zne_mitigation"):
+        return (
+            "'pec_mitigation' and 'zne_mitigation' options cannot be simultaneously enabled. "
+            "Set one of them to False. (resilience.pec_mitigation, resilience.zne_mitigation)"
+        )
+    mitigation = resilience.get("measure_mitigation")
+    if mitigation is None:  # the service turns it on from resilience level 1
+        level = DEFAULT_RESILIENCE_LEVEL if resilience_level is None else resilience_level
+        mitigation = level >= 1
+    if resilience.get("measure_noise_learning") and not mitigation:
+        return (
+            "'measure_noise_learning' options are set, but 'measure_mitigation' is not set to "
+            "True. (resilience.measure_noise_learning, resilience.measure_mitigation)"
+        )
+    zne = resilience.get("zne")
+    return zne_factors_problem(zne if isinstance(zne, Mapping) else {})
 
 
 def zne_factors_problem(zne: Mapping[str, object]) -> str | None:

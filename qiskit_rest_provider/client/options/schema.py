@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ...wire.options import (
-    DEFAULT_RESILIENCE_LEVEL,
     DYNAMICAL_DECOUPLING,
     ENVIRONMENT,
     ESTIMATOR_PARAMS_OPTIONS,
@@ -33,7 +32,7 @@ from ...wire.options import (
     SIMULATOR,
     TWIRLING,
     ZNE,
-    zne_factors_problem,
+    resilience_problem,
 )
 from .fields import OptionGroup, built_from
 from .wire import PrimitiveOptions
@@ -205,20 +204,7 @@ class EstimatorOptions(PrimitiveOptions):
         too few ZNE noise factors for an extrapolator (unset options take the service's
         defaults from :mod:`qiskit_rest_provider.wire.options`)."""
         resilience = self.to_dict().get("resilience", {})
-        if resilience.get("pec_mitigation") and resilience.get("zne_mitigation"):
-            raise ValueError(
-                "resilience.pec_mitigation and resilience.zne_mitigation cannot both be True"
-            )
-        mitigation = resilience.get("measure_mitigation")
-        if mitigation is None:  # the service turns it on from resilience level 1
-            mitigation = self._values.get("resilience_level", DEFAULT_RESILIENCE_LEVEL) >= 1
-        if resilience.get("measure_noise_learning") and not mitigation:
-            raise ValueError(
-                "resilience.measure_noise_learning is set but measure mitigation is off; set "
-                "resilience.measure_mitigation=True or unset measure_noise_learning"
-            )
-        zne = resilience.get("zne", {})
-        problem = zne_factors_problem(zne)
+        problem = resilience_problem(resilience, self._values.get("resilience_level"))
         if problem is not None:
             raise ValueError(problem)
 
