@@ -110,7 +110,7 @@ def test_cross_option_rules() -> None:
         options.to_params()
     options = EstimatorOptions(resilience_level=0)
     options.resilience.measure_noise_learning.num_randomizations = 8
-    with pytest.raises(ValueError, match="measure_mitigation. is not set"):
+    with pytest.raises(ValueError, match="'measure_mitigation' is not set"):
         options.to_params()
     options.resilience.measure_mitigation = True
     options.to_params()
