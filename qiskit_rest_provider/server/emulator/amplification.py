@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 from qiskit.circuit import QuantumCircuit
 from qiskit.circuit.library import RZZGate
+from qiskit.quantum_info import Chi, pauli_basis
 
 from .twirling import TWIRLED_GATES
 
@@ -84,8 +85,6 @@ def fold_gates(
 @functools.lru_cache(maxsize=4)
 def _signs(num_qubits: int) -> npt.NDArray[np.float64]:
     """``S[P, Q]`` = +1 if Paulis ``P`` and ``Q`` (qiskit's ``pauli_basis`` order) commute."""
-    from qiskit.quantum_info import pauli_basis
-
     basis = pauli_basis(num_qubits)
     x = np.asarray(basis.x, dtype=np.int64)
     z = np.asarray(basis.z, dtype=np.int64)
@@ -104,8 +103,6 @@ class PauliChannel:
     @classmethod
     def twirl_of(cls, channel: Any, num_qubits: int) -> PauliChannel:
         """The Pauli twirl of an Aer ``QuantumError`` (or any qiskit channel)."""
-        from qiskit.quantum_info import Chi, pauli_basis
-
         to_channel = getattr(channel, "to_quantumchannel", None)
         chi = Chi(to_channel() if to_channel is not None else channel)
         d = 2**num_qubits

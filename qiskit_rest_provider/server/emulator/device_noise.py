@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from qiskit.quantum_info import average_gate_fidelity
 
 from ...core.properties import BackendProperties
 
@@ -144,7 +145,7 @@ class DeviceNoise:
             duration=max(_float(length[0]) or 0.0, 0.0) if length else 0.0,
         )
 
-    def relaxation_fidelity_ok(self, qubit: int) -> bool:
+    def relaxes(self, qubit: int) -> bool:
         """Whether ``qubit`` has T1 and T2 to relax with."""
         return bool(np.isfinite(self.t1[qubit]) and np.isfinite(self.t2[qubit]))
 
@@ -152,7 +153,7 @@ class DeviceNoise:
         """Thermal relaxation of ``qubit`` over ``duration`` seconds (None: nothing to apply)."""
         from qiskit_aer.noise import thermal_relaxation_error
 
-        if duration <= 0 or not self.relaxation_fidelity_ok(qubit):
+        if duration <= 0 or not self.relaxes(qubit):
             return None
         return thermal_relaxation_error(float(self.t1[qubit]), float(self.t2[qubit]), duration)
 
@@ -162,14 +163,13 @@ class DeviceNoise:
         ``QuantumError`` on ``len(qubits)`` qubits, or None for an error-free gate): relaxation
         over the gate's length composed with the depolarizing part that makes the total
         average infidelity the calibrated one."""
-        from qiskit.quantum_info import average_gate_fidelity
         from qiskit_aer.noise import depolarizing_error
 
         cal = self.gate(name, qubits)
         if cal is None or (cal.error <= 0 and cal.duration <= 0):
             return None
         relax = None
-        if cal.duration > 0 and all(self.relaxation_fidelity_ok(q) for q in qubits):
+        if cal.duration > 0 and all(self.relaxes(q) for q in qubits):
             parts = [self.relaxation(q, cal.duration) for q in qubits]
             relax = parts[0]
             for part in parts[1:]:

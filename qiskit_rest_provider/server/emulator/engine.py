@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -60,8 +60,6 @@ class Prepared:
     """Whether idle time was timed (and got its noise)."""
     decoupling_pulses: int = 0
     """Pulses inserted by dynamical decoupling."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Whatever the caller wants to keep with it."""
 
 
 class DeviceEmulator:
@@ -139,10 +137,7 @@ class DeviceEmulator:
                 index[p]: {index[n] for n in self._neighbours.get(p, ()) if n in index}
                 for p in physical
             }
-            x_dt = {
-                i: round((noise.gate("x", (p,)) or _ZERO).duration / self.dt)
-                for i, p in enumerate(physical)
-            }
+            x_dt = {i: round(self._x_duration(p) / self.dt) for i, p in enumerate(physical)}
             active = sorted(q for q in range(circuit.num_qubits) if schedule.busy[q])
             pulses = insert_decoupling(
                 schedule,
@@ -157,6 +152,11 @@ class DeviceEmulator:
             schedule, physical, noise, gate_channel=gate_channel, idle=self.idle_noise
         )
         return Prepared(out, decoupling_pulses=pulses)
+
+    def _x_duration(self, qubit: int) -> float:
+        """Seconds an X pulse takes on device qubit ``qubit`` (0 if not calibrated)."""
+        cal = self.noise.gate("x", (qubit,)) if self.noise is not None else None
+        return cal.duration if cal is not None else 0.0
 
     def _gate_noise_model(self, circuit: QuantumCircuit, physical: Sequence[int]) -> Any:
         from qiskit_aer.noise import NoiseModel
@@ -265,13 +265,6 @@ def memory_budget() -> int:
     except (ValueError, OSError, AttributeError):
         total = 8 << 30
     return int(total) // 2
-
-
-class _Zero:
-    duration = 0.0
-
-
-_ZERO = _Zero()
 
 
 def _walk(

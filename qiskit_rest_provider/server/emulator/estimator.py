@@ -42,9 +42,16 @@ from qiskit.primitives.containers import EstimatorPub
 from qiskit.quantum_info import PauliList
 
 from ...wire.constants import DEFAULT_PRECISION
-from .amplification import PecSampler, amplified_channel_factory, fold_gates
+from .amplification import (
+    FOLDABLE_GATES,
+    PauliChannel,
+    PecSampler,
+    amplified_channel_factory,
+    fold_gates,
+)
 from .circuits import active_qubits, compact
 from .engine import DeviceEmulator, Prepared
+from .extrapolation import extrapolate
 from .observables import split_observables
 from .plan import (
     MeasureMitigationPlan,
@@ -258,7 +265,6 @@ def _run_pub(
     groups = _groups(terms.paulis)
     base = compact(circuit, keep)
     binds, count = bindings(pub.parameter_values, base)
-    num_elements = terms.coefficients.shape[0]
     factors = zne.noise_factors if zne is not None else (1.0,)
     simulated = count * twirl.shots * len(groups) * len(factors)
     if simulated > MAX_SIMULATED_SHOTS:
@@ -296,7 +302,6 @@ def _run_pub(
     )
     bind_index = np.broadcast_to(np.arange(count).reshape(pub.parameter_values.shape), shape)
     constant = split.constant.reshape(-1)[obs_index] + terms.identity[obs_index]
-    del num_elements
 
     def pick(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return np.asarray(values[bind_index, obs_index], dtype=float)
@@ -321,8 +326,6 @@ def _run_pub(
             shape=shape,
         )
         return PubResult(data, metadata=metadata)
-    from .extrapolation import extrapolate
-
     fit = extrapolate(
         list(zne.noise_factors),
         evs_f,
@@ -496,8 +499,6 @@ def _pec_gain(circuit: QuantumCircuit, keep: Sequence[int], noise: Any, pec: Pec
         return pec.noise_gain or 0.0
     if pec.max_overhead is None:
         return 0.0
-    from .amplification import FOLDABLE_GATES, PauliChannel
-
     channels = []
     for inst in circuit.data:
         if inst.operation.name in FOLDABLE_GATES and len(inst.qubits) == 2:

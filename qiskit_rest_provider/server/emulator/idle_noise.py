@@ -40,7 +40,7 @@ __all__ = ["NOISELESS_LABELS", "calibration_name", "noisy_circuit", "zz_overlaps
 #: merged into neighbouring single-qubit gates on hardware).
 NOISELESS_LABELS = frozenset({"twirl"})
 #: Instructions with no gate error.
-_NO_GATE_ERROR = frozenset({"barrier", "measure", "reset", "delay", "rz", "id_virtual", "cp"})
+_NO_GATE_ERROR = frozenset({"barrier", "measure", "reset", "delay", "rz", "cp"})
 
 
 #: Instructions the emulator adds, played as a calibrated gate in a rotated frame: Y pulses of

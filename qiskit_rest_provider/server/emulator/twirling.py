@@ -32,7 +32,7 @@ from typing import overload
 import numpy as np
 import numpy.typing as npt
 from qiskit.circuit import Clbit, Instruction, QuantumCircuit, Qubit
-from qiskit.circuit.library import Barrier, PauliGate
+from qiskit.circuit.library import Barrier, CXGate, CZGate, ECRGate, PauliGate
 from qiskit.converters import circuit_to_dag
 from qiskit.quantum_info import Pauli
 
@@ -54,8 +54,6 @@ _LETTERS = "IXYZ"
 def _conjugation_table(name: str) -> npt.NDArray[np.int8]:
     """``table[a, b] = (a', b')``: the Pauli after a gate for ``a`` on its first qubit and
     ``b`` on its second before it (indices into ``"IXYZ"``)."""
-    from qiskit.circuit.library import CXGate, CZGate, ECRGate
-
     gate = {"cz": CZGate(), "cx": CXGate(), "ecr": ECRGate()}[name]
     table = np.zeros((4, 4, 2), dtype=np.int8)
     for a in range(4):
