@@ -236,3 +236,13 @@ def test_account_list_shows_a_broken_saved_account(
     row = next(line for line in out.splitlines() if line.startswith("bad"))
     assert "region" in row.lower() or "crn" in row.lower()
     assert "secret-key-123" not in out
+
+
+def test_serve_emulation_switches_reach_the_server_options() -> None:
+    from qiskit_rest_provider.cli.main import build_parser, server_options
+
+    parser = build_parser()
+    default = server_options(parser.parse_args(["serve"]))
+    assert default["emulate_static_zz"] is True and default["emulate_idle_noise"] is True
+    off = server_options(parser.parse_args(["serve", "--no-static-zz", "--no-idle-noise"]))
+    assert off["emulate_static_zz"] is False and off["emulate_idle_noise"] is False

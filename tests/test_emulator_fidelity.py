@@ -271,17 +271,7 @@ def _zz_pair(backend: RestBackend) -> tuple[int, int, float]:
 def test_dynamical_decoupling_echoes_static_zz(eagle: RestBackend) -> None:
     a, b, zeta = _zz_pair(eagle)
     assert zeta > 20e3  # a fixed-coupler device: tens of kHz
-    dt = _dt(eagle)
-    idle = round(8e-6 / dt / 16) * 16  # 8 us: the ZZ phase 2 pi zeta t is over 1 rad
-    qc = _on(eagle)
-    for q in (a, b):
-        qc.sx(q)  # both on the equator
-    qc.barrier(a, b)
-    qc.delay(idle, a, unit="dt")
-    qc.delay(idle, b, unit="dt")
-    qc.barrier(a, b)
-    for q in (a, b):
-        qc.sx(q)  # back to |1> ideally: <Z> = -1 on both
+    qc = _zz_probe(eagle, a, b)
     observable = SparsePauliOp.from_sparse_list(
         [("Z", [a], 0.5), ("Z", [b], 0.5)], eagle.num_qubits
     )
@@ -301,6 +291,52 @@ def test_dynamical_decoupling_echoes_static_zz(eagle: RestBackend) -> None:
     # decoupling cuts the error by more than half, far beyond the estimates' noise (> 10 sigma)
     assert errors[True][0] < errors[False][0] / 2
     assert errors[False][0] - errors[True][0] > 10 * np.hypot(errors[False][1], errors[True][1])
+
+
+def _zz_probe(backend: RestBackend, a: int, b: int) -> QuantumCircuit:
+    """Both qubits of a coupled pair on the equator for 8 us, then back: <Z> = -1 ideally."""
+    idle = round(8e-6 / _dt(backend) / 16) * 16
+    qc = _on(backend)
+    for q in (a, b):
+        qc.sx(q)
+    qc.barrier(a, b)
+    qc.delay(idle, a, unit="dt")
+    qc.delay(idle, b, unit="dt")
+    qc.barrier(a, b)
+    for q in (a, b):
+        qc.sx(q)
+    return qc
+
+
+def test_static_zz_and_idle_noise_switch_off() -> None:
+    """``emulate_static_zz=False`` removes the coherent error (what is left is relaxation);
+    ``emulate_idle_noise=False`` removes idle noise altogether."""
+    errors = {}
+    for settings in ({}, {"emulate_static_zz": False}, {"emulate_idle_noise": False}):
+        with LocalRuntimeServer(**settings) as local:
+            provider = local.provider()
+            try:
+                backend = provider.backend("local_eagle")
+                a, b, _zeta = _zz_pair(backend)
+                observable = SparsePauliOp.from_sparse_list(
+                    [("Z", [a], 0.5), ("Z", [b], 0.5)], backend.num_qubits
+                )
+                estimator = EstimatorV2(backend, options={"seed_estimator": 8})
+                result = estimator.run([(_zz_probe(backend, a, b), observable)], precision=0.005)
+                pub = result.result(timeout=300)[0]
+            finally:
+                provider.close()
+        errors[tuple(settings)] = (abs(float(pub.data.evs) + 1), float(pub.data.stds))
+    full, no_zz, no_idle = (
+        errors[()],
+        errors[("emulate_static_zz",)],
+        errors[("emulate_idle_noise",)],
+    )
+    # each switch removes an error far beyond the estimates' noise (> 10 sigma)
+    assert full[0] - no_zz[0] > 10 * np.hypot(full[1], no_zz[1])
+    assert no_zz[0] - no_idle[0] > 5 * np.hypot(no_zz[1], no_idle[1])
+    # without idle noise only the four sx gates' errors remain: a few 1e-3
+    assert no_idle[0] < 0.02
 
 
 def test_gate_twirling_turns_coherent_zz_into_stochastic_error(eagle: RestBackend) -> None:
