@@ -178,7 +178,7 @@ class DeviceNoise:
         d = 2**n
         relax_fidelity = 1.0
         if relax is not None:
-            relax_fidelity = ((d + 1) * average_gate_fidelity(relax) - 1) / d
+            relax_fidelity = ((d + 1) * average_gate_fidelity(relax.to_quantumchannel()) - 1) / d
         p = depolarizing_parameter(cal.error, relax_fidelity, n) if cal.error > 0 else 0.0
         if p <= 0:
             return relax

@@ -127,6 +127,7 @@ class DeviceEmulator:
                 circuit,
                 self.dt,
                 lambda inst, qubits: self.duration(inst, [physical[q] for q in qubits]),
+                decoupling.scheduling_method if decoupling is not None else "alap",
             )
         if schedule is None:
             return Prepared(circuit, self._gate_noise_model(circuit, physical), scheduled=False)

@@ -1,5 +1,7 @@
 """Timing a circuit as the hardware plays it: as late as possible, in units of ``dt``.
 
+(``dynamical_decoupling.scheduling_method="asap"`` schedules as soon as possible instead.)
+
 IBM devices schedule every circuit ALAP: each instruction starts as late as the instructions
 after it on the same qubits (and classical bits) allow, so qubits sit in ``|0>`` until they are
 first needed and idle *between* their gates. Durations come from the calibration (``dt``
@@ -113,24 +115,27 @@ def schedule_circuit(
     circuit: QuantumCircuit,
     dt: float,
     duration: Callable[[CircuitInstruction, Sequence[int]], float],
+    method: str = "alap",
 ) -> Schedule | None:
-    """Schedule ``circuit`` ALAP.
+    """Schedule ``circuit`` as late (``"alap"``) or as soon (``"asap"``) as possible.
 
     Args:
         circuit: The circuit (qubit ``i`` is the circuit's ``i``-th qubit).
         dt: Seconds per sample.
         duration: Seconds an instruction takes on the given qubit indices.
+        method: ``"alap"`` (IBM's default) or ``"asap"``.
 
     Returns:
         The schedule, or None when the circuit cannot be timed (control flow, unbound delays).
     """
     find_bit = circuit.find_bit
-    data = circuit.data
-    # the reverse pass: how long after the end each instruction finishes ("reverse start")
+    # ALAP is ASAP on the reversed circuit, its times counted back from the end: for ALAP,
+    # rev_* and the placed stops are "how long before the end" an instruction starts
+    data = list(circuit.data) if method == "asap" else list(reversed(circuit.data))
     rev_qubit = [0] * circuit.num_qubits
     rev_clbit = [0] * circuit.num_clbits
     placed: list[tuple[int, int, CircuitInstruction, tuple[int, ...]]] = []
-    for instruction in reversed(data):
+    for instruction in data:
         operation = instruction.operation
         if isinstance(operation, ControlFlowOp):
             return None
@@ -152,9 +157,16 @@ def schedule_circuit(
             rev_clbit[c] = rev_stop
         placed.append((rev_stop, length, instruction, qubits))
     total = max(rev_qubit + rev_clbit, default=0)
-    ops = [
-        TimedOp(total - rev_stop, length, instruction, qubits)
-        for rev_stop, length, instruction, qubits in reversed(placed)
-        if instruction.operation.name != "delay"
-    ]
+    if method == "asap":
+        ops = [
+            TimedOp(stop - length, length, instruction, qubits)
+            for stop, length, instruction, qubits in placed
+            if instruction.operation.name != "delay"
+        ]
+    else:
+        ops = [
+            TimedOp(total - rev_stop, length, instruction, qubits)
+            for rev_stop, length, instruction, qubits in reversed(placed)
+            if instruction.operation.name != "delay"
+        ]
     return Schedule(circuit, dt, ops, total)
