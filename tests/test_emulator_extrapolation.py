@@ -398,3 +398,18 @@ def test_agrees_with_ibms_extrapolation(term: str) -> None:
         )
     if term:  # a bounded range makes the choice move away from the first extrapolator
         assert len(choices) > 1
+
+
+def test_a_degenerate_double_exponential_fit_is_not_taken_as_exact() -> None:
+    """Two equal rates make the double exponential's covariance indefinite: its error is
+    unknown (inf), so the fit is rejected rather than reported with an error of 0."""
+    noise_factors = [1, 2, 3, 4, 5]
+    evs = np.array([-0.9149, -0.855, -0.7784, -0.7175, -0.6652])
+    stds = np.array([0.0048, 0.0058, 0.0068, 0.0074, 0.0079])
+    alone = extrapolate(noise_factors, evs, stds, ["double_exponential"], [0, 1, 2, 3, 4, 5])
+    assert not np.all(np.asarray(alone.stds_extrapolated) == 0.0)
+    assert not (float(alone.stds) == 0.0)
+    fallback = extrapolate(
+        noise_factors, evs, stds, ["double_exponential", "linear"], [0, 1, 2, 3, 4, 5]
+    )
+    assert fallback.chosen_names(["double_exponential", "linear"]).item() == "linear"

@@ -41,7 +41,7 @@ from ..wire.options import (
     resilience_problem,
 )
 from ..wire.options import LOG_LEVELS as OPTION_LOG_LEVELS
-from .emulator.plan import twirling_plan
+from .emulator.plan import MAX_NOISE_FACTOR, MAX_NOISE_FACTORS, MAX_RANDOMIZATIONS, twirling_plan
 
 __all__ = [
     "LOG_LEVELS",
@@ -484,13 +484,6 @@ def validate_options(
     if program != "sampler":
         _check_resilience(options.get("resilience") or {}, top.get("resilience_level"))
     _check_emulation(options, max_shots)
-
-
-#: Randomizations one pub may ask for (twirling, readout learning): each is a circuit to build.
-MAX_RANDOMIZATIONS: Final = 10_000
-#: The largest ZNE noise factor the emulator folds or amplifies to, and how many factors.
-MAX_NOISE_FACTOR: Final = 100.0
-MAX_NOISE_FACTORS: Final = 16
 
 
 def _randomizations(path: str, group: Any, max_shots: int) -> None:

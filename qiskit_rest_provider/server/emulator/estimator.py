@@ -54,6 +54,7 @@ from .engine import DeviceEmulator, Prepared
 from .extrapolation import extrapolate
 from .observables import split_observables
 from .plan import (
+    MAX_RANDOMIZATIONS,
     MeasureMitigationPlan,
     PecPlan,
     TwirlingPlan,
@@ -266,6 +267,13 @@ def _run_pub(
     base = compact(circuit, keep)
     binds, count = bindings(pub.parameter_values, base)
     factors = zne.noise_factors if zne is not None else (1.0,)
+    gain = 0.0
+    if pec is not None:
+        # the estimate's variance grows with the sampling overhead: IBM scales the samples by
+        # it, and so does the emulator (one PEC sample per randomization)
+        gain, overhead = _pec_gain(base, keep, emulator.noise, pec)
+        count_needed = math.ceil(twirl.num_randomizations * overhead)
+        twirl = replace(twirl, num_randomizations=min(count_needed, MAX_RANDOMIZATIONS))
     simulated = count * twirl.shots * len(groups) * len(factors)
     if simulated > MAX_SIMULATED_SHOTS:
         raise ValueError(
@@ -294,6 +302,7 @@ def _run_pub(
             binds,
             count,
             where,
+            gain,
         )
         estimates.append(estimate)
     shape = pub.shape
@@ -395,6 +404,7 @@ def _estimate(
     binds: dict[Any, npt.NDArray[np.float64]] | None,
     count: int,
     where: str,
+    gain: float,
 ) -> tuple[_Estimate, dict[str, Any]]:
     num_elements = terms.coefficients.shape[0]
     mean = np.zeros((count, num_elements))
@@ -415,7 +425,6 @@ def _estimate(
     per = twirl.shots_per_randomization
     total = randomizations * per
     gamma = 1.0
-    gain = _pec_gain(circuit, keep, noise, pec) if pec is not None else 0.0
     pec_cache: dict[Any, Any] = {}
     randomization_means = np.zeros((randomizations, count, num_elements))
     for group in groups:
@@ -492,13 +501,14 @@ def _estimate(
     return _Estimate(mean, variance, ensemble), info
 
 
-def _pec_gain(circuit: QuantumCircuit, keep: Sequence[int], noise: Any, pec: PecPlan) -> float:
-    """``noise_gain``: as given, or ("auto") 0 unless the sampling overhead ``gamma**2`` would
-    exceed ``max_overhead``; then the smallest gain that keeps it within (bisection)."""
-    if pec.noise_gain is not None or noise is None:
-        return pec.noise_gain or 0.0
-    if pec.max_overhead is None:
-        return 0.0
+def _pec_gain(
+    circuit: QuantumCircuit, keep: Sequence[int], noise: Any, pec: PecPlan
+) -> tuple[float, float]:
+    """``(noise_gain, sampling overhead gamma**2)``. The gain is as given, or ("auto") 0
+    unless the overhead would exceed ``max_overhead``; then the smallest gain that keeps it
+    within (bisection)."""
+    if noise is None:
+        return pec.noise_gain or 0.0, 1.0
     channels = []
     for inst in circuit.data:
         if inst.operation.name in FOLDABLE_GATES and len(inst.qubits) == 2:
@@ -510,11 +520,13 @@ def _pec_gain(circuit: QuantumCircuit, keep: Sequence[int], noise: Any, pec: Pec
     def log_overhead(gain: float) -> float:
         return 2 * sum(math.log(np.abs(c.quasi_probabilities(gain - 1)).sum()) for c in channels)
 
-    limit = math.log(pec.max_overhead)
+    if pec.noise_gain is not None:
+        return pec.noise_gain, math.exp(log_overhead(pec.noise_gain))
+    limit = math.log(pec.max_overhead) if pec.max_overhead is not None else math.inf
     if log_overhead(0.0) <= limit:
-        return 0.0
+        return 0.0, math.exp(log_overhead(0.0))
     low, high = 0.0, 1.0
     for _ in range(30):
         mid = (low + high) / 2
         low, high = (low, mid) if log_overhead(mid) <= limit else (mid, high)
-    return high
+    return high, math.exp(log_overhead(high))

@@ -393,7 +393,13 @@ def _fit_exponentials(
             continue
         gradient = _exponentials_jacobian(at, *params)
         variance = np.einsum("mp,pq,mq->m", gradient, covariance, gradient)
-        errors[row] = np.sqrt(np.maximum(variance, 0.0))
+        # A degenerate fit (e.g. a double exponential whose two rates coincide) has a
+        # numerically singular covariance whose propagated variances come out negative or
+        # meaningless: its error is unknown, not zero, so the fit is rejected (inf) and the
+        # next extrapolator is tried.
+        magnitude = np.einsum("mp,pq,mq->m", np.abs(gradient), np.abs(covariance), np.abs(gradient))
+        degenerate = bool(np.any((magnitude > 1e-20) & (magnitude > 1e8 * np.abs(variance))))
+        errors[row] = np.inf if degenerate else np.sqrt(np.maximum(variance, 0.0))
     return values, errors
 
 

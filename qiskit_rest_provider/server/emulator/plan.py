@@ -14,12 +14,21 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from ...wire.options import ZNE_DEFAULT_EXTRAPOLATORS, ZNE_DEFAULT_NOISE_FACTORS
 from .engine import DecouplingPlan
 
+#: Randomizations one pub may ask for (twirling, readout learning): each is a circuit to build.
+MAX_RANDOMIZATIONS: Final = 10_000
+#: The largest ZNE noise factor the emulator folds or amplifies to, and how many factors.
+MAX_NOISE_FACTOR: Final = 100.0
+MAX_NOISE_FACTORS: Final = 16
+
 __all__ = [
+    "MAX_NOISE_FACTOR",
+    "MAX_NOISE_FACTORS",
+    "MAX_RANDOMIZATIONS",
     "MeasureMitigationPlan",
     "PecPlan",
     "TwirlingPlan",
