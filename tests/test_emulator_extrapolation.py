@@ -408,7 +408,7 @@ def test_a_degenerate_double_exponential_fit_is_not_taken_as_exact() -> None:
     stds = np.array([0.0048, 0.0058, 0.0068, 0.0074, 0.0079])
     alone = extrapolate(noise_factors, evs, stds, ["double_exponential"], [0, 1, 2, 3, 4, 5])
     assert not np.all(np.asarray(alone.stds_extrapolated) == 0.0)
-    assert not (float(alone.stds) == 0.0)
+    assert float(alone.stds) != 0.0
     fallback = extrapolate(
         noise_factors, evs, stds, ["double_exponential", "linear"], [0, 1, 2, 3, 4, 5]
     )
