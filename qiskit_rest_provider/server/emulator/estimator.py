@@ -272,8 +272,10 @@ def _run_pub(
         # the estimate's variance grows with the sampling overhead: IBM scales the samples by
         # it, and so does the emulator (one PEC sample per randomization)
         gain, overhead = _pec_gain(base, keep, emulator.noise, pec)
-        count_needed = math.ceil(twirl.num_randomizations * overhead)
-        twirl = replace(twirl, num_randomizations=min(count_needed, MAX_RANDOMIZATIONS))
+        asked = (options.get("twirling") or {}).get("num_randomizations", "auto")
+        if asked in (None, "auto"):  # a number the user set is run as set
+            count_needed = math.ceil(twirl.num_randomizations * overhead)
+            twirl = replace(twirl, num_randomizations=min(count_needed, MAX_RANDOMIZATIONS))
     simulated = count * twirl.shots * len(groups) * len(factors)
     if simulated > MAX_SIMULATED_SHOTS:
         raise ValueError(
