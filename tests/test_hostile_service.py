@@ -26,6 +26,7 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qiskit_rest_provider.core.target import build_target
 from qiskit_rest_provider.server import LocalRuntimeServer
 from qiskit_rest_provider.server.devices import default_catalog
 from qiskit_rest_provider.server.service import LocalService
@@ -812,3 +813,52 @@ def test_twirled_and_kerneled_results_count_in_the_result_size_limit(
     kerneled["params"]["options"] = {"execution": {"meas_type": "kerneled"}}
     message = _assert_error_body(_post_job(server, headers, kerneled), 400)
     assert "bits" in message
+
+
+def _wide(width: int, clifford: bool) -> str:
+    """OpenQASM 3 entangling ``width`` qubits along a tree of local_heron's coupling map."""
+    device = next(d for d in default_catalog() if d.name == "local_heron")
+    target = build_target(device.configuration, device.calibration().properties)
+    neighbours: dict[int, set[int]] = {}
+    for a, b in target.build_coupling_map().get_edges():
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+    chosen, edges, frontier = [0], [], [0]
+    while len(chosen) < width:
+        a = frontier.pop(0)
+        for b in sorted(neighbours[a]):
+            if b not in chosen and len(chosen) < width:
+                chosen.append(b)
+                edges.append((a, b))
+                frontier.append(b)
+    lines = ["OPENQASM 3.0;", f"bit[{width}] c;"]
+    lines += [f"sx ${q};" for q in chosen]
+    if not clifford:
+        lines += [f"rz(0.3) ${q};" for q in chosen]
+    lines += [f"cz ${a}, ${b};" for a, b in edges]
+    lines += [f"c[{k}] = measure ${q};" for k, q in enumerate(chosen)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.service
+def test_a_job_too_wide_for_the_memory_budget_is_refused_at_submission(
+    server: LocalRuntimeServer, headers: dict[str, str]
+) -> None:
+    """Before anything runs: the width of the qubits the circuit uses, the method that would
+    simulate it and the budget are named in a 400."""
+    body = _sampler([[_wide(40, clifford=False), None, 10]], backend="local_heron")
+    message = _assert_error_body(_post_job(server, headers, body), 400)
+    assert "40 qubits" in message and "statevector" in message and "budget" in message
+
+
+def test_the_memory_budget_is_configurable() -> None:
+    with LocalRuntimeServer(max_job_memory_bytes=16 << 20) as small:
+        headers = {**auth_headers(small), "Content-Type": "application/json"}
+        # 16 qubits on the statevector method need 1 MiB: within 16 MiB
+        fits = _sampler([[_wide(16, clifford=False), None, 10]], backend="local_heron")
+        response = _post_job(small, headers, fits)
+        assert response.status_code == 200, response.text
+        # 21 qubits need 32 MiB: refused
+        wide = _sampler([[_wide(21, clifford=False), None, 10]], backend="local_heron")
+        message = _assert_error_body(_post_job(small, headers, wide), 400)
+        assert "21 qubits" in message and "0.0 GiB" in message

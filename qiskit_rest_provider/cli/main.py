@@ -167,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="no relaxation or ZZ in idle windows and delays (gate and readout noise only)",
     )
+    emulation.add_argument(
+        "--max-job-memory",
+        type=int,
+        default=None,
+        metavar="MIB",
+        help="memory one job's simulation may hold, in MiB; wider jobs are refused at "
+        "submission (default: half the machine's memory shared by the workers)",
+    )
     faults = serve.add_argument_group("fault injection (off by default; seeded)")
     faults.add_argument(
         "--fault-rate",
@@ -310,6 +318,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         "min_job_seconds": args.min_job_seconds,
         "emulate_static_zz": args.static_zz,
         "emulate_idle_noise": args.idle_noise,
+        "max_job_memory_bytes": args.max_job_memory << 20 if args.max_job_memory else None,
     }
 
 

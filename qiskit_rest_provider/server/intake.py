@@ -28,6 +28,14 @@ from ..wire.times import parse_iso, to_utc_iso, utcnow_iso
 from .catalog import Catalog
 from .dedupe import SubmissionGate, new_job_id
 from .devices import Device
+from .emulator.circuits import active_qubits
+from .emulator.methods import (
+    DENSITY_MATRIX_MAX_QUBITS,
+    default_job_memory,
+    is_clifford,
+    simulation_bytes,
+    simulation_method,
+)
 from .errors import RetryLaterError, ServiceError
 from .store import Store
 from .validation import (
@@ -156,6 +164,7 @@ class JobIntake:
         cancel: Callable[[str, str], None],
         wake: Callable[[], None],
         max_queued_per_instance: int,
+        max_job_memory_bytes: int | None = None,
         view_session: Callable[[Mapping[str, Any]], Mapping[str, Any]],
         keep_private_inputs: Callable[[str, str], None],
         drop_private_inputs: Callable[[str], None],
@@ -164,6 +173,8 @@ class JobIntake:
         self.catalog = catalog
         self._view_session = view_session
         self.max_queued_per_instance = max(0, int(max_queued_per_instance))
+        #: Bytes one job's simulation may hold; wider circuits are refused at submission.
+        self.max_job_memory_bytes = int(max_job_memory_bytes or default_job_memory(1))
         #: Makes :meth:`create_job` idempotent on the client's submission tag.
         self.submissions = SubmissionGate(store)
         self._cancel = cancel
@@ -452,6 +463,27 @@ class JobIntake:
             problem = find_isa_problem(pub.circuit, target)
             if problem:
                 raise ServiceError(400, "invalid_pub", f"pub {i}: {problem}")
+            problem = self._memory_problem(pub.circuit, noisy=not device.simulator)
+            if problem:
+                raise ServiceError(400, "invalid_pub", f"pub {i}: {problem}")
+
+    def _memory_problem(self, circuit: Any, *, noisy: bool) -> str | None:
+        """Why simulating ``circuit`` would exceed the per-job memory budget, or None: the
+        width that counts is the qubits its instructions use (:mod:`.emulator.methods`)."""
+        width = len(active_qubits(circuit, delays_idle=True)) or 1
+        clifford = not noisy and is_clifford(circuit)
+        method = simulation_method(width, 0, noisy=noisy, clifford=clifford)
+        needed = simulation_bytes(method, width)
+        if noisy and width <= DENSITY_MATRIX_MAX_QUBITS:
+            needed = max(needed, simulation_bytes("density_matrix", width))
+        if needed <= self.max_job_memory_bytes:
+            return None
+        return (
+            f"the circuit acts on {width} qubits: its {method} simulation needs "
+            f"{needed / (1 << 30):,.1f} GiB, more than this service's per-job memory budget "
+            f"({self.max_job_memory_bytes / (1 << 30):,.1f} GiB); qubits no instruction "
+            "touches cost nothing: only the qubits the circuit uses count"
+        )
 
     def job_document(self, row: Mapping[str, Any], *, include_params: bool) -> dict[str, Any]:
         """The API document of a job row (``params`` only if asked and the job is not

@@ -63,6 +63,8 @@ class LocalRuntimeServer:
         emulate_static_zz: Emulate the calibrated static ZZ between coupled idle qubits
             (default True; see :class:`~qiskit_rest_provider.server.LocalService`).
         emulate_idle_noise: Apply relaxation and ZZ to idle windows and delays (default True).
+        max_job_memory_bytes: Bytes one job's simulation may hold; wider jobs are refused at
+            submission (default: half the machine's memory shared by the workers).
         faults: Deprecated: use :class:`~qiskit_rest_provider.testing.FaultyRuntimeServer`,
             which this argument still builds (with a ``DeprecationWarning``) for one release.
     """
@@ -109,6 +111,7 @@ class LocalRuntimeServer:
         min_job_seconds: float = 0.0,
         emulate_static_zz: bool = True,
         emulate_idle_noise: bool = True,
+        max_job_memory_bytes: int | None = None,
     ) -> None:
         if not _is_loopback(host) and not (allow_remote and api_key):
             raise ValueError(
@@ -136,6 +139,7 @@ class LocalRuntimeServer:
             min_job_seconds=min_job_seconds,
             emulate_static_zz=emulate_static_zz,
             emulate_idle_noise=emulate_idle_noise,
+            max_job_memory_bytes=max_job_memory_bytes,
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None

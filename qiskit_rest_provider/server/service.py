@@ -29,6 +29,7 @@ from .auth import MAX_API_KEY_LENGTH, KeyRing, hash_key, verify_key
 from .catalog import Catalog
 from .cloud import CloudDirectory
 from .devices import Device, default_catalog, load_snapshot_dir
+from .emulator.methods import default_job_memory
 from .errors import RetryLaterError, ServiceError, StorageUnavailableError
 from .ids import new_id
 from .instances import Instances, InstanceSpec, instance_crn
@@ -99,6 +100,10 @@ class LocalService:
             no coherent idle error (docs/local_service.md, "Device noise").
         emulate_idle_noise: Apply relaxation (and ZZ) to idle windows and delays. False:
             only gates and readout are noisy, as in Aer's usual device noise models.
+        max_job_memory_bytes: Bytes one job's simulation may hold. A job whose circuit would
+            need more (from the qubits it uses and the simulation method) is refused at
+            submission with a 400 naming the width, the method and the budget. Default: half
+            the machine's memory shared by the ``workers``.
 
     Scheduling: every worker takes the next job round robin across the instances that have
     queued jobs (the instance served least recently goes first; within an instance, jobs run in
@@ -135,6 +140,7 @@ class LocalService:
         min_job_seconds: float = 0.0,
         emulate_static_zz: bool = True,
         emulate_idle_noise: bool = True,
+        max_job_memory_bytes: int | None = None,
     ) -> None:
         if max_execution_seconds <= 0:
             raise ValueError("max_execution_seconds must be positive")
@@ -143,6 +149,9 @@ class LocalService:
         check_delay("min_job_seconds", min_job_seconds)
         if usage_limit_seconds is not None:
             check_delay("usage_limit_seconds", usage_limit_seconds)
+        if max_job_memory_bytes is not None and max_job_memory_bytes <= 0:
+            raise ValueError("max_job_memory_bytes must be positive")
+        job_memory = max_job_memory_bytes or default_job_memory(workers)
         self.store = Store(db, error=StorageUnavailableError)
         if devices is None:
             devices = load_snapshot_dir(backends_dir) if backends_dir else default_catalog()
@@ -175,6 +184,7 @@ class LocalService:
             cancel=self._cancel,
             wake=self._wake,
             max_queued_per_instance=max_queued_per_instance,
+            max_job_memory_bytes=job_memory,
             view_session=self._sessions.view,
             keep_private_inputs=self._keep_private_inputs,
             drop_private_inputs=self._drop_private_inputs,
@@ -200,7 +210,11 @@ class LocalService:
             sweep=self._sessions.sweep,
             queue_delay=queue_delay,
             min_job_seconds=min_job_seconds,
-            emulation=EmulatorSettings(static_zz=emulate_static_zz, idle_noise=emulate_idle_noise),
+            emulation=EmulatorSettings(
+                static_zz=emulate_static_zz,
+                idle_noise=emulate_idle_noise,
+                max_job_memory_bytes=job_memory,
+            ),
         )
 
     def _cancel(self, job_id: str, reason: str) -> None:

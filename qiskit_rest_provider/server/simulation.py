@@ -39,6 +39,9 @@ class EmulatorSettings:
     """Coherent ZZ between coupled idle qubits, from the calibration's ``zz_<a>_<b>``."""
     idle_noise: bool = True
     """Relaxation (and ZZ) during idle windows and delays."""
+    max_job_memory_bytes: int | None = None
+    """Bytes one job's simulation may hold (None: :func:`.emulator.methods.default_job_memory`
+    for one worker)."""
 
 
 #: Emulators of the calibrations seen by this process, by (key, settings).
@@ -54,7 +57,7 @@ def emulator_for(
     """The emulator of a device calibration (cached by ``calibration_key``)."""
     settings = settings or EmulatorSettings()
     if not properties:
-        return DeviceEmulator(None, None)
+        return DeviceEmulator(None, None, memory_budget=settings.max_job_memory_bytes)
     key = (
         calibration_key
         or "sha256/" + hashlib.sha256(json.dumps(properties, sort_keys=True).encode()).hexdigest()
@@ -71,6 +74,7 @@ def emulator_for(
             float(dt_ns) * 1e-9 if dt_ns else None,
             [(int(a), int(b)) for a, b in coupling],
             idle_noise=settings.idle_noise,
+            memory_budget=settings.max_job_memory_bytes,
         )
         _EMULATORS[(key, settings)] = emulator
     return emulator

@@ -14,7 +14,6 @@ A device without calibration (the simulator) emulates no noise at all.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,16 +25,13 @@ from qiskit.circuit import CircuitInstruction, ControlFlowOp, QuantumCircuit
 from .decoupling import insert_decoupling
 from .device_noise import DeviceNoise
 from .idle_noise import NOISELESS_LABELS, calibration_name, noisy_circuit
+from .methods import default_job_memory, is_clifford, simulation_bytes, simulation_method
 from .schedule import schedule_circuit
 
 __all__ = ["DecouplingPlan", "DeviceEmulator", "Prepared", "bits_from_memory"]
 
 #: Shots (circuits x bindings x shots) one simulator call returns at most.
 RUN_SHOT_LIMIT = 2_000_000
-#: Widths up to which noisy circuits may run on Aer's density-matrix method (one exact run per
-#: circuit and binding, shots sampled from it), when they have at least 2**width shots;
-#: others run statevector trajectories (one run per shot).
-DENSITY_MATRIX_MAX_QUBITS = 10
 
 
 @dataclass(frozen=True)
@@ -70,6 +66,7 @@ class DeviceEmulator:
         dt: Seconds per sample.
         coupling: Coupled device qubit pairs (for staggered decoupling).
         idle_noise: Apply relaxation and ZZ to idle windows.
+        memory_budget: Bytes one simulation may hold (default: half the machine's memory).
     """
 
     def __init__(
@@ -79,8 +76,11 @@ class DeviceEmulator:
         coupling: Sequence[tuple[int, int]] = (),
         *,
         idle_noise: bool = True,
+        memory_budget: int | None = None,
     ) -> None:
         self.noise = noise
+        self.memory_budget = memory_budget or default_job_memory(1)
+        """Bytes one simulation may hold (see :mod:`.methods`)."""
         """The calibration's noise (None: noiseless)."""
         self.dt = dt or 1e-9
         self.idle_noise = idle_noise and noise is not None and dt is not None
@@ -213,20 +213,18 @@ class DeviceEmulator:
             model = prepared[indices[0]].noise_model
             width = max(prepared[i].circuit.num_qubits for i in indices)
             noisy = self.noise is not None
-            # one density-matrix run serves every shot, but costs the square of a state's
-            # size; noisy statevector trajectories cost a state per shot: take the cheaper
-            method = "automatic"
-            if noisy:
-                dense = width <= DENSITY_MATRIX_MAX_QUBITS and 2**width <= shots
-                method = "density_matrix" if dense else "statevector"
-            needed = 16 * (4**width if method == "density_matrix" else 2**width)
-            if needed > memory_budget():
+            clifford = not noisy and all(is_clifford(prepared[i].circuit) for i in indices)
+            method = simulation_method(width, shots, noisy=noisy, clifford=clifford)
+            needed = simulation_bytes(method, width)
+            if needed > self.memory_budget:
                 raise ValueError(
-                    f"{where}: the circuit acts on {width} qubits, too many to simulate within "
-                    f"the memory this service may use ({memory_budget() >> 20} MiB for "
-                    f"{method}); qubits that no instruction touches cost nothing, only the "
-                    "circuit's own width counts: run a narrower circuit"
+                    f"{where}: the circuit acts on {width} qubits: the {method} simulation "
+                    f"needs {_mib(needed)}, more than this service's per-job memory budget "
+                    f"({_mib(self.memory_budget)}); qubits that no instruction touches cost "
+                    "nothing, only the circuit's own width counts: run a narrower circuit"
                 )
+            if not noisy:
+                method = "automatic"  # Aer's choice: stabilizer for Clifford circuits
             simulator = AerSimulator(method=method, noise_model=model)
             circuits = [prepared[i].circuit for i in indices]
             run_binds = None
@@ -259,13 +257,9 @@ class DeviceEmulator:
         return [bits for bits in out if bits is not None]
 
 
-def memory_budget() -> int:
-    """Bytes one simulation may hold: half the machine's memory (Aer's own default)."""
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        total = 8 << 30
-    return int(total) // 2
+def _mib(size: int) -> str:
+    """A byte count for people: MiB below a GiB, else GiB."""
+    return f"{size / (1 << 20):,.0f} MiB" if size < 1 << 30 else f"{size / (1 << 30):,.1f} GiB"
 
 
 def _walk(
