@@ -471,7 +471,7 @@ class JobIntake:
         """Why simulating ``circuit`` would exceed the per-job memory budget, or None: the
         width that counts is the qubits its instructions use (:mod:`.emulator.methods`)."""
         width = len(active_qubits(circuit, delays_idle=True)) or 1
-        clifford = not noisy and is_clifford(circuit)
+        clifford = is_clifford(circuit)
         method = simulation_method(width, 0, noisy=noisy, clifford=clifford)
         needed = simulation_bytes(method, width)
         if noisy and width <= DENSITY_MATRIX_MAX_QUBITS:

@@ -27,6 +27,7 @@ from .device_noise import DeviceNoise
 from .idle_noise import NOISELESS_LABELS, calibration_name, noisy_circuit
 from .methods import default_job_memory, is_clifford, simulation_bytes, simulation_method
 from .schedule import schedule_circuit
+from .stabilizer import sample_stabilizer
 
 __all__ = ["DecouplingPlan", "DeviceEmulator", "Prepared", "bits_from_memory"]
 
@@ -56,6 +57,8 @@ class Prepared:
     """Whether idle time was timed (and got its noise)."""
     decoupling_pulses: int = 0
     """Pulses inserted by dynamical decoupling."""
+    method: str = "automatic"
+    """The simulation method (:func:`.methods.simulation_method`)."""
 
 
 class DeviceEmulator:
@@ -113,11 +116,14 @@ class DeviceEmulator:
         *,
         decoupling: DecouplingPlan | None = None,
         gate_channel: Any = None,
+        shots: int = 0,
     ) -> Prepared:
         """What to simulate for ``circuit``, whose qubit ``i`` is device qubit ``physical[i]``.
 
         ``gate_channel(name, device_qubits)`` replaces the calibrated gate errors (noise
-        amplification)."""
+        amplification). ``shots`` (per binding) decides the method with the width and whether
+        the circuit is Clifford (:mod:`.methods`); on the stabilizer method every noise is
+        Pauli-twirled."""
         noise = self.noise
         if noise is None:
             return Prepared(circuit, scheduled=False)
@@ -149,10 +155,32 @@ class DeviceEmulator:
                 skip_reset_qubits=decoupling.skip_reset_qubits,
                 neighbours=neighbours,
             )
-        out = noisy_circuit(
-            schedule, physical, noise, gate_channel=gate_channel, idle=self.idle_noise
+        method = simulation_method(
+            circuit.num_qubits, shots, noisy=True, clifford=is_clifford(circuit)
         )
-        return Prepared(out, decoupling_pulses=pulses)
+        out = noisy_circuit(
+            schedule,
+            physical,
+            noise,
+            gate_channel=gate_channel,
+            idle=self.idle_noise,
+            pauli=method == "stabilizer",
+        )
+        return Prepared(out, decoupling_pulses=pulses, method=method)
+
+    def _run_stabilizer(
+        self,
+        item: Prepared,
+        binds: Mapping[Any, Any] | None,
+        shots: int,
+        seed: int | None,
+        index: int,
+    ) -> npt.NDArray[np.uint8]:
+        """Sample a Clifford circuit with Pauli noise on Stim: ``(1, shots, num_clbits)`` (a
+        Clifford circuit has no parameters left, so one binding)."""
+        count = len(next(iter(binds.values()))) if binds else 1
+        sample = sample_stabilizer(item.circuit, shots, None if seed is None else seed + index)
+        return np.array(np.broadcast_to(sample, (count, *sample.shape)), dtype=np.uint8)
 
     def _x_duration(self, qubit: int) -> float:
         """Seconds an X pulse takes on device qubit ``qubit`` (0 if not calibrated)."""
@@ -200,6 +228,9 @@ class DeviceEmulator:
         out: list[npt.NDArray[np.uint8] | None] = [None] * len(prepared)
         groups: dict[int, list[int]] = {}
         for i, item in enumerate(prepared):
+            if item.method == "stabilizer":
+                out[i] = self._run_stabilizer(item, binds[i] if binds else None, shots, seed, i)
+                continue
             groups.setdefault(id(item.noise_model), []).append(i)
         chunks: list[list[int]] = []
         for indices in groups.values():

@@ -453,13 +453,17 @@ def _estimate(
                 if pec is not None and noise is not None:
                     sampler = PecSampler(noise.gate_channel, gain, rng, pec_cache)
                     prepared.append(
-                        emulator.prepare(c, keep, decoupling=decoupling, gate_channel=sampler)
+                        emulator.prepare(
+                            c, keep, decoupling=decoupling, gate_channel=sampler, shots=per
+                        )
                     )
                     signs.append(sampler.sign)
                     gamma = sampler.gamma
                 else:
                     prepared.append(
-                        emulator.prepare(c, keep, decoupling=decoupling, gate_channel=gate_channel)
+                        emulator.prepare(
+                            c, keep, decoupling=decoupling, gate_channel=gate_channel, shots=per
+                        )
                     )
                     signs.append(1.0)
             true = emulator.run(

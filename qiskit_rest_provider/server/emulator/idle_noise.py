@@ -33,6 +33,7 @@ from qiskit.circuit.library import CPhaseGate
 
 from .device_noise import DeviceNoise
 from .schedule import Schedule
+from .stabilizer import pauli_noise_of, relaxation_pauli_noise, zz_pauli_noise
 
 __all__ = ["NOISELESS_LABELS", "calibration_name", "noisy_circuit", "zz_overlaps"]
 
@@ -78,6 +79,7 @@ def noisy_circuit(
     *,
     gate_channel: Callable[[str, tuple[int, ...]], Any] | None = None,
     idle: bool = True,
+    pauli: bool = False,
 ) -> QuantumCircuit:
     """The circuit to simulate for ``schedule`` (see the module docstring).
 
@@ -88,8 +90,12 @@ def noisy_circuit(
         gate_channel: The error after a gate, by calibrated name and device qubits (default
             :meth:`.DeviceNoise.gate_channel`; ZNE's noise amplification passes its own).
         idle: Apply relaxation and static ZZ to idle windows.
+        pauli: Give every noise its Pauli twirl (:class:`.stabilizer.PauliNoise`), for the
+            stabilizer method.
     """
     channel_of = gate_channel or noise.gate_channel
+    if pauli:
+        channel_of = _pauli_channels(channel_of)
     source = schedule.circuit
     out = QuantumCircuit(source.qubits, source.clbits, global_phase=source.global_phase)
     for register in source.cregs:
@@ -100,7 +106,7 @@ def noisy_circuit(
     for seq, op in enumerate(schedule.ops):
         events.append((op.start, 0, seq, op.instruction, op.qubits))
     if idle:
-        events.extend(_idle_events(schedule, physical, noise, len(events)))
+        events.extend(_idle_events(schedule, physical, noise, len(events), pauli=pauli))
     events.sort(key=lambda event: event[:3])
     qubits = out.qubits
     for _time, kind, _seq, item, where in events:
@@ -119,8 +125,29 @@ def noisy_circuit(
     return out
 
 
+def _pauli_channels(
+    channel_of: Callable[[str, tuple[int, ...]], Any],
+) -> Callable[[str, tuple[int, ...]], Any]:
+    """``channel_of`` with each channel replaced by its Pauli twirl (cached per gate)."""
+    cache: dict[tuple[str, tuple[int, ...]], Any] = {}
+
+    def twirled(name: str, qubits: tuple[int, ...]) -> Any:
+        key = (name, qubits)
+        if key not in cache:
+            channel = channel_of(name, qubits)
+            cache[key] = None if channel is None else pauli_noise_of(channel, len(qubits))
+        return cache[key]
+
+    return twirled
+
+
 def _idle_events(
-    schedule: Schedule, physical: Sequence[int], noise: DeviceNoise, first_seq: int
+    schedule: Schedule,
+    physical: Sequence[int],
+    noise: DeviceNoise,
+    first_seq: int,
+    *,
+    pauli: bool = False,
 ) -> list[tuple[int, int, int, Any, tuple[int, ...]]]:
     width = schedule.circuit.num_qubits
     windows = [schedule.idle_windows(q) for q in range(width)]
@@ -133,7 +160,8 @@ def _idle_events(
         a, b = index[pa], index[pb]
         for start, stop in zz_overlaps(windows[a], windows[b]):
             angle = -2 * math.pi * zeta * (stop - start) * schedule.dt
-            events.append((start, 1, seq, CPhaseGate(angle), (a, b)))
+            zz = zz_pauli_noise(angle) if pauli else CPhaseGate(angle)
+            events.append((start, 1, seq, zz, (a, b)))
             seq += 1
             cuts[a].update((start, stop))
             cuts[b].update((start, stop))
@@ -141,7 +169,12 @@ def _idle_events(
         for start, stop in windows[q]:
             points = sorted({start, stop, *(t for t in cuts[q] if start < t < stop)})
             for piece_start, piece_stop in itertools.pairwise(points):
-                channel = noise.relaxation(physical[q], (piece_stop - piece_start) * schedule.dt)
+                length = (piece_stop - piece_start) * schedule.dt
+                if pauli and noise.relaxes(physical[q]):
+                    p = physical[q]
+                    channel = relaxation_pauli_noise(noise.t1[p], noise.t2[p], length)
+                else:
+                    channel = noise.relaxation(physical[q], length)
                 if channel is not None:
                     events.append((piece_start, 1, seq, channel, (q,)))
                     seq += 1

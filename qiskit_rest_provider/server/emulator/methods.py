@@ -5,7 +5,9 @@ The emulator simulates only the qubits a circuit uses (``width``). With noise:
 * ``density_matrix``: one exact run serves every shot, but holds ``4**width`` amplitudes; it is
   chosen up to :data:`DENSITY_MATRIX_MAX_QUBITS` qubits when the circuit has at least
   ``2**width`` shots to share it (otherwise trajectories are cheaper);
-* ``statevector``: one noisy trajectory per shot, ``2**width`` amplitudes.
+* ``statevector``: one noisy trajectory per shot, ``2**width`` amplitudes;
+* ``stabilizer``: a Clifford circuit otherwise, with its noise Pauli-twirled, on Stim
+  (:mod:`.stabilizer`): a tableau of ``width**2`` bits, so any width of the devices fits.
 
 Without noise (the simulator device) the state vector is what Aer needs at most. Each amplitude
 is a complex double (16 bytes). The service refuses at submission a job whose simulation would
@@ -93,7 +95,7 @@ def simulation_method(width: int, shots: int, *, noisy: bool, clifford: bool = F
         return "stabilizer" if clifford else "statevector"
     if width <= DENSITY_MATRIX_MAX_QUBITS and 2**width <= shots:
         return "density_matrix"
-    return "statevector"
+    return "stabilizer" if clifford else "statevector"
 
 
 def simulation_bytes(method: str, width: int) -> int:

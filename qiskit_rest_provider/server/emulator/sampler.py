@@ -92,7 +92,7 @@ def run_sampler(
         # randomizations in chunks: a pub may ask for thousands of circuits
         for start in range(0, len(twirled), RANDOMIZATION_CHUNK):
             prepared = [
-                emulator.prepare(c, keep, decoupling=decoupling)
+                emulator.prepare(c, keep, decoupling=decoupling, shots=plan.shots_per_randomization)
                 for c in twirled[start : start + RANDOMIZATION_CHUNK]
             ]
             blocks.extend(
@@ -150,6 +150,8 @@ def _emulator_metadata(prepared: Sequence[Prepared], emulator: DeviceEmulator) -
         "idle_noise": emulator.idle_noise and all(p.scheduled for p in prepared),
         "static_zz": bool(emulator.noise is not None and emulator.noise.zz),
         "decoupling_pulses": sum(p.decoupling_pulses for p in prepared),
+        "method": prepared[0].method if prepared else "automatic",
+        "pauli_twirled_noise": any(p.method == "stabilizer" for p in prepared),
     }
 
 

@@ -1,0 +1,159 @@
+"""Which simulation method runs a circuit, and that the stabilizer method agrees with the exact
+one: the Stim translation is the same Clifford operation, and a GHZ-8 with the device's
+Pauli-twirled noise samples the distribution a density matrix gives for the same noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit.library import PauliGate
+from qiskit.quantum_info import Operator
+from qiskit_aer import AerSimulator
+from qiskit_aer.noise import pauli_error
+
+from qiskit_rest_provider import QiskitRestProvider, SamplerV2
+from qiskit_rest_provider.server.devices import default_catalog
+from qiskit_rest_provider.server.emulator.methods import is_clifford, simulation_method
+from qiskit_rest_provider.server.emulator.stabilizer import PauliNoise, sample_stabilizer, to_stim
+from qiskit_rest_provider.server.simulation import emulator_for
+
+stim = pytest.importorskip("stim")
+
+
+def _random_clifford(seed: int, width: int = 3, depth: int = 12) -> QuantumCircuit:
+    rng = np.random.default_rng(seed)
+    qc = QuantumCircuit(width)
+    for _ in range(depth):
+        kind = rng.integers(8)
+        a, b = (int(q) for q in rng.choice(width, 2, replace=False))
+        if kind == 0:
+            qc.sx(a)
+        elif kind == 1:
+            qc.rz(float(rng.integers(4)) * np.pi / 2, a)
+        elif kind == 2:
+            qc.cz(a, b)
+        elif kind == 3:
+            qc.ecr(a, b)
+        elif kind == 4:
+            qc.cx(a, b)
+        elif kind == 5:
+            qc.append(PauliGate("".join(rng.choice(list("IXYZ"), 2))), [a, b])
+        elif kind == 6:
+            qc.h(a)
+        else:
+            qc.rzz(float(rng.integers(4)) * np.pi / 2, a, b)
+    return qc
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_stim_translation_is_the_same_clifford(seed: int) -> None:
+    qc = _random_clifford(seed)
+    assert is_clifford(qc)
+    program, records = to_stim(qc)
+    assert records == []
+    expected = stim.Tableau.from_unitary_matrix(Operator(qc).data, endian="little")
+    assert program.to_tableau() == expected
+
+
+def test_method_choice() -> None:
+    assert simulation_method(8, 10_000, noisy=True, clifford=False) == "density_matrix"
+    assert simulation_method(8, 100, noisy=True, clifford=False) == "statevector"
+    assert simulation_method(8, 100, noisy=True, clifford=True) == "stabilizer"
+    assert simulation_method(156, 4000, noisy=True, clifford=True) == "stabilizer"
+    assert simulation_method(30, 4000, noisy=False, clifford=False) == "statevector"
+    qc = QuantumCircuit(1)
+    qc.rz(0.3, 0)
+    assert not is_clifford(qc)
+
+
+def _as_aer(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` with its :class:`PauliNoise` as Aer Pauli errors (the same channel)."""
+    out = circuit.copy_empty_like()
+    for inst in circuit.data:
+        if isinstance(inst.operation, PauliNoise):
+            noise = inst.operation.probabilities
+            identity = "I" * inst.operation.num_qubits
+            terms = [(identity, 1 - sum(noise.values())), *noise.items()]
+            out.append(pauli_error(terms), inst.qubits)
+        else:
+            out.append(inst)
+    return out
+
+
+@pytest.mark.slow
+def test_ghz8_on_the_stabilizer_method_matches_the_density_matrix_of_the_same_noise() -> None:
+    """Total variation distance between Stim's 40,000 shots and the exact distribution of the
+    same (Pauli-twirled) noise is within its sampling error (about 0.01 at 256 outcomes)."""
+    device = next(d for d in default_catalog() if d.name == "local_heron")
+    emulator = emulator_for(device.configuration, device.calibration().properties)
+    chain = [0, 1, 2, 3, 4, 5, 6, 7]
+    qc = QuantumCircuit(8, 8)
+
+    def hadamard(q: int) -> None:  # H as the devices play it: rz(pi/2) sx rz(pi/2)
+        qc.rz(np.pi / 2, q)
+        qc.sx(q)
+        qc.rz(np.pi / 2, q)
+
+    hadamard(0)
+    for a in range(7):
+        hadamard(a + 1)
+        qc.cz(a, a + 1)
+        hadamard(a + 1)
+    qc.barrier()
+    qc.delay(4000, range(8), unit="dt")
+    qc.measure(range(8), range(8))
+    prepared = emulator.prepare(qc, chain, shots=0)
+    assert prepared.method == "stabilizer"
+    shots = 40_000
+    sampled = sample_stabilizer(prepared.circuit, shots, seed=5)
+    values = sampled @ (1 << np.arange(8))
+    observed = np.bincount(values, minlength=256) / shots
+    exact_circuit = _as_aer(prepared.circuit.remove_final_measurements(inplace=False))
+    exact_circuit.save_probabilities()
+    result = AerSimulator(method="density_matrix").run(exact_circuit).result()
+    exact = np.asarray(result.data()["probabilities"])
+    distance = 0.5 * np.abs(observed - exact).sum()
+    # E[TVD] ~ sum sqrt(p (1 - p) / shots) / 2 ~ 0.01 here; 0.03 is far beyond it
+    assert distance < 0.03
+    assert exact[0] + exact[255] > 0.5  # a GHZ state, with noise
+
+
+@pytest.mark.slow
+@pytest.mark.service
+def test_a_156_qubit_ghz_runs_through_the_service_on_the_stabilizer_method(
+    provider: QiskitRestProvider,
+) -> None:
+    """Every qubit of local_heron, with its calibrated noise Pauli-twirled: accepted (a
+    statevector would need 2**156 amplitudes), run, and reported as such."""
+    backend = provider.backend("local_heron")
+    coupling = backend.target.build_coupling_map()
+    chosen, edges, frontier = [0], [], [0]
+    while frontier:
+        a = frontier.pop(0)
+        for b in sorted(coupling.neighbors(a)):
+            if b not in chosen:
+                chosen.append(b)
+                edges.append((a, b))
+                frontier.append(b)
+    assert len(chosen) == 156
+    qc = QuantumCircuit(156, 156)
+
+    def hadamard(q: int) -> None:
+        qc.rz(np.pi / 2, q)
+        qc.sx(q)
+        qc.rz(np.pi / 2, q)
+
+    hadamard(0)
+    for a, b in edges:
+        hadamard(b)
+        qc.cz(a, b)
+        hadamard(b)
+    qc.measure(chosen, range(156))
+    result = SamplerV2(backend).run([qc], shots=4000).result(timeout=300)[0]
+    assert result.metadata["emulator"]["method"] == "stabilizer"
+    assert result.metadata["emulator"]["pauli_twirled_noise"] is True
+    counts = result.data.c.get_counts()
+    # GHZ: the all-0 and all-1 strings are the two most frequent outcomes by far
+    top = sorted(counts, key=counts.get, reverse=True)[:2]
+    assert set(top) == {"0" * 156, "1" * 156}
