@@ -470,7 +470,7 @@ class JobIntake:
     def _memory_problem(self, circuit: Any, *, noisy: bool) -> str | None:
         """Why simulating ``circuit`` would exceed the per-job memory budget, or None: the
         width that counts is the qubits its instructions use (:mod:`.emulator.methods`)."""
-        width = len(active_qubits(circuit, delays_idle=True)) or 1
+        width = len(active_qubits(circuit, delays_idle=True, measures_idle=True)) or 1
         clifford = is_clifford(circuit)
         method = simulation_method(width, 0, noisy=noisy, clifford=clifford)
         needed = simulation_bytes(method, width)

@@ -24,18 +24,23 @@ def is_fixed_delay(operation: Any) -> bool:
     )
 
 
-def active_qubits(circuit: QuantumCircuit, *, delays_idle: bool = False) -> set[int]:
+def active_qubits(
+    circuit: QuantumCircuit, *, delays_idle: bool = False, measures_idle: bool = False
+) -> set[int]:
     """Indices of the qubits an instruction other than a barrier touches.
 
     With ``delays_idle``, fixed-length delays do not count either: a qubit in |0> stays in |0>
     under a delay (relaxation towards the ground state leaves |0> alone, and a controlled
-    phase with a neighbour does nothing to it). Measurements and resets count: they write
-    clbits that the circuit may read.
+    phase with a neighbour does nothing to it). Resets count. Measurements count unless
+    ``measures_idle``: a qubit that is only measured reads 0 (before readout error), which the
+    sampler fills in without simulating it (``measure_all()`` on a 156-qubit device).
     """
     active: set[int] = set()
     for inst in circuit.data:
         operation = inst.operation
         if operation.name == "barrier" or (delays_idle and is_fixed_delay(operation)):
+            continue
+        if measures_idle and operation.name == "measure":
             continue
         active.update(circuit.find_bit(q).index for q in inst.qubits)
     return active
@@ -44,7 +49,8 @@ def active_qubits(circuit: QuantumCircuit, *, delays_idle: bool = False) -> set[
 def compact(circuit: QuantumCircuit, keep: Sequence[int]) -> QuantumCircuit:
     """``circuit`` on the qubits ``keep`` only (in that order). Barriers keep their part on
     ``keep`` (they constrain the schedule, as on hardware); delays on dropped qubits go (they
-    act on nothing simulated)."""
+    act on nothing simulated), and so do measurements of dropped qubits (their clbits keep 0:
+    the qubit rests in |0>; the caller applies the readout error)."""
     if len(keep) == circuit.num_qubits and list(keep) == list(range(circuit.num_qubits)):
         return circuit
     kept = [circuit.qubits[q] for q in keep]
@@ -61,7 +67,7 @@ def compact(circuit: QuantumCircuit, keep: Sequence[int]) -> QuantumCircuit:
             on = [q for q in inst.qubits if q in kept_set]
             if on:
                 out.append(Barrier(len(on)), on)
-        elif inst.operation.name != "delay":
+        elif inst.operation.name not in ("delay", "measure"):
             raise ValueError(f"{inst.operation.name} acts on a qubit outside the kept ones")
     return out
 

@@ -72,7 +72,8 @@ def run_sampler(
     for i, pub in enumerate(pubs):
         plan = twirling_plan(options, pub.shots)
         plans.append(plan)
-        keep = sorted(active_qubits(pub.circuit, delays_idle=True)) or [0]
+        # qubits that are only measured rest in |0>: their bits are filled in, not simulated
+        keep = sorted(active_qubits(pub.circuit, delays_idle=True, measures_idle=True)) or [0]
         circuit = compact(pub.circuit, keep)
         if plan.enabled:
             twirled = twirl_circuits(
@@ -108,9 +109,9 @@ def run_sampler(
             summary[-1].decoupling_pulses = sum(p.decoupling_pulses for p in prepared)
         # (bindings, randomizations, shots per randomization, clbits)
         true = np.stack(blocks, axis=1)
-        clbit_qubit = clbit_qubits(circuit)
+        clbit_qubit = clbit_qubits(pub.circuit)  # device qubits
         data = _pub_data(
-            pub, circuit, true, twirled.measure_flips, clbit_qubit, keep, emulator, rng, meas_type
+            pub, circuit, true, twirled.measure_flips, clbit_qubit, emulator, rng, meas_type
         )
         metadata: dict[str, Any] = {"circuit_metadata": dict(pub.circuit.metadata or {})}
         if plan.enabled:
@@ -161,7 +162,6 @@ def _pub_data(
     true: npt.NDArray[np.uint8],
     flips: npt.NDArray[np.uint8],
     clbit_qubit: Sequence[int | None],
-    keep: Sequence[int],
     emulator: DeviceEmulator,
     rng: np.random.Generator,
     meas_type: str,
@@ -172,13 +172,13 @@ def _pub_data(
     run_flips = np.repeat(flips, per, axis=0)[: pub.shots]
     shots = true.shape[1]
     measured = [j for j, q in enumerate(clbit_qubit) if q is not None]
-    physical = [keep[q] for q in clbit_qubit if q is not None]
+    physical = [q for q in clbit_qubit if q is not None]
     noise = emulator.noise
     shape = (*pub.shape, shots)
     fields: dict[str, Any] = {}
     if meas_type != "classified":
         average = meas_type == "avg_kerneled"
-        model = _iq_model(emulator, keep, clbit_qubit)
+        model = _iq_model(emulator, clbit_qubit)
         flat = true.reshape(*shape, num_clbits)
         out_shape = (*pub.shape, num_clbits) if average else (*shape, num_clbits)
         points = np.zeros(out_shape, dtype=np.complex128)
@@ -199,12 +199,10 @@ def _pub_data(
     return DataBin(**fields, shape=pub.shape)
 
 
-def _iq_model(
-    emulator: DeviceEmulator, keep: Sequence[int], clbit_qubit: Sequence[int | None]
-) -> Any:
+def _iq_model(emulator: DeviceEmulator, clbit_qubit: Sequence[int | None]) -> Any:
     """The IQ clouds of the measured clbits, from their qubits' assignment errors."""
     noise = emulator.noise
-    physical = [keep[q] for q in clbit_qubit if q is not None]
+    physical = [q for q in clbit_qubit if q is not None]
     index = np.asarray(physical, dtype=np.intp)
     if noise is None:
         p01 = p10 = np.zeros(len(physical))
