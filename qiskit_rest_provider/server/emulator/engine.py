@@ -281,7 +281,12 @@ class DeviceEmulator:
             for k, i in enumerate(indices):
                 num_clbits = prepared[i].circuit.num_clbits
                 blocks = [
-                    bits_from_memory(result.results[k * per_circuit + j].data.memory, num_clbits)
+                    # a circuit that measures nothing has no memory: its clbits read 0
+                    bits_from_memory(
+                        getattr(result.results[k * per_circuit + j].data, "memory", None)
+                        or ["0x0"] * shots,
+                        num_clbits,
+                    )
                     for j in range(per_circuit)
                 ]
                 out[i] = np.stack(blocks)
