@@ -313,8 +313,8 @@ def _unmeasured_bell() -> QuantumCircuit:
 # Exactly-once submission when the service is slow ------------------------------------------------
 
 
-def _slow_params(tail: str = "", layers: int = 8000) -> dict[str, Any]:
-    """Sampler params for local_heron whose circuit (32,000 instructions on two qubits) takes
+def _slow_params(tail: str = "", layers: int = 30000) -> dict[str, Any]:
+    """Sampler params for local_heron whose circuit (120,000 instructions on two qubits) takes
     the service a second or more to validate; ``tail`` is appended before the measurements."""
     lines = ["OPENQASM 3.0;", 'include "stdgates.inc";', "bit[2] meas;"]
     for _ in range(layers):
