@@ -35,6 +35,10 @@ __all__ = ["main"]
 EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_JOB, EXIT_UNREACHABLE = 1, 2, 3, 4, 5, 6
 
 
+#: Seconds ``qiskit-rest job --wait`` waits for a job by default.
+DEFAULT_WAIT_SECONDS = 900.0
+
+
 def _connection_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("connection (default: env QISKIT_IBM_*, else saved account)")
     group.add_argument("--account", metavar="NAME", help="use this saved account")
@@ -205,7 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="HTTP method the cuts apply to (repeatable; default POST)",
     )
-    serve.add_argument("--workers", type=int, default=1, help="simulation worker processes")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="simulation worker processes (default: one per core)",
+    )
     serve.add_argument(
         "--allow-remote", action="store_true", help="allow a non-loopback --host (needs --api-key)"
     )
@@ -239,7 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     job = sub.add_parser("job", help="status, timestamps and result summary of a job")
     job.add_argument("id")
     job.add_argument("--wait", action="store_true", help="wait for a final state first")
-    job.add_argument("--timeout", type=float, help="seconds to wait at most")
+    job.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_WAIT_SECONDS,
+        help=f"seconds --wait waits at most (default {DEFAULT_WAIT_SECONDS:g})",
+    )
     _connection_options(job)
 
     cancel = sub.add_parser("cancel", help="cancel a queued or running job")
