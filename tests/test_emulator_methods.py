@@ -157,3 +157,26 @@ def test_a_156_qubit_ghz_runs_through_the_service_on_the_stabilizer_method(
     # GHZ: the all-0 and all-1 strings are the two most frequent outcomes by far
     top = sorted(counts, key=counts.get, reverse=True)[:2]
     assert set(top) == {"0" * 156, "1" * 156}
+
+
+@pytest.mark.parametrize("device", ["local_eagle", "local_heron"])
+def test_closed_form_gate_twirls_equal_the_numerical_twirl(device: str) -> None:
+    from qiskit_rest_provider.core.properties import BackendProperties
+    from qiskit_rest_provider.server.emulator.device_noise import DeviceNoise
+    from qiskit_rest_provider.server.emulator.stabilizer import gate_pauli_noise, pauli_noise_of
+
+    noise = DeviceNoise(
+        BackendProperties(
+            next(d for d in default_catalog() if d.name == device).calibration().properties
+        )
+    )
+    twoq = "ecr" if device == "local_eagle" else "cz"
+    pairs = list(noise._props.gate_property(twoq))[:5]
+    for name, qubits in [("sx", (q,)) for q in range(8)] + [(twoq, p) for p in pairs]:
+        closed = gate_pauli_noise(noise, name, qubits)
+        numeric = pauli_noise_of(noise.gate_channel(name, qubits), len(qubits))
+        assert closed is not None
+        for label in set(closed.probabilities) | set(numeric.probabilities):
+            assert closed.probabilities.get(label, 0.0) == pytest.approx(
+                numeric.probabilities.get(label, 0.0), rel=1e-5, abs=1e-9
+            ), (name, qubits, label)

@@ -110,6 +110,12 @@ class PauliChannel:
         probabilities = probabilities / probabilities.sum()
         return cls(num_qubits, probabilities, tuple(pauli_basis(num_qubits).to_labels()))
 
+    @staticmethod
+    def signs(num_qubits: int) -> npt.NDArray[np.float64]:
+        """``S[P, Q]`` = +1 where Paulis ``P`` and ``Q`` commute, else -1 (``pauli_basis``
+        order): fidelities are ``S @ probabilities``, probabilities ``S @ fidelities / 4**n``."""
+        return _signs(num_qubits)
+
     @property
     def fidelities(self) -> npt.NDArray[np.float64]:
         """Pauli fidelities ``f_Q``."""

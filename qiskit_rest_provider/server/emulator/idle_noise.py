@@ -33,7 +33,7 @@ from qiskit.circuit.library import CPhaseGate
 
 from .device_noise import DeviceNoise
 from .schedule import Schedule
-from .stabilizer import pauli_noise_of, relaxation_pauli_noise, zz_pauli_noise
+from .stabilizer import gate_pauli_noise, pauli_noise_of, relaxation_pauli_noise, zz_pauli_noise
 
 __all__ = ["NOISELESS_LABELS", "calibration_name", "noisy_circuit", "zz_overlaps"]
 
@@ -95,7 +95,13 @@ def noisy_circuit(
     """
     channel_of = gate_channel or noise.gate_channel
     if pauli:
-        channel_of = _pauli_channels(channel_of)
+        if gate_channel is None:  # the calibrated channels: their twirl in closed form
+
+            def channel_of(name: str, qubits: tuple[int, ...]) -> Any:
+                return gate_pauli_noise(noise, name, qubits)
+
+        else:
+            channel_of = _pauli_channels(channel_of)
     source = schedule.circuit
     out = QuantumCircuit(source.qubits, source.clbits, global_phase=source.global_phase)
     for register in source.cregs:

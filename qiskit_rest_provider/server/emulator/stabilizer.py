@@ -29,6 +29,7 @@ from qiskit.circuit.library import ECRGate
 from qiskit.quantum_info import Operator
 
 from .amplification import PauliChannel
+from .device_noise import DeviceNoise, depolarizing_parameter
 
 __all__ = [
     "PauliNoise",
@@ -86,6 +87,57 @@ def zz_pauli_noise(phase: float) -> PauliNoise:
     """The Pauli twirl of the controlled phase ``diag(1, 1, 1, e^(-i phase))``."""
     p = (1 - math.cos(phase)) / 8
     return PauliNoise(2, {"IZ": p, "ZI": p, "ZZ": p})
+
+
+def _relaxation_fidelities(t1: float, t2: float, duration: float) -> tuple[float, float, float]:
+    """Pauli fidelities ``(f_X, f_Y, f_Z)`` of thermal relaxation over ``duration``."""
+    if not (math.isfinite(t1) and math.isfinite(t2)) or duration <= 0:
+        return 1.0, 1.0, 1.0
+    t1_decay, t2_decay = math.exp(-duration / t1), math.exp(-duration / t2)
+    return t2_decay, t2_decay, t1_decay
+
+
+@functools.lru_cache(maxsize=8192)
+def gate_pauli_noise(noise: DeviceNoise, name: str, qubits: tuple[int, ...]) -> PauliNoise | None:
+    """The Pauli twirl of a gate's calibrated channel, in closed form: Pauli fidelities
+    multiply under composition, so relaxation over the gate (per qubit, ``f_X = f_Y =
+    e^(-t/T2)``, ``f_Z = e^(-t/T1)``) times the derived depolarizing part (``1 - p`` for every
+    non-identity Pauli) gives the fidelities, and the probabilities follow
+    (:class:`.amplification.PauliChannel`). Equal to twirling :meth:`.DeviceNoise.gate_channel`
+    numerically, without building its process matrix."""
+    cal = noise.gate(name, qubits)
+    if cal is None or (cal.error <= 0 and cal.duration <= 0):
+        return None
+    n = len(qubits)
+    per_qubit = [
+        _relaxation_fidelities(float(noise.t1[q]), float(noise.t2[q]), cal.duration) for q in qubits
+    ]
+    labels = _labels(n)
+    fidelities = np.ones(len(labels))
+    for k, label in enumerate(labels):
+        for position, letter in enumerate(reversed(label)):  # little-endian: qubit 0 last
+            if letter != "I":
+                fidelities[k] *= per_qubit[position]["XYZ".index(letter)]
+    d2 = 4**n
+    relax_process_fidelity = float(fidelities.sum()) / d2
+    p = depolarizing_parameter(cal.error, relax_process_fidelity, n) if cal.error > 0 else 0.0
+    fidelities[1:] *= 1 - p  # depolarizing (Aer's parameter p): f = 1 - p
+    probabilities = np.clip(PauliChannel.signs(n) @ fidelities / d2, 0.0, None)
+    return PauliNoise(
+        n,
+        {
+            label: float(q)
+            for label, q in zip(labels, probabilities, strict=True)
+            if q > 0 and label != "I" * n
+        },
+    )
+
+
+@functools.cache
+def _labels(num_qubits: int) -> tuple[str, ...]:
+    from qiskit.quantum_info import pauli_basis
+
+    return tuple(pauli_basis(num_qubits).to_labels())
 
 
 def pauli_noise_of(channel: Any, num_qubits: int) -> PauliNoise:
