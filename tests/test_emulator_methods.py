@@ -10,12 +10,11 @@ from qiskit import QuantumCircuit
 from qiskit.circuit.library import PauliGate
 from qiskit.quantum_info import Operator
 from qiskit_aer import AerSimulator
-from qiskit_aer.noise import pauli_error
 
 from qiskit_rest_provider import QiskitRestProvider, SamplerV2
 from qiskit_rest_provider.server.devices import default_catalog
 from qiskit_rest_provider.server.emulator.methods import is_clifford, simulation_method
-from qiskit_rest_provider.server.emulator.stabilizer import PauliNoise, sample_stabilizer, to_stim
+from qiskit_rest_provider.server.emulator.stabilizer import sample_stabilizer, to_aer, to_stim
 from qiskit_rest_provider.server.simulation import emulator_for
 
 stim = pytest.importorskip("stim")
@@ -67,20 +66,6 @@ def test_method_choice() -> None:
     assert not is_clifford(qc)
 
 
-def _as_aer(circuit: QuantumCircuit) -> QuantumCircuit:
-    """``circuit`` with its :class:`PauliNoise` as Aer Pauli errors (the same channel)."""
-    out = circuit.copy_empty_like()
-    for inst in circuit.data:
-        if isinstance(inst.operation, PauliNoise):
-            noise = inst.operation.probabilities
-            identity = "I" * inst.operation.num_qubits
-            terms = [(identity, 1 - sum(noise.values())), *noise.items()]
-            out.append(pauli_error(terms), inst.qubits)
-        else:
-            out.append(inst)
-    return out
-
-
 @pytest.mark.slow
 def test_ghz8_on_the_stabilizer_method_matches_the_density_matrix_of_the_same_noise() -> None:
     """Total variation distance between Stim's 40,000 shots and the exact distribution of the
@@ -109,7 +94,7 @@ def test_ghz8_on_the_stabilizer_method_matches_the_density_matrix_of_the_same_no
     sampled = sample_stabilizer(prepared.circuit, shots, seed=5)
     values = sampled @ (1 << np.arange(8))
     observed = np.bincount(values, minlength=256) / shots
-    exact_circuit = _as_aer(prepared.circuit.remove_final_measurements(inplace=False))
+    exact_circuit = to_aer(prepared.circuit.remove_final_measurements(inplace=False))
     exact_circuit.save_probabilities()
     result = AerSimulator(method="density_matrix").run(exact_circuit).result()
     exact = np.asarray(result.data()["probabilities"])

@@ -35,6 +35,7 @@ __all__ = [
     "PauliNoise",
     "relaxation_pauli_noise",
     "sample_stabilizer",
+    "to_aer",
     "to_stim",
     "zz_pauli_noise",
 ]
@@ -224,6 +225,23 @@ def _append_noise(out: Any, noise: PauliNoise, qubits: Sequence[int]) -> None:
     args = [probabilities.get(label[::-1], 0.0) for label in _STIM_PAIRS]
     if any(args):
         out.append("PAULI_CHANNEL_2", qubits, args)
+
+
+def to_aer(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` with its :class:`PauliNoise` as Aer Pauli errors (the same channels), for
+    Aer's own stabilizer or density-matrix methods (comparisons, benchmarks)."""
+    from qiskit_aer.noise import pauli_error
+
+    out = circuit.copy_empty_like()
+    for inst in circuit.data:
+        operation = inst.operation
+        if isinstance(operation, PauliNoise):
+            identity = "I" * operation.num_qubits
+            terms = [(identity, 1 - sum(operation.probabilities.values()))]
+            out.append(pauli_error(terms + list(operation.probabilities.items())), inst.qubits)
+        else:
+            out.append(inst)
+    return out
 
 
 def sample_stabilizer(
