@@ -286,9 +286,10 @@ def _run_pub(
         )
     calibration = _trex_calibration(emulator, keep, terms.paulis, trex, rng)
     estimates = []
-    pec_info: dict[str, Any] = {}
+    info: dict[str, Any] = {}
+    methods: set[str] = set()
     for factor in factors:
-        estimate, pec_info = _estimate(
+        estimate, info = _estimate(
             base,
             keep,
             emulator,
@@ -306,6 +307,7 @@ def _run_pub(
             where,
             gain,
         )
+        methods.update(info.get("methods", ()))
         estimates.append(estimate)
     shape = pub.shape
     obs_index = np.broadcast_to(
@@ -328,7 +330,12 @@ def _run_pub(
         "resilience": {},
     }
     if pec is not None:
-        metadata["resilience"]["pec"] = pec_info
+        metadata["resilience"]["pec"] = info.get("pec", {})
+    # not an IBM field: what the emulator ran (docs/local_service.md, "Sizing and scaling")
+    metadata["emulator"] = {
+        "method": ", ".join(sorted(methods)) or "none",
+        "pauli_twirled_noise": "stabilizer" in methods,
+    }
     if zne is None:
         data = DataBin(
             evs=evs_f[..., 0],
@@ -429,6 +436,7 @@ def _estimate(
     gamma = 1.0
     pec_cache: dict[Any, Any] = {}
     randomization_means = np.zeros((randomizations, count, num_elements))
+    methods: set[str] = set()
     for group in groups:
         basis = terms.paulis[group].max(axis=0)
         measured = [q for q in range(len(keep)) if basis[q]]
@@ -466,6 +474,7 @@ def _estimate(
                         )
                     )
                     signs.append(1.0)
+            methods.update(item.method for item in prepared)
             true = emulator.run(
                 prepared,
                 None if binds is None else [binds] * len(prepared),
@@ -501,9 +510,9 @@ def _estimate(
         # one PEC sample per randomization: the signs make the shots of a randomization
         # correlated, so only the spread between randomizations measures the error
         variance = ensemble.copy()
-    info = {}
+    info: dict[str, Any] = {"methods": methods}
     if pec is not None:
-        info = {"sampling_overhead": gamma**2, "noise_gain": gain}
+        info["pec"] = {"sampling_overhead": gamma**2, "noise_gain": gain}
     return _Estimate(mean, variance, ensemble), info
 
 
