@@ -566,7 +566,7 @@ def test_a_repeated_submission_waits_and_proceeds_when_the_first_is_refused() ->
             answered: list[tuple[str, Any]] = []  # in the order the answers arrived
 
             def invalid() -> None:
-                slow = body(_slow_params(tail="h $0;", layers=16000))  # seconds to validate
+                slow = body(_slow_params(tail="h $0;", layers=60000))  # seconds to validate
                 answered.append(("invalid", _attempt(provider.client.create_job, slow)))
 
             first = threading.Thread(target=invalid)
