@@ -316,10 +316,14 @@ def _wide_clifford_cases(quick: bool) -> list[Case]:
     from qiskit_rest_provider.server.simulation import emulator_for
 
     def tree(coupling: Any, width: int) -> tuple[list[int], list[tuple[int, int]]]:
+        neighbours: dict[int, set[int]] = {}
+        for a, b in coupling.get_edges():  # both directions (ECR is calibrated one way)
+            neighbours.setdefault(a, set()).add(b)
+            neighbours.setdefault(b, set()).add(a)
         chosen, edges, frontier = [0], [], [0]
         while frontier and len(chosen) < width:
             a = frontier.pop(0)
-            for b in sorted(coupling.neighbors(a)):
+            for b in sorted(neighbours[a]):
                 if b not in chosen and len(chosen) < width:
                     chosen.append(b)
                     edges.append((a, b))
