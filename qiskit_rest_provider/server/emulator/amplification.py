@@ -172,12 +172,14 @@ class PecSampler:
         base: Callable[[str, tuple[int, ...]], Any],
         noise_gain: float,
         rng: np.random.Generator,
-        cache: dict[tuple[str, tuple[int, ...]], Any] | None = None,
+        cache: dict[tuple[Any, ...], Any] | None = None,
     ) -> None:
         self._base = base
         self._gain = noise_gain
         self._rng = rng
-        self._cache = {} if cache is None else cache
+        self._cache: dict[tuple[Any, ...], Any] = {} if cache is None else cache
+        """Per gate its twirled channel and quasi-probabilities; per draw the drawn channel
+        (shared by the samplers of one pub)."""
         self.sign = 1.0
         """Product of the signs drawn so far."""
         self.gamma = 1.0
@@ -218,4 +220,7 @@ class PecSampler:
         self.gamma *= gamma
         if k == 0:
             return channel
-        return channel.compose(pauli_error([(labels[k], 1.0)]))
+        key = (name, qubits, k)  # the same draw is the same channel object (twirls cache on it)
+        if key not in self._cache:
+            self._cache[key] = channel.compose(pauli_error([(labels[k], 1.0)]))
+        return self._cache[key]

@@ -134,15 +134,18 @@ def noisy_circuit(
 def _pauli_channels(
     channel_of: Callable[[str, tuple[int, ...]], Any],
 ) -> Callable[[str, tuple[int, ...]], Any]:
-    """``channel_of`` with each channel replaced by its Pauli twirl (cached per gate)."""
-    cache: dict[tuple[str, tuple[int, ...]], Any] = {}
+    """``channel_of`` with each channel replaced by its Pauli twirl, cached by channel object
+    (not by gate: a PEC sampler answers each gate instance with its own draw)."""
+    cache: dict[int, tuple[Any, Any]] = {}  # id -> (channel kept alive, its twirl)
 
     def twirled(name: str, qubits: tuple[int, ...]) -> Any:
-        key = (name, qubits)
-        if key not in cache:
-            channel = channel_of(name, qubits)
-            cache[key] = None if channel is None else pauli_noise_of(channel, len(qubits))
-        return cache[key]
+        channel = channel_of(name, qubits)
+        if channel is None:
+            return None
+        hit = cache.get(id(channel))
+        if hit is None or hit[0] is not channel:
+            hit = cache[id(channel)] = (channel, pauli_noise_of(channel, len(qubits)))
+        return hit[1]
 
     return twirled
 
@@ -166,8 +169,8 @@ def _idle_events(
         a, b = index[pa], index[pb]
         for start, stop in zz_overlaps(windows[a], windows[b]):
             angle = -2 * math.pi * zeta * (stop - start) * schedule.dt
-            zz = zz_pauli_noise(angle) if pauli else CPhaseGate(angle)
-            events.append((start, 1, seq, zz, (a, b)))
+            phase_error = zz_pauli_noise(angle) if pauli else CPhaseGate(angle)
+            events.append((start, 1, seq, phase_error, (a, b)))
             seq += 1
             cuts[a].update((start, stop))
             cuts[b].update((start, stop))
