@@ -27,7 +27,10 @@ INSTANCE = "crn:v1:bluemix:public:quantum-computing:us-east:a/crashtest:0000::"
 
 
 def _serve(db: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    return start_serve("--db", str(db), "--api-key", API_KEY, "--instance", INSTANCE)
+    # one worker: the heavy job holds it, so the jobs after it stay queued until the kill
+    return start_serve(
+        "--db", str(db), "--api-key", API_KEY, "--instance", INSTANCE, "--workers", "1"
+    )
 
 
 def _provider(info: dict[str, Any]) -> QiskitRestProvider:
