@@ -124,6 +124,12 @@ class SubmissionGate:
         self.store = store
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], _Submission] = {}
+        self._waited = 0
+
+    def waited(self) -> int:
+        """How many repeated submissions have waited for a first one since the gate started."""
+        with self._lock:
+            return self._waited
 
     def in_progress(self) -> int:
         """How many submission keys a request is processing right now (claimed, not answered)."""
@@ -148,6 +154,7 @@ class SubmissionGate:
                 if pending.waiters >= _SUBMISSION_MAX_WAITERS:
                     raise _submission_in_progress(key)
                 pending.waiters += 1
+                self._waited += 1
             try:
                 finished = pending.done.wait(_SUBMISSION_WAIT_SECONDS)
             finally:

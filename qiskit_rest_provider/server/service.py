@@ -440,6 +440,10 @@ class LocalService:
         """Job submissions (by client submission tag) being processed right now."""
         return self._intake.submissions.in_progress()
 
+    def submissions_waited(self) -> int:
+        """Repeated job submissions that waited for the first one with their tag to be answered."""
+        return self._intake.submissions.waited()
+
     def usage(self, instance: str) -> dict[str, Any]:
         """The usage document of ``instance``."""
         return self._intake.usage(instance)
