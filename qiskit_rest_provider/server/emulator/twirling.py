@@ -17,7 +17,11 @@ As IBM's primitives do it (``twirling`` options):
   Fractional ``rzz`` gates are not twirled.
 * **Measurements** (``enable_measure``). Each measured qubit gets a random ``X`` (or nothing)
   before its final measurement, and the recorded bit is flipped back afterwards: readout
-  error becomes symmetric (the basis of TREX).
+  error becomes symmetric (the basis of TREX). The flip-back happens after the simulation,
+  so only a measurement whose bit nothing else sees is twirled: one whose clbit no other
+  operation touches (no control-flow condition or block, no ``store``: feed-forward would
+  read the flipped value) and that is the last write of its clbit (an overwritten result
+  has nothing to flip back). Other measurements are left as they are.
 
 Randomizations are drawn with numpy from the job's seed; each is one circuit, and all of a
 pub's randomizations run in one simulator call.
@@ -31,7 +35,8 @@ from typing import overload
 
 import numpy as np
 import numpy.typing as npt
-from qiskit.circuit import Clbit, Instruction, QuantumCircuit, Qubit
+from qiskit.circuit import ClassicalRegister, Clbit, Instruction, QuantumCircuit, Qubit
+from qiskit.circuit.classical import expr
 from qiskit.circuit.library import Barrier, CXGate, CZGate, ECRGate, PauliGate
 from qiskit.converters import circuit_to_dag
 from qiskit.quantum_info import Pauli
@@ -185,20 +190,63 @@ class TwirledCircuits(Sequence[QuantumCircuit]):
 
 
 def _final_measurements(layers: Sequence[_Layer], circuit: QuantumCircuit) -> list[tuple[int, int]]:
-    """``(layer, position)`` of the measurements after which their qubit is not used."""
+    """``(layer, position)`` of the measurements that can be twirled: their qubit is not used
+    after them, no other operation touches their clbit (:func:`_clbits_of_other_operations`),
+    and they are the last write of that clbit."""
     last: dict[int, tuple[int, int]] = {}
+    writer: dict[int, tuple[int, int]] = {}
     find = circuit.find_bit
     for k, layer in enumerate(layers):
-        for j, (_op, qargs, _cargs) in enumerate(layer.operations):
+        for j, (op, qargs, cargs) in enumerate(layer.operations):
             for q in qargs:
                 last[find(q).index] = (k, j)
+            if op.name == "measure":
+                # layers are in order along each clbit's wire: the last seen is the last write
+                for c in cargs:
+                    writer[find(c).index] = (k, j)
+    shared = _clbits_of_other_operations(layers, circuit)
     return sorted(
         {
             where
             for where in last.values()
             if layers[where[0]].operations[where[1]][0].name == "measure"
+            and all(
+                (c := find(bit).index) not in shared and writer[c] == where
+                for bit in layers[where[0]].operations[where[1]][2]
+            )
         }
     )
+
+
+def _clbits_of_other_operations(layers: Sequence[_Layer], circuit: QuantumCircuit) -> set[int]:
+    """Indices of the clbits that some operation other than a measurement reads or writes.
+
+    A control-flow operation's ``cargs`` are every clbit of its blocks (block bits map onto
+    them by position), so what its nested operations touch is among them; its condition or
+    target, and a ``store``'s expressions (which have no ``cargs``), are read as well."""
+    find = circuit.find_bit
+    touched: set[int] = set()
+    for layer in layers:
+        for op, _qargs, cargs in layer.operations:
+            if op.name == "measure":
+                continue
+            touched.update(find(c).index for c in cargs)
+            for name in ("condition", "target", "lvalue", "rvalue"):
+                touched.update(find(c).index for c in _classical_bits(getattr(op, name, None)))
+    return touched
+
+
+def _classical_bits(value: object) -> list[Clbit]:
+    """The clbits a condition, switch target or classical expression refers to."""
+    if isinstance(value, tuple) and value:
+        return _classical_bits(value[0])
+    if isinstance(value, Clbit):
+        return [value]
+    if isinstance(value, ClassicalRegister):
+        return list(value)
+    if isinstance(value, expr.Expr):
+        return [bit for var in expr.iter_vars(value) for bit in _classical_bits(var.var)]
+    return []
 
 
 def twirl_circuits(
@@ -217,10 +265,9 @@ def twirl_circuits(
     final_index = {where: k for k, where in enumerate(final)}
     measure_frames = rng.integers(0, 2, size=(randomizations, len(final)), dtype=np.uint8)
     flips = np.zeros((randomizations, circuit.num_clbits), dtype=np.uint8)
-    find = circuit.find_bit
-    for (k, j), column in final_index.items():
-        clbit = find(layers[k].operations[j][2][0]).index
-        flips[:, clbit] ^= measure_frames[:, column]
+    # each twirled measurement is its clbit's only twirled writer: one column per clbit
+    clbits = [circuit.find_bit(layers[k].operations[j][2][0]).index for k, j in final]
+    flips[:, clbits] = measure_frames
     frames = [rng.integers(0, 4, size=(randomizations, len(layer.framed))) for layer in layers]
     return TwirledCircuits(circuit, layers, frames, final_index, measure_frames, flips)
 

@@ -1,0 +1,208 @@
+"""Pauli twirling of gates and measurements (:mod:`.twirling`), against ideal simulation.
+
+A twirled circuit, with ``measure_flips`` XOR-ed into its recorded bits, must be the circuit
+it came from: for every randomization, in every shot. That includes dynamic circuits: a
+measurement whose bit is read by feed-forward (or overwritten later) must not be twirled,
+since flipping its bit back after the simulation comes too late (or flips the wrong write).
+All simulations are ideal (no noise) and seeded, so the assertions are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+from qiskit.circuit.classical import expr
+from qiskit.quantum_info import Statevector
+from qiskit_aer import AerSimulator
+
+from qiskit_rest_provider.server.emulator.twirling import TWIRL_LABEL, twirl_circuits
+
+STRATEGIES = ("active", "active-accum", "active-circuit", "all")
+
+
+def _shots(circuits: list[QuantumCircuit], shots: int, seed: int) -> npt.NDArray[np.uint8]:
+    """``(circuits, shots, clbits)``: each circuit's recorded bits, clbit ``i`` in column
+    ``i`` (ideal simulation). The circuits have one classical register each."""
+    result = AerSimulator().run(circuits, shots=shots, memory=True, seed_simulator=seed).result()
+    memory = "".join("".join(result.get_memory(i)) for i in range(len(circuits)))
+    bits = np.frombuffer(memory.encode(), dtype=np.uint8) - ord("0")
+    # memory strings are little-endian: clbit 0 is the last character
+    return bits.reshape(len(circuits), shots, circuits[0].num_clbits)[..., ::-1]
+
+
+def _unflipped(
+    circuit: QuantumCircuit, randomizations: int, seed: int, *, gates: bool = False
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+    """The twirled circuits' simulated bits with ``measure_flips`` undone, and the flips."""
+    twirled = twirl_circuits(
+        circuit, randomizations, np.random.default_rng(seed), gates=gates, measure=True
+    )
+    assert len(twirled) == randomizations
+    bits = _shots(list(twirled), 32, seed)
+    return bits ^ twirled.measure_flips[:, None, :], twirled.measure_flips
+
+
+def _framed_before_measure(circuit: QuantumCircuit) -> list[int]:
+    """Clbit indices of the measurements that have a twirl frame just before them."""
+    data = circuit.data
+    return sorted(
+        circuit.find_bit(inst.clbits[0]).index
+        for k, inst in enumerate(data)
+        if inst.operation.name == "measure"
+        and k > 0
+        and data[k - 1].operation.label == TWIRL_LABEL
+        and data[k - 1].qubits == inst.qubits
+    )
+
+
+def _feed_forward() -> QuantumCircuit:
+    qc = QuantumCircuit(2, 2)
+    qc.h(0)
+    qc.measure(0, 0)
+    with qc.if_test((qc.clbits[0], 1)):
+        qc.x(1)
+    qc.measure(1, 1)
+    return qc
+
+
+def test_feed_forward_reads_the_true_measured_bit() -> None:
+    """``c1`` copies ``c0`` through an ``if_test``: after undoing the flips, ``c1 == c0`` in
+    every shot of every randomization (twirling ``c0``'s measurement breaks it half the
+    time), and both outcomes occur (P(miss) = 2 * 2^-2048)."""
+    bits, flips = _unflipped(_feed_forward(), 64, seed=11)
+    assert np.array_equal(bits[..., 1], bits[..., 0])
+    assert 0 < bits[..., 0].mean() < 1
+    assert not flips[:, 0].any()  # c0 is read by the condition: never twirled
+    assert flips[:, 1].any()  # c1 is an ordinary final measurement: twirled
+
+
+def _switch(qc: QuantumCircuit) -> None:
+    with qc.switch(qc.clbits[0]) as case, case(1):
+        qc.x(1)
+
+
+def _while(qc: QuantumCircuit) -> None:
+    with qc.while_loop((qc.clbits[0], 0)):
+        qc.measure(1, 1)  # never runs: c0 is 1
+
+
+def _store(qc: QuantumCircuit) -> None:
+    qc.store(qc.clbits[1], expr.lift(qc.clbits[0]))
+
+
+def _register_condition(qc: QuantumCircuit) -> None:
+    with qc.if_test(expr.equal(qc.cregs[0], 1)):
+        qc.x(1)
+
+
+def _measure_in_block(qc: QuantumCircuit) -> None:
+    with qc.if_test((qc.clbits[1], 0)):
+        qc.measure(1, 0)  # a second write of c0, inside a block
+
+
+@pytest.mark.parametrize(
+    "read",
+    [_switch, _while, _store, _register_condition, _measure_in_block],
+    ids=lambda f: f.__name__,
+)
+def test_measurements_whose_bit_another_operation_touches_are_not_twirled(
+    read: Callable[[QuantumCircuit], None],
+) -> None:
+    """q0's final measurement into c0, then an operation that reads or writes c0: c0 gets no
+    frame and no flip in any randomization; q2's independent measurement into c2 still does
+    (P(no frame in 64 randomizations) = 2^-64)."""
+    # c2 in a register of its own: a condition on register c reads c0 and c1 only
+    qc = QuantumCircuit(
+        QuantumRegister(3, "q"), ClassicalRegister(2, "c"), ClassicalRegister(1, "d")
+    )
+    qc.x(0)
+    qc.measure(0, 0)
+    read(qc)
+    qc.measure(2, 2)
+    twirled = twirl_circuits(qc, 64, np.random.default_rng(5), gates=False, measure=True)
+    assert not twirled.measure_flips[:, :2].any()
+    assert twirled.measure_flips[:, 2].any()
+    for r, circuit in enumerate(twirled):
+        assert _framed_before_measure(circuit) == np.flatnonzero(twirled.measure_flips[r]).tolist()
+
+
+def test_a_clbit_written_twice_is_flipped_for_its_last_write_only() -> None:
+    """``q0 -> c0`` (q0 = |1>), then ``q1 -> c0`` (q1 = |0>) and ``q2 -> c1`` (q2 = |1>):
+    only the last write of c0 may be twirled, and after undoing the flips every shot is the
+    untwirled circuit's ideal outcome ``c0 = 0, c1 = 1`` (twirling both writes of c0 flips
+    it back wrongly whenever the first frame is X: P(no such frame) = 2^-64)."""
+    qc = QuantumCircuit(3, 2)
+    qc.x(0)
+    qc.x(2)
+    qc.measure(0, 0)
+    qc.measure(1, 0)
+    qc.measure(2, 1)
+    bits, flips = _unflipped(qc, 64, seed=7)
+    ideal = _shots([qc], 32, seed=7)[0]
+    assert np.array_equal(ideal, np.tile([0, 1], (32, 1)))
+    assert np.array_equal(bits, np.broadcast_to(ideal, bits.shape))
+    assert flips[:, 0].any() and flips[:, 1].any()
+    twirled = twirl_circuits(qc, 64, np.random.default_rng(7), gates=False, measure=True)
+    for r, circuit in enumerate(twirled):
+        # a frame is only ever before q1's and q2's measurements, where the flips say
+        framed = sorted(
+            circuit.find_bit(inst.qubits[0]).index
+            for inst in circuit.data
+            if inst.operation.label == TWIRL_LABEL
+        )
+        assert framed == [q for q, c in ((1, 0), (2, 1)) if twirled.measure_flips[r, c]]
+
+
+def test_ordinary_measurements_are_twirled_and_undone() -> None:
+    """A GHZ state: the recorded bits differ across randomizations (the frames), but after
+    undoing the flips all three bits agree in every shot and both outcomes occur."""
+    qc = QuantumCircuit(3, 3)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.cx(1, 2)
+    qc.measure([0, 1, 2], [0, 1, 2])
+    bits, flips = _unflipped(qc, 64, seed=3)
+    # P(some clbit never flipped in 64 randomizations) <= 3 * 2^-64
+    assert flips.any(axis=0).all() and not flips.all(axis=0).any()
+    assert (bits == bits[..., :1]).all()
+    assert 0 < bits[..., 0].mean() < 1
+
+
+def _clifford() -> QuantumCircuit:
+    qc = QuantumCircuit(4, 4)
+    qc.h([0, 2])
+    qc.s(1)
+    qc.cz(0, 1)
+    qc.ecr(2, 3)
+    qc.sx(1)
+    qc.cx(1, 2)
+    qc.h(3)
+    qc.ecr(0, 3)
+    qc.cz(1, 2)
+    qc.measure(range(4), range(4))
+    return qc
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_gate_and_measure_twirling_preserve_the_ideal_distribution(strategy: str) -> None:
+    """Every randomization of a Clifford circuit with ``cz``/``ecr``/``cx`` layers has the
+    ideal outcome distribution once its measurement flips are undone (exact, statevector)."""
+    qc = _clifford()
+    ideal = Statevector(qc.remove_final_measurements(inplace=False)).probabilities()
+    twirled = twirl_circuits(
+        qc, 16, np.random.default_rng(2), gates=True, measure=True, strategy=strategy
+    )
+    assert twirled.num_twirled_layers >= 2
+    outcomes = np.arange(2**qc.num_qubits)
+    weights = 1 << np.arange(qc.num_clbits)  # clbit i measures qubit i
+    for r, circuit in enumerate(twirled):
+        probabilities = Statevector(
+            circuit.remove_final_measurements(inplace=False)
+        ).probabilities()
+        unflipped = np.empty_like(probabilities)
+        unflipped[outcomes ^ int(twirled.measure_flips[r] @ weights)] = probabilities
+        np.testing.assert_allclose(unflipped, ideal, atol=1e-12)
