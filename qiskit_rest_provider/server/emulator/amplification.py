@@ -3,9 +3,13 @@
 **Gate folding** (``zne.amplifier`` ``"gate_folding"``, ``"gate_folding_front"``,
 ``"gate_folding_back"``): a two-qubit gate ``G`` becomes ``G (G^dagger G)^k``, which is the same
 operation with ``2k + 1`` times its noise (and its duration, so the other qubits idle longer,
-as on hardware). A noise factor ``lambda`` folds ``round((lambda - 1) / 2 * n)`` times over the
-``n`` two-qubit gates: every gate ``floor`` of that share, the remainder on randomly chosen gates
-(``gate_folding``), the first ones (``_front``) or the last ones (``_back``).
+as on hardware). A noise factor ``lambda`` folds ``k = floor((lambda - 1) / 2 * n + 1/2)`` times
+(rounded half *up*: factor 2 on one gate folds it once) over the ``n`` two-qubit gates of the
+circuit's top level (gates inside control-flow blocks are not folded): every gate ``floor`` of
+``k / n``, the remainder on randomly chosen gates (``gate_folding``), the first ones (``_front``)
+or the last ones (``_back``). Folding is discrete, so the factor really run is
+``1 + 2 k / n`` (:func:`achieved_noise_factor`), not ``lambda``: an extrapolation must fit
+against that.
 
 **Pauli channels.** Twirled, a gate's error channel is the Pauli channel with probabilities
 ``p_P = chi_PP / d`` (the diagonal of its process matrix in the Pauli basis). Its Pauli
@@ -27,6 +31,7 @@ over gates and ``sign`` the product of the drawn signs. The sampling overhead is
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,25 +46,56 @@ from .twirling import TWIRLED_GATES
 
 __all__ = [
     "FOLDABLE_GATES",
+    "AmplifiedChannel",
     "PauliChannel",
     "PecSampler",
+    "achieved_noise_factor",
     "amplified_channel_factory",
     "fold_gates",
+    "foldable_gate_count",
 ]
 
 #: Two-qubit gates that folding and PEA/PEC act on.
 FOLDABLE_GATES = frozenset({*TWIRLED_GATES, "rzz"})
 
 
+#: Slack for the rounding of the fold count: ``(1.2 - 1) / 2 * 5`` is ``0.4999...`` in floats.
+_ROUNDING_SLACK = 1e-9
+
+
+def _fold_total(num_gates: int, factor: float) -> int:
+    """Folds over ``num_gates`` gates for noise factor ``factor``: ``(factor - 1) / 2`` times
+    ``num_gates``, rounded half up (0 without gates or for ``factor <= 1``)."""
+    if num_gates <= 0 or factor <= 1:
+        return 0
+    return math.floor((factor - 1) / 2 * num_gates + 0.5 + _ROUNDING_SLACK)
+
+
+def achieved_noise_factor(num_gates: int, factor: float) -> float:
+    """The noise factor :func:`fold_gates` really runs when asked for ``factor`` on a circuit
+    with ``num_gates`` foldable gates: ``1 + 2 k / num_gates`` for ``k`` folds (``factor``
+    itself without gates or for ``factor <= 1``, where nothing is folded)."""
+    if num_gates <= 0 or factor <= 1:
+        return float(factor)
+    return 1.0 + 2.0 * _fold_total(num_gates, factor) / num_gates
+
+
+def foldable_gate_count(circuit: QuantumCircuit) -> int:
+    """The gates :func:`fold_gates` may fold: the two-qubit :data:`FOLDABLE_GATES` of the
+    circuit's top level."""
+    return sum(1 for inst in circuit.data if inst.operation.name in FOLDABLE_GATES)
+
+
 def fold_gates(
     circuit: QuantumCircuit, factor: float, amplifier: str, rng: np.random.Generator
 ) -> QuantumCircuit:
-    """``circuit`` with its two-qubit gates folded to noise factor ``factor``."""
+    """``circuit`` with its two-qubit gates folded to noise factor ``factor`` (as nearly as
+    whole folds allow: :func:`achieved_noise_factor`)."""
     positions = [i for i, inst in enumerate(circuit.data) if inst.operation.name in FOLDABLE_GATES]
     n = len(positions)
     if n == 0 or factor <= 1:
         return circuit
-    total = round((factor - 1) / 2 * n)
+    total = _fold_total(n, factor)
     folds = np.full(n, total // n, dtype=np.int64)
     remainder = total - int(folds.sum())
     if remainder:
@@ -138,23 +174,54 @@ class PauliChannel:
         )
 
 
-def amplified_channel_factory(
-    base: Callable[[str, tuple[int, ...]], Any], factor: float
-) -> Callable[[str, tuple[int, ...]], Any]:
+class AmplifiedChannel:
     """``gate_channel`` for PEA: two-qubit gates get their twirled channel to the power
-    ``factor``, other gates their calibrated channel."""
-    cache: dict[tuple[str, tuple[int, ...]], Any] = {}
+    ``factor``, other gates their calibrated channel. Deterministic (one channel per gate and
+    qubits), so a noise model can carry it; equal (and hashing equal) for the same ``base``
+    and ``factor``, so the emulator's model cache recognises it across pubs.
 
-    def channel(name: str, qubits: tuple[int, ...]) -> Any:
-        calibrated = base(name, qubits)
+    Args:
+        base: The calibrated ``gate_channel``.
+        factor: The noise factor.
+    """
+
+    draws_per_instance = False
+    """Every instance of a gate gets the same channel."""
+
+    def __init__(self, base: Callable[[str, tuple[int, ...]], Any], factor: float) -> None:
+        self.base = base
+        """The calibrated ``gate_channel``."""
+        self.factor = float(factor)
+        """The noise factor."""
+        self._cache: dict[tuple[str, tuple[int, ...]], Any] = {}
+
+    def __call__(self, name: str, qubits: tuple[int, ...]) -> Any:
+        """The channel after gate ``name`` on ``qubits``."""
+        calibrated = self.base(name, qubits)
         if calibrated is None or name not in FOLDABLE_GATES or len(qubits) != 2:
             return calibrated
         key = (name, qubits)
-        if key not in cache:
-            cache[key] = PauliChannel.twirl_of(calibrated, 2).power(factor)
-        return cache[key]
+        if key not in self._cache:
+            self._cache[key] = PauliChannel.twirl_of(calibrated, 2).power(self.factor)
+        return self._cache[key]
 
-    return channel
+    def __eq__(self, other: object) -> bool:
+        """Same base channels, same factor."""
+        if not isinstance(other, AmplifiedChannel):
+            return NotImplemented
+        return self.base == other.base and self.factor == other.factor
+
+    def __hash__(self) -> int:
+        """Hash of (base, factor)."""
+        return hash((self.base, self.factor))
+
+
+def amplified_channel_factory(
+    base: Callable[[str, tuple[int, ...]], Any], factor: float
+) -> Callable[[str, tuple[int, ...]], Any]:
+    """``gate_channel`` for PEA (an :class:`AmplifiedChannel`): two-qubit gates get their
+    twirled channel to the power ``factor``, other gates their calibrated channel."""
+    return AmplifiedChannel(base, factor)
 
 
 class PecSampler:
@@ -166,6 +233,10 @@ class PecSampler:
         noise_gain: 0 cancels the noise; ``g`` leaves ``g`` times it.
         rng: Draws the Paulis.
     """
+
+    draws_per_instance = True
+    """Each gate instance draws its own channel, which one noise-model entry per gate and
+    qubits cannot express (the emulator refuses PEC on circuits it cannot schedule)."""
 
     def __init__(
         self,

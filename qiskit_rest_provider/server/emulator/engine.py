@@ -3,20 +3,44 @@
 :class:`DeviceEmulator` holds one calibration's noise. :meth:`DeviceEmulator.prepare` turns
 a circuit (already reduced to the qubits it uses, with their device indices) into what is
 simulated: scheduled ALAP (:mod:`.schedule`), decoupled if asked (:mod:`.decoupling`), every
-gate and idle window followed by its noise (:mod:`.idle_noise`). Circuits that cannot be
-scheduled (control flow) fall back to gate noise attached by an Aer noise model.
+gate and idle window followed by its noise (:mod:`.idle_noise`).
+
+**Circuits that cannot be scheduled** (control flow, delays of unbound length) fall back to
+gate noise only, attached by an Aer noise model: each instruction name on each tuple of the
+circuit's qubits gets the channel of its calibrated gate on the device qubits (or, with a
+``gate_channel``, that channel: PEA's amplified channels apply there too). Such a model says
+"every ``cz`` on these qubits is followed by this channel", so a ``gate_channel`` that draws a
+new channel per gate *instance* (``draws_per_instance``, PEC's :class:`.PecSampler`) cannot be
+expressed and is refused. The models are cached on the emulator (the
+:data:`GATE_MODEL_CACHE_SIZE` most recently used), keyed by the set of (instruction, circuit
+qubits, device qubits) the circuit uses and the ``gate_channel``: the randomizations of one pub
+differ only in noiseless frame gates, so they share one model and run in one Aer call.
+
 :meth:`DeviceEmulator.run` simulates many prepared circuits, each over many parameter
-bindings, in one Aer call, and returns the *true* measured bits (readout error is applied
-afterwards, with numpy, so that kerneled measurement can draw IQ points from the same bits).
+bindings, in as few Aer calls as the noise models and :data:`RUN_SHOT_LIMIT` allow, and returns
+the *true* measured bits (readout error is applied afterwards, with numpy, so that kerneled
+measurement can draw IQ points from the same bits).
+
+**Seeds.** Within one Aer call Aer gives every experiment its own seed (``seed + 2113 j``), but
+two calls with the same ``seed_simulator`` replay the same random stream. So every Aer call and
+every stabilizer (Stim) circuit of one :meth:`~DeviceEmulator.run` gets its own seed, drawn
+from ``numpy.random.SeedSequence(seed)`` (62-bit: far apart, and clear of overflow when Aer
+adds its per-experiment offsets); the same ``seed`` reproduces the same bits.
+
+**Memory.** Before anything is simulated, a call whose state would exceed the emulator's
+``memory_budget`` is refused (:mod:`.methods`); Aer itself gets the budget as
+``max_memory_mb``, so that it refuses rather than exceeds it.
 
 A device without calibration (the simulator) emulates no noise at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -29,10 +53,35 @@ from .methods import default_job_memory, is_clifford, simulation_bytes, simulati
 from .schedule import schedule_circuit
 from .stabilizer import sample_stabilizer
 
-__all__ = ["DecouplingPlan", "DeviceEmulator", "Prepared", "bits_from_memory"]
+__all__ = [
+    "GATE_MODEL_CACHE_SIZE",
+    "RUN_SHOT_LIMIT",
+    "DecouplingPlan",
+    "DeviceEmulator",
+    "Prepared",
+    "bits_from_memory",
+    "run_seeds",
+]
 
 #: Shots (circuits x bindings x shots) one simulator call returns at most.
 RUN_SHOT_LIMIT = 2_000_000
+#: Gate noise models (for circuits that cannot be scheduled) one emulator keeps.
+GATE_MODEL_CACHE_SIZE: Final = 64
+#: Bits of the seeds :func:`run_seeds` derives (Aer adds ``2113 j`` for experiment ``j``).
+_SEED_BITS: Final = 62
+
+#: A gate noise model's key: the gate channel, and (name, circuit qubits, device qubits) used.
+_ModelKey = tuple[Any, frozenset[tuple[str, tuple[int, ...], tuple[int, ...]]]]
+
+
+def run_seeds(seed: int | None, count: int) -> list[int | None]:
+    """``count`` distinct seeds derived from ``seed`` (all None when ``seed`` is None): one per
+    simulator call or Stim circuit of one :meth:`DeviceEmulator.run`, independent streams
+    where ``seed + k`` would replay neighbouring ones."""
+    if seed is None:
+        return [None] * count
+    state = np.random.SeedSequence(seed % 2**64).generate_state(count, dtype=np.uint64)
+    return [int(value) >> (64 - _SEED_BITS) for value in state]
 
 
 @dataclass(frozen=True)
@@ -82,9 +131,9 @@ class DeviceEmulator:
         memory_budget: int | None = None,
     ) -> None:
         self.noise = noise
+        """The calibration's noise (None: noiseless)."""
         self.memory_budget = memory_budget or default_job_memory(1)
         """Bytes one simulation may hold (see :mod:`.methods`)."""
-        """The calibration's noise (None: noiseless)."""
         self.dt = dt or 1e-9
         self.idle_noise = idle_noise and noise is not None and dt is not None
         """Whether idle windows get noise."""
@@ -92,6 +141,15 @@ class DeviceEmulator:
         for a, b in coupling:
             self._neighbours.setdefault(a, set()).add(b)
             self._neighbours.setdefault(b, set()).add(a)
+        self._gate_models: OrderedDict[_ModelKey, tuple[Any, Any]] = OrderedDict()
+        """Gate noise models by key, least recently used first: (gate channel kept alive so
+        that the key's identity cannot be reused, model or None when ideal)."""
+        self._gate_models_lock = threading.Lock()
+
+    @property
+    def memory_budget_mb(self) -> int:
+        """The memory budget in whole MiB (at least 1), Aer's ``max_memory_mb``."""
+        return max(1, self.memory_budget >> 20)
 
     def duration(self, instruction: CircuitInstruction, physical: Sequence[int]) -> float:
         """Seconds ``instruction`` takes on device qubits ``physical``."""
@@ -123,7 +181,16 @@ class DeviceEmulator:
         ``gate_channel(name, device_qubits)`` replaces the calibrated gate errors (noise
         amplification). ``shots`` (per binding) decides the method with the width and whether
         the circuit is Clifford (:mod:`.methods`); on the stabilizer method every noise is
-        Pauli-twirled."""
+        Pauli-twirled.
+
+        A circuit that cannot be scheduled gets gate noise from a (cached) Aer noise model,
+        built from ``gate_channel`` when given.
+
+        Raises:
+            ValueError: the circuit cannot be scheduled and ``gate_channel`` draws a channel
+                per gate instance (``draws_per_instance``: PEC), which a noise model cannot
+                express.
+        """
         noise = self.noise
         if noise is None:
             return Prepared(circuit, scheduled=False)
@@ -136,7 +203,15 @@ class DeviceEmulator:
                 decoupling.scheduling_method if decoupling is not None else "alap",
             )
         if schedule is None:
-            return Prepared(circuit, self._gate_noise_model(circuit, physical), scheduled=False)
+            if getattr(gate_channel, "draws_per_instance", False):
+                raise ValueError(
+                    "PEC is not emulated on circuits with control flow (or delays of unbound "
+                    "length): such a circuit cannot be scheduled, so its gate noise is attached "
+                    "per gate type and qubits, while PEC draws a new Pauli for every gate "
+                    "instance; run it without pec_mitigation, or without control flow"
+                )
+            model = self._gate_noise_model(circuit, physical, gate_channel)
+            return Prepared(circuit, model, scheduled=False)
         pulses = 0
         if decoupling is not None:
             index = {p: i for i, p in enumerate(physical)}
@@ -174,12 +249,11 @@ class DeviceEmulator:
         binds: Mapping[Any, Any] | None,
         shots: int,
         seed: int | None,
-        index: int,
     ) -> npt.NDArray[np.uint8]:
         """Sample a Clifford circuit with Pauli noise on Stim: ``(1, shots, num_clbits)`` (a
-        Clifford circuit has no parameters left, so one binding)."""
+        Clifford circuit has no parameters left, so one binding); ``seed`` is its own."""
         count = len(next(iter(binds.values()))) if binds else 1
-        sample = sample_stabilizer(item.circuit, shots, None if seed is None else seed + index)
+        sample = sample_stabilizer(item.circuit, shots, seed)
         return np.array(np.broadcast_to(sample, (count, *sample.shape)), dtype=np.uint8)
 
     def _x_duration(self, qubit: int) -> float:
@@ -187,18 +261,51 @@ class DeviceEmulator:
         cal = self.noise.gate("x", (qubit,)) if self.noise is not None else None
         return cal.duration if cal is not None else 0.0
 
-    def _gate_noise_model(self, circuit: QuantumCircuit, physical: Sequence[int]) -> Any:
+    def _gate_noise_model(
+        self,
+        circuit: QuantumCircuit,
+        physical: Sequence[int],
+        gate_channel: Callable[[str, tuple[int, ...]], Any] | None = None,
+    ) -> Any:
+        """The Aer noise model of ``circuit``'s gates (None: no gate has noise), from
+        ``gate_channel`` (default: the calibrated channels); cached (see the module
+        docstring)."""
+        entries = frozenset(
+            (name, qubits, tuple(physical[q] for q in qubits))
+            for name, label, qubits in _walk(circuit, list(range(circuit.num_qubits)))
+            if label not in NOISELESS_LABELS
+        )
+        key: _ModelKey = (gate_channel, entries)
+        try:
+            hash(key)
+        except TypeError:  # an unhashable gate channel: build, do not cache
+            return self._build_gate_noise_model(entries, gate_channel)
+        with self._gate_models_lock:
+            hit = self._gate_models.get(key)
+            if hit is not None:
+                self._gate_models.move_to_end(key)
+                return hit[1]
+        model = self._build_gate_noise_model(entries, gate_channel)
+        with self._gate_models_lock:
+            self._gate_models[key] = (gate_channel, model)
+            self._gate_models.move_to_end(key)
+            while len(self._gate_models) > GATE_MODEL_CACHE_SIZE:
+                self._gate_models.popitem(last=False)
+        return model
+
+    def _build_gate_noise_model(
+        self,
+        entries: frozenset[tuple[str, tuple[int, ...], tuple[int, ...]]],
+        gate_channel: Callable[[str, tuple[int, ...]], Any] | None,
+    ) -> Any:
         from qiskit_aer.noise import NoiseModel
 
         noise = self.noise
         assert noise is not None
+        channel_of = gate_channel or noise.gate_channel
         model = NoiseModel()
-        seen: set[tuple[str, tuple[int, ...]]] = set()
-        for name, label, qubits in _walk(circuit, list(range(circuit.num_qubits))):
-            if (name, qubits) in seen or label in NOISELESS_LABELS:
-                continue
-            seen.add((name, qubits))
-            channel = noise.gate_channel(calibration_name(name), tuple(physical[q] for q in qubits))
+        for name, qubits, device in sorted(entries):
+            channel = channel_of(calibration_name(name), device)
             if channel is not None:
                 model.add_quantum_error(channel, name, list(qubits), warnings=False)
         return model if not model.is_ideal() else None
@@ -216,7 +323,10 @@ class DeviceEmulator:
         one length ``n``; None: no parameters) with ``shots`` shots each.
 
         Returns, per circuit, the true measured bits ``(n, shots, num_clbits)`` (``n = 1``
-        without parameters), column ``j`` being clbit ``j``.
+        without parameters), column ``j`` being clbit ``j``. Circuits sharing a noise model
+        run in one Aer call (as long as :data:`RUN_SHOT_LIMIT` allows); every Aer call and
+        every stabilizer circuit gets its own seed (:func:`run_seeds`), the same ``seed`` the
+        same bits. Aer may use at most the emulator's ``memory_budget``.
 
         Raises:
             ValueError: a circuit is too wide for the memory the simulation may use (checked
@@ -227,11 +337,12 @@ class DeviceEmulator:
 
         out: list[npt.NDArray[np.uint8] | None] = [None] * len(prepared)
         groups: dict[int, list[int]] = {}
+        stabilizer: list[int] = []
         for i, item in enumerate(prepared):
             if item.method == "stabilizer":
-                out[i] = self._run_stabilizer(item, binds[i] if binds else None, shots, seed, i)
-                continue
-            groups.setdefault(id(item.noise_model), []).append(i)
+                stabilizer.append(i)
+            else:
+                groups.setdefault(id(item.noise_model), []).append(i)
         chunks: list[list[int]] = []
         for indices in groups.values():
             n = 1
@@ -240,10 +351,10 @@ class DeviceEmulator:
             # at most RUN_SHOT_LIMIT shots per simulator call (Aer returns one string a shot)
             step = max(1, RUN_SHOT_LIMIT // max(1, n * shots))
             chunks.extend(indices[k : k + step] for k in range(0, len(indices), step))
-        for indices in chunks:
-            model = prepared[indices[0]].noise_model
+        noisy = self.noise is not None
+        methods: list[str] = []
+        for indices in chunks:  # every chunk checked before anything is simulated
             width = max(prepared[i].circuit.num_qubits for i in indices)
-            noisy = self.noise is not None
             clifford = not noisy and all(is_clifford(prepared[i].circuit) for i in indices)
             method = simulation_method(width, shots, noisy=noisy, clifford=clifford)
             needed = simulation_bytes(method, width)
@@ -254,9 +365,21 @@ class DeviceEmulator:
                     f"({_mib(self.memory_budget)}); qubits that no instruction touches cost "
                     "nothing, only the circuit's own width counts: run a narrower circuit"
                 )
-            if not noisy:
-                method = "automatic"  # Aer's choice: stabilizer for Clifford circuits
-            simulator = AerSimulator(method=method, noise_model=model)
+            # noiseless: Aer's choice (stabilizer for Clifford circuits)
+            methods.append(method if noisy else "automatic")
+        # one seed per Stim circuit, then one per Aer call: no two replay the same stream
+        seeds = run_seeds(seed, len(stabilizer) + len(chunks))
+        for i, stabilizer_seed in zip(stabilizer, seeds, strict=False):
+            out[i] = self._run_stabilizer(
+                prepared[i], binds[i] if binds else None, shots, stabilizer_seed
+            )
+        for indices, method, call_seed in zip(
+            chunks, methods, seeds[len(stabilizer) :], strict=True
+        ):
+            model = prepared[indices[0]].noise_model
+            simulator = AerSimulator(
+                method=method, noise_model=model, max_memory_mb=self.memory_budget_mb
+            )
             circuits = [prepared[i].circuit for i in indices]
             run_binds = None
             if binds is not None and any(circuit.parameters for circuit in circuits):
@@ -271,7 +394,7 @@ class DeviceEmulator:
             result = simulator.run(
                 circuits,
                 shots=shots,
-                seed_simulator=seed,
+                seed_simulator=call_seed,
                 parameter_binds=run_binds,
                 memory=True,
             ).result()
