@@ -815,6 +815,25 @@ def test_twirled_and_kerneled_results_count_in_the_result_size_limit(
     assert "bits" in message
 
 
+@pytest.mark.service
+def test_averaged_kerneled_pubs_are_bounded_by_the_shots_they_simulate(
+    server: LocalRuntimeServer, headers: dict[str, str]
+) -> None:
+    """avg_kerneled returns one point per parameter set however many shots: the result is
+    small, the simulation is not. The service counts the shots it would simulate."""
+    qasm = "OPENQASM 3.0;\ninput float[64] a;\nbit[1] c;\nrz(a) $0;\nc[0] = measure $0;\n"
+    sets = [[0.1]] * 60_000
+    body = _sampler([[qasm, sets, 1000]])
+    body["params"]["options"] = {"execution": {"meas_type": "avg_kerneled"}}
+    message = _assert_error_body(_post_job(server, headers, body), 400)
+    assert "60,000,000" in message and "simulate" in message, message
+    # the same sets with few shots are accepted
+    body["params"]["pubs"] = [[qasm, sets[:100], 100]]
+    response = _post_job(server, headers, body)
+    assert response.status_code == 200, response.text[:300]
+    _cancel(server, headers, response.json()["id"])
+
+
 def _wide(width: int, clifford: bool) -> str:
     """OpenQASM 3 entangling ``width`` qubits along a tree of local_heron's coupling map."""
     device = next(d for d in default_catalog() if d.name == "local_heron")

@@ -43,11 +43,13 @@ from .validation import (
     LOG_LEVELS,
     MAX_JOB_RESULT_BITS,
     MAX_PUB_RESULT_BITS,
+    MAX_SIMULATED_SHOTS,
     MAX_TAG_FILTERS,
     check_precision,
     check_shots,
     is_utf8,
     pub_result_bits,
+    pub_simulated_shots,
     sampler_seed_fits,
     validate_options,
 )
@@ -450,6 +452,19 @@ class JobIntake:
                     + f"); the limit per pub is {MAX_PUB_RESULT_BITS:,} bits.",
                 )
             total_bits += bits
+            simulated = pub_simulated_shots(program, pub, options, max_shots)
+            if simulated > MAX_SIMULATED_SHOTS:
+                raise ServiceError(
+                    400,
+                    "invalid_pub",
+                    f"pub {i}: it would simulate at least {simulated:,} shots ("
+                    + (
+                        "parameter sets x randomizations x shots per randomization"
+                        if program == "sampler"
+                        else "parameter sets x shots for its precision"
+                    )
+                    + f"); the emulator runs at most {MAX_SIMULATED_SHOTS:,} per pub.",
+                )
             if total_bits > MAX_JOB_RESULT_BITS:
                 raise ServiceError(
                     400,

@@ -32,7 +32,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from ..wire.constants import MAX_TAGS
+from ..wire.constants import DEFAULT_PRECISION, MAX_TAGS
 from ..wire.options import (
     ESTIMATOR_PARAMS_SCHEMA,
     OPTION_SCHEMAS,
@@ -41,7 +41,13 @@ from ..wire.options import (
     resilience_problem,
 )
 from ..wire.options import LOG_LEVELS as OPTION_LOG_LEVELS
-from .emulator.plan import MAX_NOISE_FACTOR, MAX_NOISE_FACTORS, MAX_RANDOMIZATIONS, twirling_plan
+from .emulator.plan import (
+    MAX_NOISE_FACTOR,
+    MAX_NOISE_FACTORS,
+    MAX_RANDOMIZATIONS,
+    MAX_SIMULATED_SHOTS,
+    twirling_plan,
+)
 
 __all__ = [
     "LOG_LEVELS",
@@ -56,6 +62,7 @@ __all__ = [
     "MAX_PUB_RESULT_BITS",
     "MAX_RANDOMIZATIONS",
     "MAX_SEED",
+    "MAX_SIMULATED_SHOTS",
     "MAX_TAG_FILTERS",
     "MAX_TOKEN_BODY_BYTES",
     "MIN_PRECISION",
@@ -69,6 +76,7 @@ __all__ = [
     "json_shape_problem",
     "parse_json_body",
     "pub_result_bits",
+    "pub_simulated_shots",
     "sampler_seed_fits",
     "validate_options",
 ]
@@ -568,6 +576,21 @@ def pub_result_bits(program: str, pub: Any, options: Mapping[str, Any] | None = 
             shots, per_bit = 1, 128
         return sets * shots * max(1, int(pub.circuit.num_clbits)) * per_bit
     return sets * ESTIMATOR_BITS_PER_VALUE
+
+
+def pub_simulated_shots(
+    program: str, pub: Any, options: Mapping[str, Any] | None = None, max_shots: int = 0
+) -> int:
+    """Shots the emulator would simulate for a decoded pub, at least: parameter sets x shots
+    run (sampler: with twirling, randomizations x shots per randomization, whatever
+    ``meas_type`` returns; estimator: the shots its precision asks for, capped at
+    ``max_shots``, before measurement bases and noise factors multiply them)."""
+    sets = math.prod(_shape(pub))
+    if program == "sampler":
+        return sets * twirling_plan(options or {}, int(pub.shots or 0)).shots
+    precision = float(pub.precision or DEFAULT_PRECISION)
+    shots = math.ceil(1 / precision**2)
+    return sets * (min(shots, max_shots) if max_shots else shots)
 
 
 def _shape(pub: Any) -> Sequence[int]:

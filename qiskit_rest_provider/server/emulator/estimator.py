@@ -40,21 +40,25 @@ from qiskit.circuit import ClassicalRegister, QuantumCircuit
 from qiskit.primitives import DataBin, PrimitiveResult, PubResult
 from qiskit.primitives.containers import EstimatorPub
 from qiskit.quantum_info import PauliList
+from scipy import sparse
 
 from ...wire.constants import DEFAULT_PRECISION
 from .amplification import (
     FOLDABLE_GATES,
     PauliChannel,
     PecSampler,
+    achieved_noise_factor,
     amplified_channel_factory,
     fold_gates,
+    foldable_gate_count,
 )
 from .circuits import active_qubits, compact
-from .engine import DeviceEmulator, Prepared
+from .engine import RUN_SHOT_LIMIT, DeviceEmulator, Prepared
 from .extrapolation import extrapolate
 from .observables import split_observables
 from .plan import (
     MAX_RANDOMIZATIONS,
+    MAX_SIMULATED_SHOTS,
     MeasureMitigationPlan,
     PecPlan,
     TwirlingPlan,
@@ -70,8 +74,6 @@ from .twirling import twirl_circuits
 
 __all__ = ["MAX_SIMULATED_SHOTS", "run_estimator"]
 
-#: Shots one pub may simulate in all (bindings x shots x bases x noise factors).
-MAX_SIMULATED_SHOTS = 50_000_000
 #: Values (bindings x shots x observables) processed at once.
 _CHUNK = 1 << 22
 
@@ -82,8 +84,10 @@ class _Terms:
 
     paulis: npt.NDArray[np.int8]
     """``(terms, qubits)`` codes: 0 I, 1 X, 2 Y, 3 Z (qubit ``j`` = column ``j``)."""
-    coefficients: npt.NDArray[np.float64]
-    """``(elements, terms)``: each flattened observable's coefficient of each term."""
+    coefficients: sparse.csr_matrix
+    """``(elements, terms)``, sparse: each flattened observable's coefficient of each term
+    (dense, it would hold elements x terms numbers: a million for a thousand observables of a
+    thousand distinct terms)."""
     identity: npt.NDArray[np.float64]
     """Per element, the coefficient of the identity (exact)."""
 
@@ -92,11 +96,14 @@ def _terms(observables: Any, num_qubits: int) -> _Terms:
     elements = observables.sparse_observables_array().ravel()
     index: dict[bytes, int] = {}
     rows: list[npt.NDArray[np.int8]] = []
-    entries: list[tuple[int, int, float]] = []
+    element_of: list[int] = []
+    term_of: list[int] = []
+    values: list[float] = []
     identity = np.zeros(len(elements))
-    code_of = {0b01: 3, 0b10: 1, 0b11: 2}
+    code_of = np.zeros(4, dtype=np.int8)
+    code_of[[0b01, 0b10, 0b11]] = (3, 1, 2)
     for e, obs in enumerate(elements):
-        bits = np.asarray(obs.bit_terms, dtype=np.uint8)
+        bits = code_of[np.asarray(obs.bit_terms, dtype=np.uint8)]
         qubits = np.asarray(obs.indices, dtype=np.intp)
         bounds = np.asarray(obs.boundaries, dtype=np.intp)
         for t, coeff in enumerate(np.asarray(obs.coeffs)):
@@ -105,16 +112,19 @@ def _terms(observables: Any, num_qubits: int) -> _Terms:
                 identity[e] += float(np.real(coeff))
                 continue
             row = np.zeros(num_qubits, dtype=np.int8)
-            row[qubits[lo:hi]] = [code_of[int(b)] for b in bits[lo:hi]]
+            row[qubits[lo:hi]] = bits[lo:hi]
             key = row.tobytes()
             k = index.get(key)
             if k is None:
                 k = index[key] = len(rows)
                 rows.append(row)
-            entries.append((e, k, float(np.real(coeff))))
-    coefficients = np.zeros((len(elements), len(rows)))
-    for e, k, c in entries:
-        coefficients[e, k] += c
+            element_of.append(e)
+            term_of.append(k)
+            values.append(float(np.real(coeff)))
+    coefficients = sparse.csr_matrix(
+        (values, (element_of, term_of)), shape=(len(elements), len(rows)), dtype=np.float64
+    )
+    coefficients.sum_duplicates()
     paulis = np.array(rows, dtype=np.int8).reshape(len(rows), num_qubits)
     return _Terms(paulis, coefficients, identity)
 
@@ -234,13 +244,37 @@ def _idle_factor(
 
 @dataclass
 class _Estimate:
-    """Estimates per (binding, element) at one noise factor."""
+    """Estimates per (binding, observable) pair of the pub (flattened) at one noise factor."""
 
     mean: npt.NDArray[np.float64]
     variance: npt.NDArray[np.float64]
     """Of the mean."""
     ensemble_variance: npt.NDArray[np.float64]
     """Of the mean, from the spread over randomizations."""
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """The pub's (binding, observable) pairs: its broadcast shape, flattened, sorted by
+    binding (so that a chunk of bindings is a contiguous range of pairs)."""
+
+    order: npt.NDArray[np.intp]
+    """Position in the flattened pub shape of each sorted pair."""
+    binding: npt.NDArray[np.intp]
+    """Per sorted pair, the parameter set whose simulated bits it reads (every parameter set
+    gets shots of its own, parameters or not, as on hardware)."""
+    element: npt.NDArray[np.intp]
+    """Per sorted pair, the flattened observable."""
+
+    @classmethod
+    def of(cls, pub: EstimatorPub) -> _Pairs:
+        shape = pub.shape
+        observables = np.arange(math.prod(pub.observables.shape)).reshape(pub.observables.shape)
+        element = np.broadcast_to(observables, shape).ravel()
+        params = np.arange(math.prod(pub.parameter_values.shape))
+        binding = np.broadcast_to(params.reshape(pub.parameter_values.shape), shape).ravel()
+        order = np.argsort(binding, kind="stable")
+        return cls(order, binding[order], element[order])
 
 
 def _run_pub(
@@ -258,7 +292,8 @@ def _run_pub(
 ) -> PubResult:
     circuit = pub.circuit
     width = circuit.num_qubits
-    keep = sorted(active_qubits(circuit, delays_idle=True)) or [0]
+    # as at submission (the memory check): a qubit that is only measured rests in |0>
+    keep = sorted(active_qubits(circuit, delays_idle=True, measures_idle=True)) or [0]
     split = split_observables(
         pub.observables, keep, width, _idle_factor(emulator, width, trex, twirl)
     )
@@ -266,6 +301,7 @@ def _run_pub(
     groups = _groups(terms.paulis)
     base = compact(circuit, keep)
     binds, count = bindings(pub.parameter_values, base)
+    pairs = _Pairs.of(pub)
     factors = zne.noise_factors if zne is not None else (1.0,)
     gain = 0.0
     if pec is not None:
@@ -288,6 +324,7 @@ def _run_pub(
     estimates = []
     info: dict[str, Any] = {}
     methods: set[str] = set()
+    run_factors: list[float] = []
     for factor in factors:
         estimate, info = _estimate(
             base,
@@ -304,24 +341,25 @@ def _run_pub(
             calibration,
             binds,
             count,
+            pairs,
             where,
             gain,
         )
         methods.update(info.get("methods", ()))
+        run_factors.append(float(info.get("noise_factor", factor)))
         estimates.append(estimate)
     shape = pub.shape
-    obs_index = np.broadcast_to(
-        np.arange(max(1, math.prod(pub.observables.shape))).reshape(pub.observables.shape), shape
-    )
-    bind_index = np.broadcast_to(np.arange(count).reshape(pub.parameter_values.shape), shape)
-    constant = split.constant.reshape(-1)[obs_index] + terms.identity[obs_index]
+    # per sorted pair, the exactly evaluated part of its observable
+    constant = split.constant.reshape(-1)[pairs.element] + terms.identity[pairs.element]
 
-    def pick(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return np.asarray(values[bind_index, obs_index], dtype=float)
+    def unsort(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = np.empty(values.shape, dtype=float)
+        out[pairs.order] = values
+        return np.asarray(out.reshape(shape), dtype=float)
 
-    evs_f = np.stack([pick(e.mean) + constant for e in estimates], axis=-1)
-    stds_f = np.stack([np.sqrt(pick(e.variance)) for e in estimates], axis=-1)
-    ens_f = np.stack([np.sqrt(pick(e.ensemble_variance)) for e in estimates], axis=-1)
+    evs_f = np.stack([unsort(e.mean + constant) for e in estimates], axis=-1)
+    stds_f = np.stack([unsort(np.sqrt(e.variance)) for e in estimates], axis=-1)
+    ens_f = np.stack([unsort(np.sqrt(e.ensemble_variance)) for e in estimates], axis=-1)
     metadata: dict[str, Any] = {
         "target_precision": precision,
         "shots": twirl.shots,
@@ -344,12 +382,19 @@ def _run_pub(
             shape=shape,
         )
         return PubResult(data, metadata=metadata)
+    if run_factors != [float(f) for f in zne.noise_factors]:
+        # folding whole gates reaches only some factors: the fit uses those really run
+        metadata["emulator"]["noise_factors_run"] = run_factors
+    # an observable's value lies within +- the sum of its coefficients' magnitudes: a fit that
+    # leaves that range is not trusted (see .extrapolation)
+    bound = _coefficient_bound(pub.observables)
     fit = extrapolate(
-        list(zne.noise_factors),
+        run_factors,
         evs_f,
         stds_f,
         list(zne.extrapolators),
         list(zne.extrapolated_noise_factors),
+        ideal_range=(-bound, bound),
     )
     # as IBM's pub metadata (what qiskit_ibm_runtime.visualization.draw_zne_* read): the
     # noise factors run, the extrapolators of evs_extrapolated's axis, the points evaluated
@@ -371,6 +416,28 @@ def _run_pub(
     return PubResult(data, metadata=metadata)
 
 
+def _coefficient_bound(observables: Any) -> npt.NDArray[np.float64]:
+    """Per observable (in the observables' shape, which broadcasts to the pub's), the sum of
+    the magnitudes of its coefficients."""
+    elements = observables.sparse_observables_array()
+    flat = [float(np.abs(np.asarray(obs.coeffs)).sum()) for obs in elements.ravel()]
+    bound: npt.NDArray[np.float64] = np.asarray(flat, dtype=float).reshape(elements.shape)
+    return bound
+
+
+#: Parity of each byte value.
+_BYTE_PARITY = np.array([bin(v).count("1") & 1 for v in range(256)], dtype=np.uint8)
+
+
+def _parities(
+    packed: npt.NDArray[np.uint8], supports: npt.NDArray[np.uint8]
+) -> npt.NDArray[np.uint8]:
+    """``packed[i]`` (shots, bytes) read against ``supports[i]`` (bytes): per shot, the parity
+    of the bits inside the support, ``(i, shots)``."""
+    masked = packed & supports[:, None, :]
+    return np.asarray(_BYTE_PARITY[np.bitwise_xor.reduce(masked, axis=-1)], dtype=np.uint8)
+
+
 def _trex_calibration(
     emulator: DeviceEmulator,
     keep: Sequence[int],
@@ -379,22 +446,101 @@ def _trex_calibration(
     rng: np.random.Generator,
 ) -> npt.NDArray[np.float64]:
     """Per term, its parity as read from ``|0...0>`` with twirled measurements (1 without
-    TREX or noise): the readout calibration TREX divides by."""
+    TREX or noise): the readout calibration TREX divides by. Randomizations and terms are
+    processed in chunks, so memory stays bounded whatever the shots and terms."""
     noise = emulator.noise
     if trex is None or noise is None or len(paulis) == 0:
         return np.ones(len(paulis))
-    shots = trex.num_randomizations * trex.shots_per_randomization
-    frames = rng.integers(0, 2, size=(trex.num_randomizations, 1, len(keep)), dtype=np.uint8)
-    frames = np.broadcast_to(
-        frames, (trex.num_randomizations, trex.shots_per_randomization, len(keep))
-    )
-    frames = frames.reshape(shots, len(keep))
-    read = noise.apply_readout(frames, keep, rng) ^ frames
-    support = (paulis != 0).astype(np.int64)  # (terms, qubits)
-    parity = (read.astype(np.int64) @ support.T) % 2
-    calibration = np.asarray((1 - 2 * parity).mean(axis=0), dtype=float)
+    per = trex.shots_per_randomization
+    supports = np.packbits(paulis != 0, axis=1, bitorder="little")  # (terms, bytes)
+    width = max(1, supports.shape[1])
+    total = np.zeros(len(paulis))
+    randomization_step = max(1, _CHUNK // max(1, per * len(keep)))
+    for start in range(0, trex.num_randomizations, randomization_step):
+        n = min(randomization_step, trex.num_randomizations - start)
+        frames = rng.integers(0, 2, size=(n, 1, len(keep)), dtype=np.uint8)
+        frames = np.broadcast_to(frames, (n, per, len(keep))).reshape(n * per, len(keep))
+        read = noise.apply_readout(frames, keep, rng) ^ frames
+        packed = np.packbits(read, axis=1, bitorder="little")[None]  # (1, shots, bytes)
+        term_step = max(1, _CHUNK // max(1, n * per * width))
+        for lo in range(0, len(paulis), term_step):
+            parity = _parities(
+                np.broadcast_to(packed, (min(term_step, len(paulis) - lo), *packed.shape[1:])),
+                supports[lo : lo + term_step],
+            )
+            total[lo : lo + term_step] += (1.0 - 2.0 * parity).sum(axis=1)
+    calibration = total / (trex.num_randomizations * per)
     # a calibration that reads no signal cannot be divided by: leave such terms unmitigated
     return np.where(np.abs(calibration) > 1e-3, calibration, 1.0)
+
+
+@dataclass
+class _Moments:
+    """Running sums over shots and randomizations, per pair, for one measurement basis."""
+
+    sums: npt.NDArray[np.float64]
+    squares: npt.NDArray[np.float64]
+    randomization_sums: npt.NDArray[np.float64]
+    """Of each randomization's mean."""
+    randomization_squares: npt.NDArray[np.float64]
+
+    @classmethod
+    def zeros(cls, size: int) -> _Moments:
+        return cls(*(np.zeros(size) for _ in range(4)))
+
+
+def _reduce(
+    weights: sparse.csr_matrix,
+    pairs: slice,
+    binding: npt.NDArray[np.intp],
+    packed: npt.NDArray[np.uint8],
+    supports: npt.NDArray[np.uint8],
+    per: int,
+    scale: npt.NDArray[np.float64],
+    moments: _Moments,
+) -> None:
+    """Add to ``moments`` the values of ``pairs`` (a range of sorted pairs) in one block of
+    simulated shots.
+
+    ``weights`` (pairs, terms): each pair's coefficient of each term of the basis (over the
+    TREX calibration); ``binding[p]`` the row of ``packed`` (bindings, randomizations x
+    ``per`` shots, bytes of measured bits) pair ``p`` reads; ``supports`` (terms, bytes) the
+    terms' qubits; ``scale`` per randomization (PEC's ``gamma x sign``, else 1).
+
+    A pair's value in a shot is ``sum_t w_t (-1)^(parity of the bits in t)``: parities are
+    computed once per distinct (binding, term) the pairs use, then combined by a sparse
+    product, in chunks that hold at most ``_CHUNK`` numbers. Memory and work follow the
+    pairs' nonzero coefficients, never bindings x observables."""
+    shots = packed.shape[1]
+    num_terms = weights.shape[1]
+    randomizations = shots // per
+    width = max(1, packed.shape[2])
+    pair_step = max(1, _CHUNK // shots)
+    entry_step = max(1, _CHUNK // (shots * width))
+    for p0 in range(pairs.start, pairs.stop, pair_step):
+        p1 = min(pairs.stop, p0 + pair_step)
+        values = np.zeros((p1 - p0, shots))
+        lo, hi = int(weights.indptr[p0]), int(weights.indptr[p1])
+        rows = np.repeat(np.arange(p1 - p0), np.diff(weights.indptr[p0 : p1 + 1]))
+        for z0 in range(lo, hi, entry_step):
+            z1 = min(hi, z0 + entry_step)
+            row = rows[z0 - lo : z1 - lo]
+            keys = binding[p0 + row].astype(np.int64) * num_terms + weights.indices[z0:z1]
+            unique, inverse = np.unique(keys, return_inverse=True)
+            parity = _parities(packed[unique // num_terms], supports[unique % num_terms])
+            signs = 1.0 - 2.0 * parity  # (distinct, shots)
+            combine = sparse.csr_matrix(
+                (weights.data[z0:z1], (row, inverse.ravel())), shape=(p1 - p0, len(unique))
+            )
+            values += combine @ signs
+        by_randomization = values.reshape(p1 - p0, randomizations, per)
+        sums = by_randomization.sum(axis=2) * scale
+        squares = np.square(by_randomization).sum(axis=2) * np.square(scale)
+        moments.sums[p0:p1] += sums.sum(axis=1)
+        moments.squares[p0:p1] += squares.sum(axis=1)
+        means = sums / per
+        moments.randomization_sums[p0:p1] += means.sum(axis=1)
+        moments.randomization_squares[p0:p1] += np.square(means).sum(axis=1)
 
 
 def _estimate(
@@ -412,15 +558,17 @@ def _estimate(
     calibration: npt.NDArray[np.float64],
     binds: dict[Any, npt.NDArray[np.float64]] | None,
     count: int,
+    pairs: _Pairs,
     where: str,
     gain: float,
 ) -> tuple[_Estimate, dict[str, Any]]:
-    num_elements = terms.coefficients.shape[0]
-    mean = np.zeros((count, num_elements))
-    variance = np.zeros((count, num_elements))
-    ensemble = np.zeros((count, num_elements))
-    if not groups:
-        return _Estimate(mean, variance, ensemble), {}
+    size = len(pairs.element)
+    mean = np.zeros(size)
+    variance = np.zeros(size)
+    ensemble = np.zeros(size)
+    info: dict[str, Any] = {"methods": set(), "noise_factor": factor}
+    if not groups or size == 0:
+        return _Estimate(mean, variance, ensemble), info
     circuit = base
     gate_channel: Callable[[str, tuple[int, ...]], Any] | None = None
     noise = emulator.noise
@@ -429,20 +577,28 @@ def _estimate(
             gate_channel = amplified_channel_factory(noise.gate_channel, factor)
         else:
             circuit = fold_gates(base, factor, zne.amplifier, rng)
+            info["noise_factor"] = achieved_noise_factor(foldable_gate_count(base), factor)
     decoupling = decoupling_plan(options)
     randomizations = twirl.num_randomizations
     per = twirl.shots_per_randomization
     total = randomizations * per
+    # bindings and randomizations in chunks: one simulator call returns at most
+    # RUN_SHOT_LIMIT shots, and the bits of a chunk are all that is held at once
+    binding_step = max(1, RUN_SHOT_LIMIT // per)
+    randomization_step = max(
+        1, min(RANDOMIZATION_CHUNK, RUN_SHOT_LIMIT // (per * min(binding_step, count)))
+    )
+    starts = np.searchsorted(pairs.binding, np.arange(0, count + binding_step, binding_step))
     gamma = 1.0
     pec_cache: dict[Any, Any] = {}
-    randomization_means = np.zeros((randomizations, count, num_elements))
     methods: set[str] = set()
     for group in groups:
         basis = terms.paulis[group].max(axis=0)
         measured = [q for q in range(len(keep)) if basis[q]]
         physical = [keep[q] for q in measured]
-        support = (terms.paulis[group][:, measured] != 0).astype(np.int64)  # (T_g, m)
-        weights = terms.coefficients[:, group] / calibration[group]  # (E, T_g)
+        supports = np.packbits(terms.paulis[group][:, measured] != 0, axis=1, bitorder="little")
+        scaled = terms.coefficients[:, group] @ sparse.diags(1.0 / calibration[group])
+        weights = sparse.csr_matrix(scaled)[pairs.element]  # (pairs, terms of the basis)
         twirled = twirl_circuits(
             _basis_circuit(circuit, basis),
             randomizations,
@@ -451,13 +607,12 @@ def _estimate(
             measure=twirl.enable_measure,
             strategy=twirl.strategy,
         )
-        sums = np.zeros((count, num_elements))
-        squares = np.zeros((count, num_elements))
-        # randomizations in chunks: prepared, simulated and reduced, then dropped
-        for start in range(0, randomizations, RANDOMIZATION_CHUNK):
+        moments = _Moments.zeros(size)
+        for r0 in range(0, randomizations, randomization_step):
+            chunk = twirled[r0 : r0 + randomization_step]
             prepared: list[Prepared] = []
             signs = []
-            for c in twirled[start : start + RANDOMIZATION_CHUNK]:
+            for c in chunk:
                 if pec is not None and noise is not None:
                     sampler = PecSampler(noise.gate_channel, gain, rng, pec_cache)
                     prepared.append(
@@ -475,42 +630,57 @@ def _estimate(
                     )
                     signs.append(1.0)
             methods.update(item.method for item in prepared)
-            true = emulator.run(
-                prepared,
-                None if binds is None else [binds] * len(prepared),
-                per,
-                int(rng.integers(2**31)),
-                where=where,
-            )
-            for offset, block in enumerate(true):
-                r = start + offset
-                bits = block[..., -len(measured) :]  # the basis register is the last one
+            scale = gamma * np.asarray(signs) if pec is not None else np.ones(len(chunk))
+            flips = twirled.measure_flips[r0 : r0 + len(chunk), -len(measured) :]
+            for k, b0 in enumerate(range(0, count, binding_step)):
+                b1 = min(count, b0 + binding_step)
+                first, last = int(starts[k]), int(starts[k + 1])
+                if first == last:
+                    continue
+                n = b1 - b0
+                run_binds = None
+                run_shots = per * n  # no parameters: the sets' shots in one run, then split
+                if binds is not None:
+                    run_binds = [{p: v[b0:b1] for p, v in binds.items()}] * len(prepared)
+                    run_shots = per
+                seed = int(rng.integers(2**31))
+                true = emulator.run(prepared, run_binds, run_shots, seed, where=where)
+                # (sets, randomizations x shots, measured): the basis register is the last
+                bits = np.stack(
+                    [block[..., -len(measured) :].reshape(n, per, -1) for block in true], axis=1
+                ).reshape(n, len(chunk) * per, len(measured))
                 if noise is not None:
                     bits = noise.apply_readout(bits, physical, rng)
-                bits = bits ^ twirled.measure_flips[r, -len(measured) :]
-                scale = gamma * signs[offset] if pec is not None else 1.0
-                # bindings in chunks, so that (bindings, shots, elements) stays small
-                step = max(1, _CHUNK // max(1, per * num_elements))
-                for lo in range(0, count, step):
-                    parity = (bits[lo : lo + step].astype(np.int64) @ support.T) % 2
-                    values = ((1 - 2 * parity) @ weights.T) * scale  # (n, shots, E)
-                    block_sum = values.sum(axis=1)
-                    sums[lo : lo + step] += block_sum
-                    squares[lo : lo + step] += np.square(values).sum(axis=1)
-                    randomization_means[r, lo : lo + step] += block_sum / per
-        group_mean = sums / total
+                bits ^= np.repeat(flips, per, axis=0)[None]
+                packed = np.packbits(bits, axis=2, bitorder="little")
+                _reduce(
+                    weights,
+                    slice(first, last),
+                    pairs.binding - b0,
+                    packed,
+                    supports,
+                    per,
+                    scale,
+                    moments,
+                )
+        group_mean = moments.sums / total
         mean += group_mean
-        spread = np.maximum(squares / total - group_mean**2, 0.0)
+        spread = np.maximum(moments.squares / total - group_mean**2, 0.0)
         variance += spread * (total / max(total - 1, 1)) / total
-    if randomizations > 1:
-        ensemble = randomization_means.var(axis=0, ddof=1) / randomizations
-    else:
+        if randomizations > 1:
+            # the bases are measured on independent randomizations: their spreads add
+            r_mean = moments.randomization_sums / randomizations
+            r_var = np.maximum(moments.randomization_squares / randomizations - r_mean**2, 0.0) * (
+                randomizations / (randomizations - 1)
+            )
+            ensemble += r_var / randomizations
+    if randomizations <= 1:
         ensemble = variance.copy()
     if pec is not None:
         # one PEC sample per randomization: the signs make the shots of a randomization
         # correlated, so only the spread between randomizations measures the error
         variance = ensemble.copy()
-    info: dict[str, Any] = {"methods": methods}
+    info["methods"] = methods
     if pec is not None:
         info["pec"] = {"sampling_overhead": gamma**2, "noise_gain": gain}
     return _Estimate(mean, variance, ensemble), info

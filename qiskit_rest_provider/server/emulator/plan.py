@@ -24,11 +24,16 @@ MAX_RANDOMIZATIONS: Final = 10_000
 #: The largest ZNE noise factor the emulator folds or amplifies to, and how many factors.
 MAX_NOISE_FACTOR: Final = 100.0
 MAX_NOISE_FACTORS: Final = 16
+#: Shots one pub may simulate in all (sampler: parameter sets x randomizations x shots per
+#: randomization; estimator: also x measurement bases x noise factors). Kerneled results are
+#: averaged or counted per point, so the result size alone does not bound this.
+MAX_SIMULATED_SHOTS: Final = 50_000_000
 
 __all__ = [
     "MAX_NOISE_FACTOR",
     "MAX_NOISE_FACTORS",
     "MAX_RANDOMIZATIONS",
+    "MAX_SIMULATED_SHOTS",
     "MeasureMitigationPlan",
     "PecPlan",
     "TwirlingPlan",

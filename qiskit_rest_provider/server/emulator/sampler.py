@@ -29,7 +29,13 @@ from ...core.execution_span import DoubleSliceSpan, ExecutionSpans, TwirledSlice
 from .circuits import active_qubits, clbit_qubits, compact
 from .engine import DeviceEmulator, Prepared
 from .iq import IQModel, kerneled_data
-from .plan import decoupling_metadata, decoupling_plan, twirling_metadata, twirling_plan
+from .plan import (
+    MAX_SIMULATED_SHOTS,
+    decoupling_metadata,
+    decoupling_plan,
+    twirling_metadata,
+    twirling_plan,
+)
 from .twirling import TwirledCircuits, twirl_circuits
 
 __all__ = ["RANDOMIZATION_CHUNK", "bindings", "run_sampler"]
@@ -88,23 +94,32 @@ def run_sampler(
         else:
             twirled = TwirledCircuits.untwirled(circuit)
         binds, count = bindings(pub.parameter_values, circuit)
-        blocks = []
+        per = plan.shots_per_randomization
+        simulated = count * len(twirled) * per
+        if simulated > MAX_SIMULATED_SHOTS:
+            raise ValueError(
+                f"pub {i}: {count} parameter sets x {len(twirled)} randomizations x {per} shots "
+                f"= {simulated} simulated shots, more than the emulator runs for one pub "
+                f"({MAX_SIMULATED_SHOTS}); split the pub"
+            )
+        # a circuit without parameters still runs each parameter set's shots: in one run
+        run_shots = per if binds is not None else per * count
+        blocks: list[npt.NDArray[np.uint8]] = []
         summary: list[Prepared] = []
         # randomizations in chunks: a pub may ask for thousands of circuits
         for start in range(0, len(twirled), RANDOMIZATION_CHUNK):
             prepared = [
-                emulator.prepare(c, keep, decoupling=decoupling, shots=plan.shots_per_randomization)
+                emulator.prepare(c, keep, decoupling=decoupling, shots=per)
                 for c in twirled[start : start + RANDOMIZATION_CHUNK]
             ]
-            blocks.extend(
-                emulator.run(
-                    prepared,
-                    None if binds is None else [binds] * len(prepared),
-                    plan.shots_per_randomization,
-                    int(rng.integers(2**31)),
-                    where=f"pub {i}",
-                )
+            runs = emulator.run(
+                prepared,
+                None if binds is None else [binds] * len(prepared),
+                run_shots,
+                int(rng.integers(2**31)),
+                where=f"pub {i}",
             )
+            blocks.extend(block.reshape(count, per, -1) for block in runs)
             summary.extend(prepared[:1])
             summary[-1].decoupling_pulses = sum(p.decoupling_pulses for p in prepared)
         # (bindings, randomizations, shots per randomization, clbits)
