@@ -4,6 +4,8 @@ Pauli-twirled noise samples the distribution a density matrix gives for the same
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from qiskit import QuantumCircuit
@@ -13,7 +15,12 @@ from qiskit_aer import AerSimulator
 
 from qiskit_rest_provider import QiskitRestProvider, SamplerV2
 from qiskit_rest_provider.server.devices import default_catalog
-from qiskit_rest_provider.server.emulator.methods import is_clifford, simulation_method
+from qiskit_rest_provider.server.emulator.methods import (
+    is_clifford,
+    method_problem,
+    simulation_bytes,
+    simulation_method,
+)
 from qiskit_rest_provider.server.emulator.stabilizer import sample_stabilizer, to_aer, to_stim
 from qiskit_rest_provider.server.simulation import emulator_for
 
@@ -61,6 +68,16 @@ def test_method_choice() -> None:
     assert simulation_method(8, 100, noisy=True, clifford=True) == "stabilizer"
     assert simulation_method(156, 4000, noisy=True, clifford=True) == "stabilizer"
     assert simulation_method(30, 4000, noisy=False, clifford=False) == "statevector"
+    # a non-Clifford circuit whose state vector exceeds the budget: the bounded MPS
+    budget = 1 << 30
+    assert simulation_method(20, 100, noisy=True, budget=budget) == "statevector"
+    assert simulation_method(40, 100, noisy=True, budget=budget) == "matrix_product_state"
+    assert simulation_method(40, 100, noisy=True, clifford=True, budget=budget) == "stabilizer"
+    assert simulation_bytes("matrix_product_state", 156) < budget
+    # asked for: taken as it is, and refused where it cannot run
+    assert simulation_method(8, 10_000, noisy=True, requested="statevector") == "statevector"
+    assert method_problem("stabilizer", 8, clifford=False, budget=budget) is not None
+    assert method_problem("stabilizer", 8, clifford=True, budget=budget) is None
     qc = QuantumCircuit(1)
     qc.rz(0.3, 0)
     assert not is_clifford(qc)
@@ -196,3 +213,108 @@ def test_pec_on_the_stabilizer_method_draws_per_gate_and_is_unbiased() -> None:
     std = float(np.sqrt(sum(float(r.data.stds) ** 2 for r in results))) / 4
     # unbiased: the pooled estimate within 3 sigma of the ideal -1
     assert abs(np.mean(values) + 1) < 3 * std
+
+
+def _brickwork(width: int, layers: int) -> QuantumCircuit:
+    """Non-Clifford rotations and cz layers along a chain."""
+    qc = QuantumCircuit(width, width)
+    for layer in range(layers):
+        for q in range(width):
+            qc.rz(0.3 + 0.2 * q, q)
+            qc.sx(q)
+        for q in range(layer % 2, width - 1, 2):
+            qc.cz(q, q + 1)
+    qc.measure(range(width), range(width))
+    return qc
+
+
+@pytest.mark.slow
+@pytest.mark.service
+def test_the_method_asked_for_runs_and_the_mps_agrees_with_the_exact_method(
+    provider: QiskitRestProvider,
+) -> None:
+    """``options.simulator.method`` overrides the choice and the metadata say what ran; on 5
+    qubits (which the MPS holds exactly) the MPS, whose noise is Pauli-twirled, samples the
+    distribution the density matrix gives with the exact noise, within sampling error (the
+    twirl changes these probabilities by far less)."""
+    backend = provider.backend("local_heron")
+    chain = [0, 1, 2, 3, 4]  # a path on local_heron's coupling map
+    coupling = backend.target.build_coupling_map()
+    assert all(
+        coupling.graph.has_edge(a, b) or coupling.graph.has_edge(b, a)
+        for a, b in itertools.pairwise(chain)
+    )
+    qc = QuantumCircuit(backend.num_qubits, 5)
+    qc.compose(_brickwork(5, 4), qubits=chain, clbits=range(5), inplace=True)
+    shots = 6000
+    distributions = {}
+    for method in ("density_matrix", "matrix_product_state"):
+        sampler = SamplerV2(backend)
+        sampler.options.simulator.method = method
+        sampler.options.simulator.seed_simulator = 3
+        result = sampler.run([qc], shots=shots).result(timeout=300)[0]
+        assert result.metadata["emulator"]["method"] == method
+        assert result.metadata["emulator"]["approximation"]
+        counts = result.data.c.get_counts()
+        distributions[method] = np.array([counts.get(format(k, "05b"), 0) for k in range(32)])
+    p = distributions["density_matrix"] / shots
+    q = distributions["matrix_product_state"] / shots
+    distance = 0.5 * np.abs(p - q).sum()
+    # two samples of 6000 over 32 outcomes: E[TVD] ~ 0.03; 0.07 is beyond 4 sigma of it
+    assert distance < 0.07, distance
+    # the stabilizer method is refused for this non-Clifford circuit, at submission
+    sampler = SamplerV2(backend)
+    sampler.options.simulator.method = "stabilizer"
+    with pytest.raises(Exception, match="Clifford"):
+        sampler.run([qc], shots=10).result(timeout=60)
+
+
+@pytest.mark.slow
+def test_a_wide_non_clifford_circuit_runs_on_the_bounded_mps() -> None:
+    """40 qubits of local_heron with rotations and two cz layers: a state vector would need
+    16 TiB; the MPS runs it within its memory bound, with the device's noise."""
+    device = next(d for d in default_catalog() if d.name == "local_heron")
+    emulator = emulator_for(device.configuration, device.calibration().properties)
+    coupling = {tuple(pair) for pair in device.configuration["coupling_map"]}
+    neighbours: dict[int, set[int]] = {}
+    for a, b in coupling:
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+
+    def extend(path: list[int]) -> list[int] | None:  # a simple path of 40, depth first
+        if len(path) == 40:
+            return path
+        for n in sorted(neighbours[path[-1]]):
+            if n not in path and (found := extend([*path, n])):
+                return found
+        return None
+
+    path = extend([0])
+    assert path is not None
+    qc = _brickwork(40, 2)
+    prepared = emulator.prepare(qc, path, shots=50)
+    assert prepared.method == "matrix_product_state"
+    [bits] = emulator.run([prepared], None, 50, 7)
+    assert bits.shape == (1, 50, 40)
+    # Before the last (diagonal) cz layer, pairs (2k, 2k+1) evolve on their own: each pair's
+    # exact marginals, noise aside
+    from qiskit.quantum_info import Statevector
+
+    expected = np.zeros(40)
+    for k in range(20):
+        pair = QuantumCircuit(2)
+        for layer in range(2):
+            for j in range(2):
+                pair.rz(0.3 + 0.2 * (2 * k + j), j)
+                pair.sx(j)
+            if layer == 0:
+                pair.cz(0, 1)
+        probabilities = Statevector(pair).probabilities_dict()
+        for j in range(2):
+            expected[2 * k + j] = sum(
+                p for label, p in probabilities.items() if label[1 - j] == "1"
+            )
+    observed = bits[0].mean(axis=0)
+    # 50 shots a qubit: the mean over 40 qubits is within 0.05 of the expected mean (the
+    # standard error is about 0.01; readout is not applied here, gate noise is small)
+    assert abs(observed.mean() - expected.mean()) < 0.05

@@ -864,10 +864,19 @@ def test_a_job_too_wide_for_the_memory_budget_is_refused_at_submission(
     server: LocalRuntimeServer, headers: dict[str, str]
 ) -> None:
     """Before anything runs: the width of the qubits the circuit uses, the method that would
-    simulate it and the budget are named in a 400."""
+    simulate it and the budget are named in a 400. (Left to choose, the service runs such a
+    circuit on the matrix-product-state method, whose memory is bounded.)"""
     body = _sampler([[_wide(40, clifford=False), None, 10]], backend="local_heron")
+    body["params"]["options"] = {"simulator": {"method": "statevector"}}
     message = _assert_error_body(_post_job(server, headers, body), 400)
     assert "40 qubits" in message and "statevector" in message and "budget" in message
+    body["params"]["options"] = {"simulator": {"method": "stabilizer"}}
+    message = _assert_error_body(_post_job(server, headers, body), 400)
+    assert "stabilizer" in message and "Clifford" in message
+    del body["params"]["options"]
+    response = _post_job(server, headers, body)
+    assert response.status_code == 200, response.text[:300]
+    _cancel(server, headers, response.json()["id"])
 
 
 def test_the_memory_budget_is_configurable() -> None:
@@ -877,7 +886,12 @@ def test_the_memory_budget_is_configurable() -> None:
         fits = _sampler([[_wide(16, clifford=False), None, 10]], backend="local_heron")
         response = _post_job(small, headers, fits)
         assert response.status_code == 200, response.text
-        # 21 qubits need 32 MiB: refused
+        # 21 qubits need 32 MiB on the statevector method: refused when asked for
         wide = _sampler([[_wide(21, clifford=False), None, 10]], backend="local_heron")
+        wide["params"]["options"] = {"simulator": {"method": "statevector"}}
         message = _assert_error_body(_post_job(small, headers, wide), 400)
         assert "21 qubits" in message and "0.0 GiB" in message
+        # and the bounded matrix product state of 21 qubits (21 MiB) does not fit 16 MiB either
+        del wide["params"]["options"]
+        message = _assert_error_body(_post_job(small, headers, wide), 400)
+        assert "21 qubits" in message and "matrix_product_state" in message

@@ -33,6 +33,8 @@ from .emulator.methods import (
     DENSITY_MATRIX_MAX_QUBITS,
     default_job_memory,
     is_clifford,
+    method_problem,
+    requested_method,
     simulation_bytes,
     simulation_method,
 )
@@ -478,25 +480,34 @@ class JobIntake:
             problem = find_isa_problem(pub.circuit, target)
             if problem:
                 raise ServiceError(400, "invalid_pub", f"pub {i}: {problem}")
-            problem = self._memory_problem(pub.circuit, noisy=not device.simulator)
+            problem = self._memory_problem(
+                pub.circuit, noisy=not device.simulator, requested=requested_method(options)
+            )
             if problem:
                 raise ServiceError(400, "invalid_pub", f"pub {i}: {problem}")
 
-    def _memory_problem(self, circuit: Any, *, noisy: bool) -> str | None:
-        """Why simulating ``circuit`` would exceed the per-job memory budget, or None: the
-        width that counts is the qubits its instructions use (:mod:`.emulator.methods`)."""
+    def _memory_problem(self, circuit: Any, *, noisy: bool, requested: str) -> str | None:
+        """Why simulating ``circuit`` on the ``requested`` method (``"automatic"``: the one the
+        emulator would choose) cannot run or would exceed the per-job memory budget, or None:
+        the width that counts is the qubits its instructions use (:mod:`.emulator.methods`)."""
         width = len(active_qubits(circuit, delays_idle=True, measures_idle=True)) or 1
         clifford = is_clifford(circuit)
-        method = simulation_method(width, 0, noisy=noisy, clifford=clifford)
+        budget = self.max_job_memory_bytes
+        problem = method_problem(requested, width, clifford=clifford, budget=budget)
+        if problem:
+            return problem
+        method = simulation_method(
+            width, 0, noisy=noisy, clifford=clifford, requested=requested, budget=budget
+        )
         needed = simulation_bytes(method, width)
-        if noisy and width <= DENSITY_MATRIX_MAX_QUBITS:
+        if requested == "automatic" and noisy and width <= DENSITY_MATRIX_MAX_QUBITS:
             needed = max(needed, simulation_bytes("density_matrix", width))
-        if needed <= self.max_job_memory_bytes:
+        if needed <= budget:
             return None
         return (
             f"the circuit acts on {width} qubits: its {method} simulation needs "
             f"{needed / (1 << 30):,.1f} GiB, more than this service's per-job memory budget "
-            f"({self.max_job_memory_bytes / (1 << 30):,.1f} GiB); qubits no instruction "
+            f"({budget / (1 << 30):,.1f} GiB); qubits no instruction "
             "touches cost nothing: only the qubits the circuit uses count"
         )
 

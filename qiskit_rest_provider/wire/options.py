@@ -51,6 +51,7 @@ __all__ = [
     "SAMPLER_EXECUTION",
     "SAMPLER_OPTIONS",
     "SAMPLER_SCHEMA",
+    "SIMULATION_METHODS",
     "SIMULATOR",
     "TWIRLING",
     "TWIRLING_STRATEGIES",
@@ -313,9 +314,19 @@ TWIRLING: Final = _group(
 ESTIMATOR_TWIRLING: Final = _group(
     {**TWIRLING, "enable_gates": _nullable(_BOOLEAN), "enable_measure": _nullable(_BOOLEAN)}
 )
+#: ``simulator.method``: how the local service simulates (not an IBM option; IBM's devices
+#: ignore it). ``"automatic"`` lets the service choose per circuit.
+SIMULATION_METHODS: Final = (
+    "automatic",
+    "statevector",
+    "density_matrix",
+    "stabilizer",
+    "matrix_product_state",
+)
 #: ``simulator``.
 SIMULATOR: Final = _group(
     {
+        "method": _choice(SIMULATION_METHODS),
         "noise_model": _nullable(_OBJECT),
         "seed_simulator": _nullable(ValueSpec("integer")),
         "coupling_map": _nullable(ValueSpec("edges")),

@@ -49,9 +49,15 @@ from qiskit.circuit import CircuitInstruction, ControlFlowOp, QuantumCircuit
 from .decoupling import insert_decoupling
 from .device_noise import DeviceNoise
 from .idle_noise import NOISELESS_LABELS, calibration_name, noisy_circuit
-from .methods import default_job_memory, is_clifford, simulation_bytes, simulation_method
+from .methods import (
+    MPS_MAX_BOND_DIMENSION,
+    default_job_memory,
+    is_clifford,
+    simulation_bytes,
+    simulation_method,
+)
 from .schedule import schedule_circuit
-from .stabilizer import sample_stabilizer
+from .stabilizer import sample_stabilizer, to_aer
 
 __all__ = [
     "GATE_MODEL_CACHE_SIZE",
@@ -175,8 +181,11 @@ class DeviceEmulator:
         decoupling: DecouplingPlan | None = None,
         gate_channel: Any = None,
         shots: int = 0,
+        method: str = "automatic",
     ) -> Prepared:
         """What to simulate for ``circuit``, whose qubit ``i`` is device qubit ``physical[i]``.
+
+        ``method`` (``options.simulator.method``) overrides the automatic choice.
 
         ``gate_channel(name, device_qubits)`` replaces the calibrated gate errors (noise
         amplification). ``shots`` (per binding) decides the method with the width and whether
@@ -193,7 +202,19 @@ class DeviceEmulator:
         """
         noise = self.noise
         if noise is None:
-            return Prepared(circuit, scheduled=False)
+            chosen = simulation_method(
+                circuit.num_qubits,
+                shots,
+                noisy=False,
+                clifford=is_clifford(circuit),
+                requested=method,
+                budget=self.memory_budget,
+            )
+            # noiseless: Aer's own choice, unless a method was asked for or the state vector
+            # does not fit
+            if method == "automatic" and chosen != "matrix_product_state":
+                chosen = "automatic"
+            return Prepared(circuit, scheduled=False, method=chosen)
         schedule = None
         if self.dt:
             schedule = schedule_circuit(
@@ -211,7 +232,15 @@ class DeviceEmulator:
                     "instance; run it without pec_mitigation, or without control flow"
                 )
             model = self._gate_noise_model(circuit, physical, gate_channel)
-            return Prepared(circuit, model, scheduled=False)
+            chosen = simulation_method(
+                circuit.num_qubits,
+                shots,
+                noisy=True,
+                clifford=False,  # Stim does not run control flow: Aer does
+                requested="statevector" if method == "stabilizer" else method,
+                budget=self.memory_budget,
+            )
+            return Prepared(circuit, model, scheduled=False, method=chosen)
         pulses = 0
         if decoupling is not None:
             index = {p: i for i, p in enumerate(physical)}
@@ -231,7 +260,12 @@ class DeviceEmulator:
                 neighbours=neighbours,
             )
         method = simulation_method(
-            circuit.num_qubits, shots, noisy=True, clifford=is_clifford(circuit)
+            circuit.num_qubits,
+            shots,
+            noisy=True,
+            clifford=is_clifford(circuit),
+            requested=method,
+            budget=self.memory_budget,
         )
         out = noisy_circuit(
             schedule,
@@ -239,8 +273,12 @@ class DeviceEmulator:
             noise,
             gate_channel=gate_channel,
             idle=self.idle_noise,
-            pauli=method == "stabilizer",
+            # Stim needs Pauli noise; Aer's MPS samples Pauli errors robustly where general
+            # Kraus channels on wide states fail numerically
+            pauli=method in ("stabilizer", "matrix_product_state"),
         )
+        if method == "matrix_product_state":
+            out = to_aer(out)
         return Prepared(out, decoupling_pulses=pulses, method=method)
 
     def _run_stabilizer(
@@ -336,13 +374,14 @@ class DeviceEmulator:
         from qiskit_aer import AerSimulator
 
         out: list[npt.NDArray[np.uint8] | None] = [None] * len(prepared)
-        groups: dict[int, list[int]] = {}
+        groups: dict[tuple[int, str], list[int]] = {}
         stabilizer: list[int] = []
+        noisy = self.noise is not None
         for i, item in enumerate(prepared):
-            if item.method == "stabilizer":
-                stabilizer.append(i)
+            if item.method == "stabilizer" and noisy:
+                stabilizer.append(i)  # Stim, with the noise Pauli-twirled by prepare()
             else:
-                groups.setdefault(id(item.noise_model), []).append(i)
+                groups.setdefault((id(item.noise_model), item.method), []).append(i)
         chunks: list[list[int]] = []
         for indices in groups.values():
             n = 1
@@ -351,13 +390,17 @@ class DeviceEmulator:
             # at most RUN_SHOT_LIMIT shots per simulator call (Aer returns one string a shot)
             step = max(1, RUN_SHOT_LIMIT // max(1, n * shots))
             chunks.extend(indices[k : k + step] for k in range(0, len(indices), step))
-        noisy = self.noise is not None
         methods: list[str] = []
         for indices in chunks:  # every chunk checked before anything is simulated
             width = max(prepared[i].circuit.num_qubits for i in indices)
-            clifford = not noisy and all(is_clifford(prepared[i].circuit) for i in indices)
-            method = simulation_method(width, shots, noisy=noisy, clifford=clifford)
-            needed = simulation_bytes(method, width)
+            method = prepared[indices[0]].method
+            if method == "automatic":  # noiseless, Aer's choice: what it needs at most
+                clifford = all(is_clifford(prepared[i].circuit) for i in indices)
+                needed = simulation_bytes(
+                    simulation_method(width, shots, noisy=False, clifford=clifford), width
+                )
+            else:
+                needed = simulation_bytes(method, width)
             if needed > self.memory_budget:
                 raise ValueError(
                     f"{where}: the circuit acts on {width} qubits: the {method} simulation "
@@ -365,8 +408,7 @@ class DeviceEmulator:
                     f"({_mib(self.memory_budget)}); qubits that no instruction touches cost "
                     "nothing, only the circuit's own width counts: run a narrower circuit"
                 )
-            # noiseless: Aer's choice (stabilizer for Clifford circuits)
-            methods.append(method if noisy else "automatic")
+            methods.append(method)
         # one seed per Stim circuit, then one per Aer call: no two replay the same stream
         seeds = run_seeds(seed, len(stabilizer) + len(chunks))
         for i, stabilizer_seed in zip(stabilizer, seeds, strict=False):
@@ -377,8 +419,11 @@ class DeviceEmulator:
             chunks, methods, seeds[len(stabilizer) :], strict=True
         ):
             model = prepared[indices[0]].noise_model
+            extra: dict[str, Any] = {}
+            if method == "matrix_product_state":
+                extra["matrix_product_state_max_bond_dimension"] = MPS_MAX_BOND_DIMENSION
             simulator = AerSimulator(
-                method=method, noise_model=model, max_memory_mb=self.memory_budget_mb
+                method=method, noise_model=model, max_memory_mb=self.memory_budget_mb, **extra
             )
             circuits = [prepared[i].circuit for i in indices]
             run_binds = None

@@ -55,6 +55,7 @@ from .amplification import (
 from .circuits import active_qubits, compact
 from .engine import RUN_SHOT_LIMIT, DeviceEmulator, Prepared
 from .extrapolation import extrapolate
+from .methods import method_approximation, requested_method
 from .observables import split_observables
 from .plan import (
     MAX_RANDOMIZATIONS,
@@ -372,6 +373,7 @@ def _run_pub(
     # not an IBM field: what the emulator ran (docs/local_service.md, "Sizing and scaling")
     metadata["emulator"] = {
         "method": ", ".join(sorted(methods)) or "none",
+        "approximation": "; ".join(method_approximation(m) for m in sorted(methods)) or "none",
         "pauli_twirled_noise": "stabilizer" in methods,
     }
     if zne is None:
@@ -579,6 +581,7 @@ def _estimate(
             circuit = fold_gates(base, factor, zne.amplifier, rng)
             info["noise_factor"] = achieved_noise_factor(foldable_gate_count(base), factor)
     decoupling = decoupling_plan(options)
+    method = requested_method(options)
     randomizations = twirl.num_randomizations
     per = twirl.shots_per_randomization
     total = randomizations * per
@@ -617,7 +620,12 @@ def _estimate(
                     sampler = PecSampler(noise.gate_channel, gain, rng, pec_cache)
                     prepared.append(
                         emulator.prepare(
-                            c, keep, decoupling=decoupling, gate_channel=sampler, shots=per
+                            c,
+                            keep,
+                            decoupling=decoupling,
+                            gate_channel=sampler,
+                            shots=per,
+                            method=method,
                         )
                     )
                     signs.append(sampler.sign)
@@ -625,7 +633,12 @@ def _estimate(
                 else:
                     prepared.append(
                         emulator.prepare(
-                            c, keep, decoupling=decoupling, gate_channel=gate_channel, shots=per
+                            c,
+                            keep,
+                            decoupling=decoupling,
+                            gate_channel=gate_channel,
+                            shots=per,
+                            method=method,
                         )
                     )
                     signs.append(1.0)

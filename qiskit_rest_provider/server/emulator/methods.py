@@ -7,7 +7,18 @@ The emulator simulates only the qubits a circuit uses (``width``). With noise:
   ``2**width`` shots to share it (otherwise trajectories are cheaper);
 * ``statevector``: one noisy trajectory per shot, ``2**width`` amplitudes;
 * ``stabilizer``: a Clifford circuit otherwise, with its noise Pauli-twirled, on Stim
-  (:mod:`.stabilizer`): a tableau of ``width**2`` bits, so any width of the devices fits.
+  (:mod:`.stabilizer`): a tableau of ``width**2`` bits, so any width of the devices fits;
+* ``matrix_product_state``: a non-Clifford circuit whose state vector would not fit the job's
+  memory budget: Aer's MPS, one noisy trajectory per shot with the noise Pauli-twirled (Aer's
+  MPS samples Pauli errors reliably; general Kraus channels on wide states fail in its
+  eigensolver), its bond dimension capped at :data:`MPS_MAX_BOND_DIMENSION` so memory stays
+  bounded. Exact while the circuit's entanglement needs no more (shallow or low-entanglement
+  circuits, as on a device's coupling map); beyond that the state is truncated, an
+  approximation the result metadata report.
+
+``options.simulator.method`` (one of :data:`SIMULATION_METHODS`) overrides the choice; a
+method the circuit cannot use (``stabilizer`` for a non-Clifford circuit, a state that does not
+fit the budget) is refused at submission.
 
 Without noise (the simulator device) the state vector is what Aer needs at most. Each amplitude
 is a complex double (16 bytes). The service refuses at submission a job whose simulation would
@@ -20,15 +31,23 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 from qiskit.circuit import QuantumCircuit
 
+from ...wire.options import SIMULATION_METHODS
+
 __all__ = [
     "DENSITY_MATRIX_MAX_QUBITS",
+    "MPS_MAX_BOND_DIMENSION",
+    "SIMULATION_METHODS",
     "default_job_memory",
     "is_clifford",
     "machine_memory",
+    "method_approximation",
+    "method_problem",
+    "requested_method",
     "simulation_bytes",
     "simulation_method",
 ]
@@ -37,6 +56,8 @@ __all__ = [
 DENSITY_MATRIX_MAX_QUBITS: Final = 10
 #: Bytes of one amplitude.
 _AMPLITUDE_BYTES: Final = 16
+#: Largest bond dimension of the matrix-product-state method (memory per qubit ~ 64 chi**2 B).
+MPS_MAX_BOND_DIMENSION: Final = 128
 
 
 #: Gates that are Clifford whatever their parameters (rotations are checked by angle).
@@ -87,23 +108,73 @@ def is_clifford(circuit: QuantumCircuit) -> bool:
     return True
 
 
-def simulation_method(width: int, shots: int, *, noisy: bool, clifford: bool = False) -> str:
-    """The Aer method the emulator uses for a circuit of ``width`` qubits and ``shots`` shots
-    (per circuit and binding); ``clifford``: the circuit is Clifford (Aer's automatic choice
-    then simulates a noiseless circuit on the stabilizer method)."""
-    if not noisy:
-        return "stabilizer" if clifford else "statevector"
-    if width <= DENSITY_MATRIX_MAX_QUBITS and 2**width <= shots:
+def simulation_method(
+    width: int,
+    shots: int,
+    *,
+    noisy: bool,
+    clifford: bool = False,
+    requested: str = "automatic",
+    budget: int | None = None,
+) -> str:
+    """The method the emulator uses for a circuit of ``width`` qubits and ``shots`` shots
+    (per circuit and binding); ``clifford``: the circuit is Clifford. ``requested`` (not
+    ``"automatic"``) is taken as it is (:func:`method_problem` says whether it can run);
+    ``budget`` (bytes) moves a non-Clifford circuit whose state vector would not fit onto the
+    matrix-product-state method."""
+    if requested != "automatic":
+        return requested
+    if noisy and width <= DENSITY_MATRIX_MAX_QUBITS and 2**width <= shots:
         return "density_matrix"
-    return "stabilizer" if clifford else "statevector"
+    if clifford:
+        return "stabilizer"
+    if budget is not None and simulation_bytes("statevector", width) > budget:
+        return "matrix_product_state"
+    return "statevector"
+
+
+def requested_method(options: Mapping[str, Any]) -> str:
+    """``options.simulator.method`` of a job's options (``"automatic"`` when not set)."""
+    simulator = options.get("simulator")
+    method = simulator.get("method") if isinstance(simulator, Mapping) else None
+    return method if isinstance(method, str) and method else "automatic"
+
+
+def method_problem(method: str, width: int, *, clifford: bool, budget: int) -> str | None:
+    """Why ``method`` cannot simulate a circuit of ``width`` qubits within ``budget`` bytes,
+    or None."""
+    if method not in SIMULATION_METHODS:
+        return f"simulator.method must be one of {', '.join(SIMULATION_METHODS)}"
+    if method == "stabilizer" and not clifford:
+        return (
+            "simulator.method 'stabilizer' simulates Clifford circuits only (Clifford gates, "
+            "rotations by multiples of pi/2); this circuit is not one"
+        )
+    return None
+
+
+def method_approximation(method: str) -> str:
+    """What running on ``method`` implies for the results (for the result metadata)."""
+    return {
+        "density_matrix": "exact noise",
+        "statevector": "exact noise, one trajectory per shot",
+        "stabilizer": "every noise Pauli-twirled (as twirling makes it on hardware)",
+        "matrix_product_state": (
+            "every noise Pauli-twirled, one trajectory per shot; the state is truncated where "
+            f"it needs a bond dimension above {MPS_MAX_BOND_DIMENSION}"
+        ),
+    }.get(method, "noiseless")
 
 
 def simulation_bytes(method: str, width: int) -> int:
-    """Bytes the state of ``method`` on ``width`` qubits holds."""
+    """Bytes the state of ``method`` on ``width`` qubits holds (at most, for the MPS)."""
     if method == "density_matrix":
         return int(_AMPLITUDE_BYTES * 4**width)
     if method == "stabilizer":
         return 4 * width * width + 1024  # a tableau of 2 width x 2 width bits, and change
+    if method == "matrix_product_state":
+        # per qubit two chi x chi matrices of amplitudes, and as much again while gates act
+        return int(4 * _AMPLITUDE_BYTES * MPS_MAX_BOND_DIMENSION**2 * max(1, width))
     return int(_AMPLITUDE_BYTES * 2**width)
 
 

@@ -29,6 +29,7 @@ from ...core.execution_span import DoubleSliceSpan, ExecutionSpans, TwirledSlice
 from .circuits import active_qubits, clbit_qubits, compact
 from .engine import DeviceEmulator, Prepared
 from .iq import IQModel, kerneled_data
+from .methods import method_approximation, requested_method
 from .plan import (
     MAX_SIMULATED_SHOTS,
     decoupling_metadata,
@@ -71,6 +72,7 @@ def run_sampler(
     execution = options.get("execution") if isinstance(options.get("execution"), Mapping) else {}
     meas_type = str((execution or {}).get("meas_type") or "classified")
     decoupling = decoupling_plan(options)
+    method = requested_method(options)
     results = []
     slices: dict[int, Any] = {}
     twirled_slices: dict[int, Any] = {}
@@ -109,7 +111,7 @@ def run_sampler(
         # randomizations in chunks: a pub may ask for thousands of circuits
         for start in range(0, len(twirled), RANDOMIZATION_CHUNK):
             prepared = [
-                emulator.prepare(c, keep, decoupling=decoupling, shots=per)
+                emulator.prepare(c, keep, decoupling=decoupling, shots=per, method=method)
                 for c in twirled[start : start + RANDOMIZATION_CHUNK]
             ]
             runs = emulator.run(
@@ -167,6 +169,7 @@ def _emulator_metadata(prepared: Sequence[Prepared], emulator: DeviceEmulator) -
         "static_zz": bool(emulator.noise is not None and emulator.noise.zz),
         "decoupling_pulses": sum(p.decoupling_pulses for p in prepared),
         "method": prepared[0].method if prepared else "automatic",
+        "approximation": method_approximation(prepared[0].method if prepared else "automatic"),
         "pauli_twirled_noise": any(p.method == "stabilizer" for p in prepared),
     }
 
