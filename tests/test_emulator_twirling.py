@@ -206,3 +206,52 @@ def test_gate_and_measure_twirling_preserve_the_ideal_distribution(strategy: str
         unflipped = np.empty_like(probabilities)
         unflipped[outcomes ^ int(twirled.measure_flips[r] @ weights)] = probabilities
         np.testing.assert_allclose(unflipped, ideal, atol=1e-12)
+
+
+@pytest.mark.parametrize("strategy", ["active", "active-accum", "active-circuit", "all"])
+def test_the_template_bound_to_a_randomization_is_that_randomization(strategy: str) -> None:
+    """One parameterized circuit for all randomizations: bound to randomization r's frame
+    angles it is the circuit ``twirled[r]`` up to a global phase (equal output states)."""
+    from qiskit.quantum_info import Statevector
+
+    qc = QuantumCircuit(4)
+    qc.rz(0.4, 0)
+    qc.sx(0)
+    qc.sx(2)
+    qc.cz(0, 1)
+    qc.ecr(2, 3)
+    qc.rz(1.1, 1)
+    qc.sx(1)
+    qc.cx(1, 2)
+    qc.cz(0, 3)
+    twirled = twirl_circuits(
+        qc, 6, np.random.default_rng(4), gates=True, measure=False, strategy=strategy
+    )
+    template = twirled.template()
+    values = template.values(0, 6)
+    assert values.shape == (6, len(template.parameters))
+    for r in range(6):
+        bound = template.circuit.assign_parameters(
+            dict(zip(template.parameters, values[r], strict=True))
+        )
+        expected = Statevector(twirled[r].remove_final_measurements(inplace=False))
+        state = Statevector(bound.remove_final_measurements(inplace=False))
+        assert abs(abs(np.vdot(expected.data, state.data)) - 1) < 1e-9, r
+
+
+def test_the_template_carries_the_measurement_frames() -> None:
+    qc = QuantumCircuit(3, 3)
+    qc.sx(0)
+    qc.cz(0, 1)
+    qc.measure(range(3), range(3))
+    twirled = twirl_circuits(qc, 16, np.random.default_rng(2), gates=True, measure=True)
+    template = twirled.template()
+    values = template.values(0, 16)
+    simulator = AerSimulator(method="statevector")
+    for r in range(16):
+        bound = template.circuit.assign_parameters(
+            dict(zip(template.parameters, values[r], strict=True))
+        )
+        a = simulator.run(bound, shots=1, seed_simulator=1, memory=True).result().get_memory()
+        b = simulator.run(twirled[r], shots=1, seed_simulator=1, memory=True).result().get_memory()
+        assert a == b, r

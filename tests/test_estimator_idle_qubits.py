@@ -320,6 +320,8 @@ def wide_circuit(backend: RestBackend, size: int) -> QuantumCircuit:
 def test_an_active_part_too_wide_is_refused_at_submission(heron: RestBackend) -> None:
     qc = wide_circuit(heron, 36)  # a 36-qubit statevector needs 1 TiB
     estimator = EstimatorV2(heron)
+    # (left to choose, the service would run it on the bounded matrix product state)
+    estimator.options.simulator.method = "statevector"
     # X on the idle qubits makes every term 0: the width that counts is still the circuit's
     with pytest.raises(QiskitRestError, match=r"pub 0: the circuit acts on 36 qubits.*memory"):
         estimator.run([(qc, "Z" * 156)])

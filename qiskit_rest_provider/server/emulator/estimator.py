@@ -55,7 +55,7 @@ from .amplification import (
 from .circuits import active_qubits, compact
 from .engine import RUN_SHOT_LIMIT, DeviceEmulator, Prepared
 from .extrapolation import extrapolate
-from .methods import method_approximation, requested_method
+from .methods import is_clifford, method_approximation, requested_method, simulation_method
 from .observables import split_observables
 from .plan import (
     MAX_RANDOMIZATIONS,
@@ -71,7 +71,7 @@ from .plan import (
     twirling_plan,
 )
 from .sampler import RANDOMIZATION_CHUNK, bindings
-from .twirling import twirl_circuits
+from .twirling import TwirledCircuits, TwirlTemplate, twirl_circuits
 
 __all__ = ["MAX_SIMULATED_SHOTS", "run_estimator"]
 
@@ -611,57 +611,59 @@ def _estimate(
             strategy=twirl.strategy,
         )
         moments = _Moments.zeros(size)
+        template, template_prepared = _twirl_template(
+            emulator, twirled, keep, decoupling, gate_channel, per, method, pec is not None
+        )
+        if template_prepared is not None:
+            methods.add(template_prepared.method)
         for r0 in range(0, randomizations, randomization_step):
-            chunk = twirled[r0 : r0 + randomization_step]
+            chunk_size = min(randomization_step, randomizations - r0)
             prepared: list[Prepared] = []
-            signs = []
-            for c in chunk:
-                if pec is not None and noise is not None:
-                    sampler = PecSampler(noise.gate_channel, gain, rng, pec_cache)
+            signs = [1.0] * chunk_size
+            frame_values = None
+            if template is not None:
+                frame_values = template.values(r0, r0 + chunk_size)
+            else:
+                signs = []
+                for c in twirled[r0 : r0 + chunk_size]:
+                    channel = gate_channel
+                    if pec is not None and noise is not None:
+                        channel = PecSampler(noise.gate_channel, gain, rng, pec_cache)
                     prepared.append(
                         emulator.prepare(
                             c,
                             keep,
                             decoupling=decoupling,
-                            gate_channel=sampler,
+                            gate_channel=channel,
                             shots=per,
                             method=method,
                         )
                     )
-                    signs.append(sampler.sign)
-                    gamma = sampler.gamma
-                else:
-                    prepared.append(
-                        emulator.prepare(
-                            c,
-                            keep,
-                            decoupling=decoupling,
-                            gate_channel=gate_channel,
-                            shots=per,
-                            method=method,
-                        )
-                    )
-                    signs.append(1.0)
-            methods.update(item.method for item in prepared)
-            scale = gamma * np.asarray(signs) if pec is not None else np.ones(len(chunk))
-            flips = twirled.measure_flips[r0 : r0 + len(chunk), -len(measured) :]
+                    if isinstance(channel, PecSampler):
+                        signs.append(channel.sign)
+                        gamma = channel.gamma
+                    else:
+                        signs.append(1.0)
+                methods.update(item.method for item in prepared)
+            scale = gamma * np.asarray(signs) if pec is not None else np.ones(chunk_size)
+            flips = twirled.measure_flips[r0 : r0 + chunk_size, -len(measured) :]
             for k, b0 in enumerate(range(0, count, binding_step)):
                 b1 = min(count, b0 + binding_step)
                 first, last = int(starts[k]), int(starts[k + 1])
                 if first == last:
                     continue
-                n = b1 - b0
-                run_binds = None
-                run_shots = per * n  # no parameters: the sets' shots in one run, then split
-                if binds is not None:
-                    run_binds = [{p: v[b0:b1] for p, v in binds.items()}] * len(prepared)
-                    run_shots = per
-                seed = int(rng.integers(2**31))
-                true = emulator.run(prepared, run_binds, run_shots, seed, where=where)
-                # (sets, randomizations x shots, measured): the basis register is the last
-                bits = np.stack(
-                    [block[..., -len(measured) :].reshape(n, per, -1) for block in true], axis=1
-                ).reshape(n, len(chunk) * per, len(measured))
+                bits = _simulate_block(
+                    emulator,
+                    prepared,
+                    (template, template_prepared, frame_values),
+                    binds,
+                    (b0, b1),
+                    chunk_size,
+                    per,
+                    len(measured),
+                    int(rng.integers(2**31)),
+                    where,
+                )
                 if noise is not None:
                     bits = noise.apply_readout(bits, physical, rng)
                 bits ^= np.repeat(flips, per, axis=0)[None]
@@ -697,6 +699,93 @@ def _estimate(
     if pec is not None:
         info["pec"] = {"sampling_overhead": gamma**2, "noise_gain": gain}
     return _Estimate(mean, variance, ensemble), info
+
+
+def _simulate_block(
+    emulator: DeviceEmulator,
+    prepared: Sequence[Prepared],
+    template: tuple[TwirlTemplate | None, Prepared | None, npt.NDArray[np.float64] | None],
+    binds: dict[Any, npt.NDArray[np.float64]] | None,
+    sets: tuple[int, int],
+    randomizations: int,
+    per: int,
+    measured: int,
+    seed: int,
+    where: str,
+) -> npt.NDArray[np.uint8]:
+    """The true bits of the last ``measured`` clbits, ``(sets, randomizations x per, measured)``,
+    for parameter sets ``sets[0]..sets[1]-1`` of a chunk of ``randomizations``: run as one
+    template with every (randomization, set) a parameter set (randomization-major), or as
+    the chunk's ``prepared`` circuits."""
+    b0, b1 = sets
+    n = b1 - b0
+    frames, frames_prepared, frame_values = template
+    if frames is not None and frames_prepared is not None and frame_values is not None:
+        run_binds: dict[Any, Any] = {
+            p: np.repeat(frame_values[:, j], n) for j, p in enumerate(frames.parameters)
+        }
+        if binds is not None:
+            run_binds.update({p: np.tile(v[b0:b1], randomizations) for p, v in binds.items()})
+        [block] = emulator.run([frames_prepared], [run_binds], per, seed, where=where)
+        return np.asarray(
+            block[..., -measured:]
+            .reshape(randomizations, n, per, measured)
+            .transpose(1, 0, 2, 3)
+            .reshape(n, randomizations * per, measured),
+            dtype=np.uint8,
+        )
+    circuit_binds = None
+    shots = per * n  # no parameters: the sets' shots in one run, then split
+    if binds is not None:
+        circuit_binds = [{p: v[b0:b1] for p, v in binds.items()}] * len(prepared)
+        shots = per
+    true = emulator.run(prepared, circuit_binds, shots, seed, where=where)
+    return np.asarray(
+        np.stack([block[..., -measured:].reshape(n, per, -1) for block in true], axis=1).reshape(
+            n, randomizations * per, measured
+        ),
+        dtype=np.uint8,
+    )
+
+
+def _twirl_template(
+    emulator: DeviceEmulator,
+    twirled: TwirledCircuits,
+    keep: Sequence[int],
+    decoupling: Any,
+    gate_channel: Any,
+    per: int,
+    method: str,
+    pec: bool,
+) -> tuple[TwirlTemplate | None, Prepared | None]:
+    """The randomizations as one prepared parameterized circuit, when they can run so: more
+    than one, no PEC (whose draws differ per randomization), not on the stabilizer method
+    (Stim runs bound Clifford circuits; they are cheap one by one), and schedulable (or
+    noiseless). Otherwise ``(None, None)``: each randomization is prepared on its own."""
+    if pec or len(twirled) < 2:
+        return None, None
+    chosen = simulation_method(
+        len(keep),
+        per,
+        noisy=emulator.noise is not None,
+        clifford=is_clifford(twirled[0]),
+        requested=method,
+        budget=emulator.memory_budget,
+    )
+    if chosen == "stabilizer":
+        return None, None
+    template = twirled.template()
+    prepared = emulator.prepare(
+        template.circuit,
+        keep,
+        decoupling=decoupling,
+        gate_channel=gate_channel,
+        shots=per,
+        method=chosen,
+    )
+    if emulator.noise is not None and not prepared.scheduled:
+        return None, None
+    return template, prepared
 
 
 def _pec_gain(

@@ -35,15 +35,16 @@ from typing import overload
 
 import numpy as np
 import numpy.typing as npt
-from qiskit.circuit import ClassicalRegister, Clbit, Instruction, QuantumCircuit, Qubit
+from qiskit.circuit import ClassicalRegister, Clbit, Instruction, Parameter, QuantumCircuit, Qubit
 from qiskit.circuit.classical import expr
-from qiskit.circuit.library import Barrier, CXGate, CZGate, ECRGate, PauliGate
+from qiskit.circuit.library import Barrier, CXGate, CZGate, ECRGate, PauliGate, RXGate, RZGate
 from qiskit.converters import circuit_to_dag
 from qiskit.quantum_info import Pauli
 
 __all__ = [
     "TWIRLED_GATES",
     "TWIRL_LABEL",
+    "TwirlTemplate",
     "TwirledCircuits",
     "frame_gate",
     "layer_structure",
@@ -167,6 +168,50 @@ class TwirledCircuits(Sequence[QuantumCircuit]):
             raise IndexError(index)
         return self._build(index % len(self))
 
+    def template(self) -> TwirlTemplate:
+        """All randomizations as one parameterized circuit: every frame slot (each framed
+        qubit before and after each twirled layer, each twirled measurement) is ``rz(lam)``
+        then ``rx(theta)`` labelled :data:`TWIRL_LABEL` (no error, no time), ``X^a Z^b`` up to
+        a global phase with ``theta = pi a`` and ``lam = pi b``. Binding
+        :meth:`TwirlTemplate.values` of randomization ``r`` gives the circuit ``self[r]``
+        (up to a global phase), so a simulator prepares it once and runs every randomization
+        as a parameter set."""
+        qubits = self._circuit.qubits
+        circuit = self._circuit.copy_empty_like()
+        slots: list[tuple[str, int, int]] = []  # (kind, layer or column, position)
+
+        def frame(qubit: Qubit, kind: str, index: int, position: int) -> None:
+            slot = len(slots)
+            slots.append((kind, index, position))
+            circuit.append(_frame_rotation("rz", Parameter(f"_tw_l{slot}")), [qubit], copy=False)
+            circuit.append(_frame_rotation("rx", Parameter(f"_tw_t{slot}")), [qubit], copy=False)
+
+        for k, layer in enumerate(self._layers):
+            framed_bits = [qubits[q] for q in layer.framed]
+            if layer.framed:
+                for j, q in enumerate(framed_bits):
+                    frame(q, "before", k, j)
+                circuit.append(Barrier(len(framed_bits)), framed_bits)
+            for j, (operation, qargs, cargs) in enumerate(layer.operations):
+                frame_column = self._final_index.get((k, j))
+                if frame_column is not None:
+                    frame(qargs[0], "measure", frame_column, 0)
+                circuit.append(operation, qargs, cargs, copy=False)
+            if layer.framed:
+                circuit.append(Barrier(len(framed_bits)), framed_bits)
+                for j, q in enumerate(framed_bits):
+                    frame(q, "after", k, j)
+        return TwirlTemplate(circuit, slots, self)
+
+    def pauli_codes(self, kind: str, index: int, r: int) -> npt.NDArray[np.int64]:
+        """The Pauli codes (``"IXYZ"`` indices) of randomization ``r``'s frames of ``kind``
+        (``"before"``/``"after"`` layer ``index``; ``"measure"``: X or I per column)."""
+        if kind == "before":
+            return np.asarray(self._frames[index][r], dtype=np.int64)
+        if kind == "after":
+            return _after_frame(self._layers[index], self._frames[index][r])
+        return np.asarray(self._measure_frames[r], dtype=np.int64)  # 0 or 1 = X
+
     def _build(self, r: int) -> QuantumCircuit:
         if not self._layers:
             return self._circuit
@@ -187,6 +232,62 @@ class TwirledCircuits(Sequence[QuantumCircuit]):
                 twirled.append(Barrier(len(framed_bits)), framed_bits)
                 _frame(twirled, framed_bits, _after_frame(layer, self._frames[k][r]))
         return twirled
+
+
+class TwirlTemplate:
+    """A :class:`TwirledCircuits`' randomizations as one parameterized circuit
+    (:meth:`TwirledCircuits.template`)."""
+
+    def __init__(
+        self, circuit: QuantumCircuit, slots: list[tuple[str, int, int]], owner: TwirledCircuits
+    ) -> None:
+        self.circuit = circuit
+        """The circuit, with a ``rz``/``rx`` pair per frame slot."""
+        self._slots = slots
+        self._owner = owner
+        self.parameters = [
+            p for slot in range(len(slots)) for p in self._slot_parameters(circuit, slot)
+        ]
+        """The frame parameters, in the column order of :meth:`values`."""
+
+    @staticmethod
+    def _slot_parameters(circuit: QuantumCircuit, slot: int) -> tuple[Parameter, Parameter]:
+        names = {p.name: p for p in circuit.parameters}
+        return names[f"_tw_l{slot}"], names[f"_tw_t{slot}"]
+
+    def values(self, start: int, stop: int) -> npt.NDArray[np.float64]:
+        """``(stop - start, len(parameters))``: the frame angles of randomizations
+        ``start..stop-1``."""
+        rows = range(start, stop)
+        out = np.zeros((len(rows), len(self.parameters)))
+        if not self._slots:
+            return out
+        # Pauli codes per randomization and slot, gathered per (kind, index) once per row
+        codes = np.zeros((len(rows), len(self._slots)), dtype=np.int64)
+        groups: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        for slot, (kind, index, position) in enumerate(self._slots):
+            groups.setdefault((kind, index), []).append((slot, position))
+        for (kind, index), members in groups.items():
+            slot_ids = [slot for slot, _ in members]
+            positions = [position if kind != "measure" else 0 for _, position in members]
+            for i, r in enumerate(rows):
+                paulis = self._owner.pauli_codes(kind, index, r)
+                if kind == "measure":
+                    codes[i, slot_ids] = paulis[index]  # 1: an X
+                else:
+                    codes[i, slot_ids] = paulis[positions]
+        x_part = np.isin(codes, (1, 2))
+        z_part = np.isin(codes, (2, 3))
+        out[:, 0::2] = np.pi * z_part  # rz angle
+        out[:, 1::2] = np.pi * x_part  # rx angle
+        return out
+
+
+def _frame_rotation(name: str, angle: Parameter) -> Instruction:
+    """A frame's ``rz``/``rx`` with a parameter angle, labelled :data:`TWIRL_LABEL`."""
+    gate = RZGate(angle) if name == "rz" else RXGate(angle)
+    gate.label = TWIRL_LABEL
+    return gate
 
 
 def _final_measurements(layers: Sequence[_Layer], circuit: QuantumCircuit) -> list[tuple[int, int]]:
