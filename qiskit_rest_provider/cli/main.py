@@ -100,7 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the local Qiskit Runtime service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    serve.add_argument("--db", default="qiskit-rest.db", help="SQLite file (':memory:' for none)")
+    serve.add_argument(
+        "--db",
+        default="qiskit-rest.db",
+        help="SQLite file (':memory:' for none), or postgresql://user@host:port/dbname: a "
+        "PostgreSQL database that several serve processes share as one job queue",
+    )
     serve.add_argument("--backends-dir", help="serve device snapshot files from this folder")
     serve.add_argument(
         "--api-key",
@@ -214,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=os.cpu_count() or 1,
         help="simulation worker processes (default: one per core)",
+    )
+    serve.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="run the simulations on this Dask cluster (e.g. tcp://host:8786) instead of on "
+        "--workers local processes (needs the 'distributed' package)",
     )
     serve.add_argument(
         "--allow-remote", action="store_true", help="allow a non-loopback --host (needs --api-key)"
@@ -333,6 +344,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         "emulate_static_zz": args.static_zz,
         "emulate_idle_noise": args.idle_noise,
         "max_job_memory_bytes": args.max_job_memory << 20 if args.max_job_memory else None,
+        "dask_scheduler": args.dask_scheduler,
     }
 
 

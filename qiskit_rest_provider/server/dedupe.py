@@ -24,7 +24,7 @@ from ..wire.constants import (
 from ..wire.times import to_utc_iso, utcnow_iso
 from .errors import ServiceError, best_effort
 from .ids import ID_ALPHABET, ID_LENGTH, new_id
-from .store import Store
+from .store import DuplicateJobError, Store
 
 __all__ = ["CreateJob", "SubmissionGate", "new_job_id", "submission_job_ids", "submission_key"]
 
@@ -89,13 +89,37 @@ def submission_job_ids(instance: str, key: str) -> list[str]:
 
 def new_job_id(store: Store, instance: str, body: Any) -> str:
     """The id of a job being created: the first free id derived from its submission tag when it
-    carries one, random otherwise (or when all derived ids are taken)."""
+    carries one, random otherwise (or when all derived ids are taken).
+
+    Raises:
+        DuplicateJobError: a derived id holds a job that this tag created within the window:
+            another service process sharing the store created it since this request looked.
+    """
     key = submission_key(body)
     if key is not None:
+        oldest = _window_start()
         for job_id in submission_job_ids(instance, key):
-            if store.job(job_id) is None:
+            row = store.job(job_id)
+            if row is None:
                 return job_id
+            if _counts(row, instance, key, oldest):
+                raise DuplicateJobError(job_id)
     return new_id()
+
+
+def _window_start() -> str:
+    """The creation time from which a job with a submission tag counts as submitted."""
+    since = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(
+        seconds=SUBMISSION_DEDUPE_WINDOW_SECONDS
+    )
+    return to_utc_iso(since)
+
+
+def _counts(row: Mapping[str, Any], instance: str, key: str, oldest: str) -> bool:
+    """Whether job ``row`` is the one submission tag ``key`` created on ``instance``."""
+    return bool(
+        row["instance"] == instance and row["created"] >= oldest and key in json.loads(row["tags"])
+    )
 
 
 class _Submission:
@@ -175,7 +199,15 @@ class SubmissionGate:
                     f"{utcnow_iso()} repeated submission answered with this job",
                 )
                 return response
-            return create(instance, body, caller)
+            try:
+                return create(instance, body, caller)
+            except DuplicateJobError:
+                # another service process sharing the store created this submission's job
+                # between the lookup and the insert: answer it, as a repeat
+                existing = self._submitted_job(instance, key)
+                if existing is None:
+                    raise _submission_in_progress(key) from None
+                return _repeated_submission(existing, body, key)
         finally:
             with self._lock:
                 del self._pending[slot]
@@ -183,14 +215,11 @@ class SubmissionGate:
 
     def _submitted_job(self, instance: str, key: str) -> dict[str, Any] | None:
         """The job of ``instance`` created with submission tag ``key`` within the window."""
-        since = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(
-            seconds=SUBMISSION_DEDUPE_WINDOW_SECONDS
-        )
-        oldest = to_utc_iso(since)
+        oldest = _window_start()
         # Every slot is checked (a few lookups by primary key): a deleted job frees an early slot.
         for job_id in submission_job_ids(instance, key):
             row = self.store.job(job_id, instance)
-            if row is not None and row["created"] >= oldest and key in json.loads(row["tags"]):
+            if row is not None and _counts(row, instance, key, oldest):
                 return row
         return None
 

@@ -33,7 +33,9 @@ class LocalRuntimeServer:
         host: Bind address; loopback by default. A non-loopback address needs
             ``allow_remote=True`` and an explicit ``api_key``.
         port: Port (0 picks a free ephemeral port).
-        db: SQLite database path (``":memory:"`` by default: nothing persists).
+        db: SQLite database path (``":memory:"`` by default: nothing persists), or a
+            PostgreSQL URL (``postgresql://user@host:port/dbname``) that several service
+            processes share as one queue.
         backends_dir: Serve devices from snapshot files instead of the synthetic catalog.
         api_key: The API key clients use (random if omitted). It replaces the keys stored in
             ``db`` for ``instance`` by an earlier run: the old key stops working.
@@ -65,6 +67,8 @@ class LocalRuntimeServer:
         emulate_idle_noise: Apply relaxation and ZZ to idle windows and delays (default True).
         max_job_memory_bytes: Bytes one job's simulation may hold; wider jobs are refused at
             submission (default: half the machine's memory shared by the workers).
+        dask_scheduler: Run every job's simulation on the Dask cluster of this scheduler
+            address (``tcp://host:8786``) instead of on ``workers`` local processes.
         faults: Deprecated: use :class:`~qiskit_rest_provider.testing.FaultyRuntimeServer`,
             which this argument still builds (with a ``DeprecationWarning``) for one release.
     """
@@ -112,6 +116,7 @@ class LocalRuntimeServer:
         emulate_static_zz: bool = True,
         emulate_idle_noise: bool = True,
         max_job_memory_bytes: int | None = None,
+        dask_scheduler: str | None = None,
     ) -> None:
         if not _is_loopback(host) and not (allow_remote and api_key):
             raise ValueError(
@@ -140,6 +145,7 @@ class LocalRuntimeServer:
             emulate_static_zz=emulate_static_zz,
             emulate_idle_noise=emulate_idle_noise,
             max_job_memory_bytes=max_job_memory_bytes,
+            dask_scheduler=dask_scheduler,
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None

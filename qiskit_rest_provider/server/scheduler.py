@@ -32,6 +32,7 @@ from ..wire.constants import (
     REASON_MAX_EXECUTION_TIME,
 )
 from ..wire.times import parse_iso, utcnow_iso
+from .dask_pool import DaskPool
 from .devices import Device
 from .errors import StorageUnavailableError, best_effort
 from .simulation import EmulatorSettings, execute_job
@@ -129,12 +130,19 @@ class Scheduler:
     failing sweep is logged and retried at the next interval; it never stops dispatching.
 
     Jobs a previous process left Running are marked failed at construction (or, if the
-    storage fails then, by the dispatcher before it starts any job).
+    storage fails then, by the dispatcher before it starts any job). With a store that several
+    processes share (``store.shared``: PostgreSQL), only those of processes that are gone are,
+    and the dispatcher repeats that every ``store.recovery_interval`` seconds, so the jobs of a
+    process that died do not stay Running. A job starts only through ``store.claim_job``, which
+    one process wins: no job runs twice.
 
     ``queue_delay``: a job is not started before it has been queued that many seconds (the
     other instances' jobs that are due start meanwhile). ``min_job_seconds``: a job's final
     state is held until it has been Running that long; its worker takes the next job
     meanwhile, and a cancel in that time wins (the held result is dropped).
+
+    ``dask_scheduler``: run the simulations on that Dask cluster (:class:`~.dask_pool.DaskPool`,
+    as many at once as it has worker threads) instead of on ``workers`` local processes.
 
     A private job's inputs are never stored: :meth:`keep_private_inputs` holds them in memory
     until the job starts (or is cancelled). A private job still queued when the service
@@ -155,8 +163,11 @@ class Scheduler:
         queue_delay: float = 0.0,
         min_job_seconds: float = 0.0,
         emulation: EmulatorSettings | None = None,
+        dask_scheduler: str | None = None,
     ) -> None:
         self.store = store
+        #: The Dask scheduler whose cluster runs the simulations (None: local workers).
+        self.dask_scheduler = dask_scheduler
         #: What the device emulation includes (static ZZ, idle noise).
         self.emulation = emulation or EmulatorSettings()
         #: Seconds a job stays queued at least (0: it starts as soon as a worker is free).
@@ -191,9 +202,10 @@ class Scheduler:
         self._dispatches = itertools.count()
         self._storage_failing = False
         self._workers = max(0, int(workers))
-        self._pool: WorkerPool | cf.ThreadPoolExecutor | None = None
+        self._pool: WorkerPool | DaskPool | cf.ThreadPoolExecutor | None = None
         self._dispatcher: threading.Thread | None = None
         self._recovery_pending = True
+        self._last_recovery = -math.inf
         try:
             self._recover()
         except StorageUnavailableError:  # the dispatcher retries before it starts any job
@@ -203,7 +215,9 @@ class Scheduler:
 
     def start(self) -> None:
         """Start the worker pool and the dispatcher thread."""
-        if self._workers:
+        if self.dask_scheduler:
+            self._pool = DaskPool(self.dask_scheduler, preload=(execute_job.__module__,))
+        elif self._workers:
             # Workers import the simulator before their first job, so that a job's execution
             # time (see _reap) never includes the start of a worker process.
             self._pool = WorkerPool(self._workers, preload=(execute_job.__module__,))
@@ -221,7 +235,7 @@ class Scheduler:
         if self._dispatcher is not None:
             self._dispatcher.join(timeout=10)
         if self._pool is not None:
-            if isinstance(self._pool, WorkerPool):
+            if isinstance(self._pool, (WorkerPool, DaskPool)):
                 self._pool.shutdown()
             else:
                 self._pool.shutdown(wait=False, cancel_futures=True)
@@ -279,7 +293,11 @@ class Scheduler:
             self._private_inputs.pop(job_id, None)
             self._held.pop(job_id, None)
             future = self._running.get(job_id)
-            if future is not None and not future.cancel() and isinstance(self._pool, WorkerPool):
+            if (
+                future is not None
+                and not future.cancel()
+                and isinstance(self._pool, (WorkerPool, DaskPool))
+            ):
                 # Running: stop the simulation so the worker is free for the next job.
                 self._pool.kill_running(future)
             best_effort(self.store.append_log, job_id, f"{utcnow_iso()} {reason}")
@@ -318,7 +336,10 @@ class Scheduler:
     def _dispatch_step(self) -> bool:
         """One round: recover, write pending final states, collect finished jobs, then start
         jobs while workers are free. True if a job was started."""
-        if self._recovery_pending:
+        if (
+            self._recovery_pending
+            or time.monotonic() - self._last_recovery >= self.store.recovery_interval
+        ):
             self._recover()
         self._run_sweep()
         self._write_unwritten()
@@ -332,7 +353,8 @@ class Scheduler:
             # the results held in memory stay bounded by the number of workers.
             return False
         started = False
-        capacity = max(1, self._workers) - len(self._running)
+        slots = self._pool.slots if isinstance(self._pool, DaskPool) else max(1, self._workers)
+        capacity = slots - len(self._running)
         while capacity > 0 and not self._stopping.is_set():
             row = self._next_job()
             if row is None:
@@ -377,6 +399,7 @@ class Scheduler:
 
     def _recover(self) -> None:
         """Fail the jobs a previous process left Running."""
+        self._last_recovery = time.monotonic()
         recovered = self.store.recover_running(
             "The service stopped while this job was running; submit it again."
         )
@@ -436,9 +459,8 @@ class Scheduler:
                     )
                 return
         # A storage failure here leaves the job Queued: the dispatcher backs off and retries.
-        if not self.store.update_job(
-            job_id, only_if_status=(JOB_QUEUED,), status=JOB_RUNNING, running=utcnow_iso()
-        ):
+        # The claim: of several processes sharing the store, one wins; the others move on.
+        if not self.store.claim_job(job_id, utcnow_iso()):
             return
         self._last_served[row["instance"]] = next(self._dispatches)
         best_effort(self.store.append_log, job_id, f"{utcnow_iso()} job started")
@@ -506,7 +528,7 @@ class Scheduler:
                     self._running.pop(job_id, None)
                     self._run_info.pop(job_id, None)
                     # Free the worker first; the state is written (or kept until it can be).
-                    if not future.cancel() and isinstance(self._pool, WorkerPool):
+                    if not future.cancel() and isinstance(self._pool, (WorkerPool, DaskPool)):
                         self._pool.kill_running(future)
                     self._finish(
                         job_id,

@@ -37,7 +37,7 @@ from .intake import TERMINAL, JobIntake
 from .scheduler import Scheduler, check_delay
 from .sessions import Sessions
 from .simulation import EmulatorSettings
-from .store import Store
+from .store import Store, is_postgres_url
 
 __all__ = [
     "MAX_API_KEY_LENGTH",
@@ -54,11 +54,24 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+def _open_store(db: str | Path) -> Store:
+    """The store of ``db``: a PostgreSQL URL's (psycopg is imported for it only) or a SQLite
+    file's."""
+    if is_postgres_url(db):
+        from .store_postgres import PostgresStore
+
+        return PostgresStore(str(db), error=StorageUnavailableError)
+    return Store(db, error=StorageUnavailableError)
+
+
 class LocalService:
     """Everything the HTTP layer needs, independent of the web framework.
 
     Args:
-        db: SQLite path (``":memory:"`` for a throwaway service).
+        db: SQLite path (``":memory:"`` for a throwaway service), or the URL of a PostgreSQL
+            database (``postgresql://user@host:port/dbname``, needs psycopg) that several
+            service processes share: one queue, each job run by one of them
+            (:mod:`.store_postgres`; docs/local_service.md, "Scaling out: PostgreSQL").
         devices: Devices to serve (the synthetic catalog by default).
         backends_dir: A directory of backend snapshots to serve instead of the synthetic
             catalog (when ``devices`` is not given).
@@ -104,6 +117,9 @@ class LocalService:
             need more (from the qubits it uses and the simulation method) is refused at
             submission with a 400 naming the width, the method and the budget. Default: half
             the machine's memory shared by the ``workers``.
+        dask_scheduler: The address of a Dask scheduler (``tcp://host:8786``): every job's
+            simulation runs on its cluster instead of on ``workers`` local processes (needs
+            the ``distributed`` package; docs/local_service.md, "Scaling out: Dask").
 
     Scheduling: every worker takes the next job round robin across the instances that have
     queued jobs (the instance served least recently goes first; within an instance, jobs run in
@@ -141,6 +157,7 @@ class LocalService:
         emulate_static_zz: bool = True,
         emulate_idle_noise: bool = True,
         max_job_memory_bytes: int | None = None,
+        dask_scheduler: str | None = None,
     ) -> None:
         if max_execution_seconds <= 0:
             raise ValueError("max_execution_seconds must be positive")
@@ -152,7 +169,7 @@ class LocalService:
         if max_job_memory_bytes is not None and max_job_memory_bytes <= 0:
             raise ValueError("max_job_memory_bytes must be positive")
         job_memory = max_job_memory_bytes or default_job_memory(workers)
-        self.store = Store(db, error=StorageUnavailableError)
+        self.store = _open_store(db)
         if devices is None:
             devices = load_snapshot_dir(backends_dir) if backends_dir else default_catalog()
         self.api_key = api_key or f"local-{secrets.token_urlsafe(24)}"
@@ -215,6 +232,7 @@ class LocalService:
                 idle_noise=emulate_idle_noise,
                 max_job_memory_bytes=job_memory,
             ),
+            dask_scheduler=dask_scheduler,
         )
 
     def _cancel(self, job_id: str, reason: str) -> None:

@@ -1,5 +1,11 @@
 """SQLite persistence (WAL) for the local service: jobs, sessions and API keys.
 
+:class:`Store` is the store's one interface. Its SQL is written once, with ``?`` placeholders;
+a dialect (:class:`~.store_postgres.PostgresStore`, for ``postgresql://`` databases shared by
+several service processes) overrides how statements run and the few clauses that differ
+(class attributes and hooks named ``_...``), plus job claiming and recovery, which need to
+know which process runs a job once several share one queue.
+
 Storage failures that are not the caller's fault (a full disk, an I/O error, a locked or
 read-only database) are raised as :class:`StorageError` (or the exception type the owner of the
 store chooses), carrying the HTTP status to answer: 507 when the disk or the database's size
@@ -10,12 +16,13 @@ propagates unchanged.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..wire.constants import (
     JOB_FAILED,
@@ -29,7 +36,16 @@ from ..wire.constants import (
 )
 from ..wire.times import utcnow_iso
 
-__all__ = ["StorageError", "Store", "usage_period_key", "utcnow_iso"]
+__all__ = [
+    "DuplicateJobError",
+    "StorageError",
+    "Store",
+    "StoreCursor",
+    "StoreExecutor",
+    "is_postgres_url",
+    "usage_period_key",
+    "utcnow_iso",
+]
 
 #: SQL placeholders for the pending job states (bound to ``JOB_PENDING_STATES``).
 _PENDING = f"({', '.join('?' * len(JOB_PENDING_STATES))})"
@@ -150,9 +166,45 @@ JOB_COLUMNS = [
 ]
 
 
+def is_postgres_url(db: str | Path) -> bool:
+    """Whether ``db`` names a PostgreSQL database (``postgresql://...``) rather than a SQLite
+    file."""
+    return isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))
+
+
+class StoreCursor(Protocol):
+    """What the store reads from an executed statement (sqlite3's and psycopg's cursors)."""
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the statement changed."""
+        ...
+
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+        ...
+
+    def fetchall(self) -> list[Any]:
+        """The remaining rows."""
+        ...
+
+
+class StoreExecutor(Protocol):
+    """Runs one statement (with ``?`` placeholders) inside :meth:`Store._transaction`."""
+
+    def execute(self, sql: str, args: Sequence[Any] = (), /) -> StoreCursor:
+        """Run ``sql`` with ``args`` bound to its placeholders."""
+        ...
+
+
 def usage_period_key(timestamp: str) -> str:
     """The usage period (calendar month, UTC) a stored ISO time falls in: ``YYYY-MM``."""
     return timestamp[:7]
+
+
+class DuplicateJobError(Exception):
+    """A job with the id being inserted exists already: another service process sharing the
+    store created it first (job ids derived from a submission tag are the same everywhere)."""
 
 
 class StorageError(Exception):
@@ -209,6 +261,26 @@ class Store:
             that a failed request becomes an error body).
     """
 
+    #: Whether several service processes may use this store's database at once (then a job's
+    #: claim records the process that runs it, and recovery spares the live processes' jobs).
+    shared = False
+    #: Seconds between two recoveries of interrupted jobs while the service runs; a SQLite
+    #: store has one process, so only its start recovers (infinite).
+    recovery_interval = math.inf
+
+    # Dialect: the columns insert_job writes, and the clauses that differ between databases.
+    _job_columns: tuple[str, ...] = tuple(JOB_COLUMNS)
+    _KEY_UPSERT = "INSERT OR REPLACE INTO api_keys(key_hash, instances, user_id) VALUES (?,?,?)"
+    _KEY_ORDER = "rowid"
+    _TAG_MATCH = "EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value=?)"
+    #: Null-safe equality (``IS`` in SQLite).
+    _IS = "IS"
+    #: Appended to a SELECT inside a transaction that then writes the rows it read (SQLite's
+    #: BEGIN IMMEDIATE already holds the database's write lock).
+    _LOCK_ROWS = ""
+    #: Run first in a transaction that rewrites the API keys (none needed under SQLite's lock).
+    _LOCK_KEYS = ""
+
     def __init__(
         self,
         path: str | Path = ":memory:",
@@ -241,14 +313,34 @@ class Store:
             effective = self._conn.execute(f"PRAGMA max_page_count={int(pages)}").fetchone()[0]
             return int(effective) * page_size
 
+    # Dialect hooks ----------------------------------------------------------------------------
+
+    def _time(self, expr: str) -> str:
+        """SQL comparing the ISO time text ``expr`` in time order (days, in SQLite)."""
+        return f"julianday({expr})"
+
+    def _time_plus(self, expr: str, seconds: str) -> str:
+        """SQL for the ISO time text ``expr`` plus the integer column ``seconds``, comparable
+        with :meth:`_time`."""
+        return f"julianday({expr}) + {seconds} / 86400.0"
+
+    def _claimable(self) -> tuple[str, list[Any]]:
+        """A condition (``AND ...``) and its arguments on the queued jobs this process may
+        start; every one, with one process."""
+        return "", []
+
+    def _storage_failure(self, exc: BaseException) -> tuple[int, str, str] | None:
+        """``(status, code, message)`` if ``exc`` is a failure of the storage, else None."""
+        return storage_failure(exc)
+
     @contextmanager
     def _guard(self) -> Iterator[None]:
         """Hold the lock; turn storage failures into ``self._error``."""
         with self._lock:
             try:
                 yield
-            except sqlite3.Error as exc:
-                failure = storage_failure(exc)
+            except Exception as exc:
+                failure = self._storage_failure(exc)
                 if failure is None:
                     raise
                 raise self._error(*failure) from exc
@@ -258,27 +350,32 @@ class Store:
     # threads' statements (on Python 3.13, fetched rows went missing under load: 404s for
     # jobs that existed).
 
+    def _execute(self, sql: str, args: Sequence[Any] = ()) -> StoreCursor:
+        """Run one statement on the connection (the caller holds :meth:`_guard`)."""
+        return self._conn.execute(sql, args)
+
     def _exec(self, sql: str, args: Sequence[Any] = ()) -> int:
         """Run a statement; the number of rows it changed."""
         with self._guard():
-            return self._conn.execute(sql, args).rowcount
+            return self._execute(sql, args).rowcount
 
-    def _one(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
+    def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """The first row of a query (a mapping by column name), or None."""
         with self._guard():
-            row: sqlite3.Row | None = self._conn.execute(sql, args).fetchone()
-            return row
+            return self._execute(sql, args).fetchone()
 
-    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """Every row of a query (mappings by column name)."""
         with self._guard():
-            return self._conn.execute(sql, args).fetchall()
+            return self._execute(sql, args).fetchall()
 
     def _scalar(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """The single value of an aggregate query (which always yields one row)."""
         with self._guard():
-            return self._conn.execute(sql, args).fetchone()[0]
+            return self._execute(sql, args).fetchone()[0]
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[StoreExecutor]:
         """Several statements that take effect together or not at all."""
         with self._guard():
             self._conn.execute("BEGIN IMMEDIATE")
@@ -298,10 +395,7 @@ class Store:
 
     def add_api_key(self, key_hash: str, instances: Iterable[str], user_id: str) -> None:
         """Store a key record for ``instances`` (replacing the record's instances if known)."""
-        self._exec(
-            "INSERT OR REPLACE INTO api_keys(key_hash, instances, user_id) VALUES (?,?,?)",
-            (key_hash, json.dumps(sorted(instances)), user_id),
-        )
+        self._exec(self._KEY_UPSERT, (key_hash, json.dumps(sorted(instances)), user_id))
 
     def replace_api_keys(self, key_hash: str, instances: Iterable[str], user_id: str) -> int:
         """Store ``key_hash`` for ``instances`` and revoke every other key's access to them
@@ -309,6 +403,8 @@ class Store:
         wanted = sorted(set(instances))
         changed = 0
         with self._transaction() as conn:
+            if self._LOCK_KEYS:
+                conn.execute(self._LOCK_KEYS)
             for row in conn.execute("SELECT key_hash, instances FROM api_keys").fetchall():
                 current = json.loads(row["instances"])
                 kept = [i for i in current if i not in wanted]
@@ -322,10 +418,7 @@ class Store:
                     )
                 else:
                     conn.execute("DELETE FROM api_keys WHERE key_hash=?", (row["key_hash"],))
-            conn.execute(
-                "INSERT OR REPLACE INTO api_keys(key_hash, instances, user_id) VALUES (?,?,?)",
-                (key_hash, json.dumps(wanted), user_id),
-            )
+            conn.execute(self._KEY_UPSERT, (key_hash, json.dumps(wanted), user_id))
         return changed
 
     def revoke_api_keys(self, keep: Iterable[str] = ()) -> int:
@@ -346,7 +439,7 @@ class Store:
 
     def api_keys(self) -> list[tuple[str, list[str], str]]:
         """Every stored key as ``(record, instances, user_id)``, oldest first."""
-        rows = self._all("SELECT rowid, * FROM api_keys ORDER BY rowid")
+        rows = self._all(f"SELECT * FROM api_keys ORDER BY {self._KEY_ORDER}")
         return [(r["key_hash"], json.loads(r["instances"]), r["user_id"]) for r in rows]
 
     def api_key(self, key_hash: str) -> tuple[list[str], str] | None:
@@ -358,11 +451,20 @@ class Store:
 
     def insert_job(self, **fields: Any) -> None:
         """Insert a job row from its columns (those of :data:`JOB_COLUMNS` given)."""
-        cols = [c for c in JOB_COLUMNS if c in fields]
-        self._exec(
-            f"INSERT INTO jobs({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-            [fields[c] for c in cols],
-        )
+        cols = [c for c in self._job_columns if c in fields]
+        try:
+            self._exec(
+                f"INSERT INTO jobs({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                [fields[c] for c in cols],
+            )
+        except Exception as exc:
+            if self._is_duplicate(exc):
+                raise DuplicateJobError(str(fields.get("id"))) from None
+            raise
+
+    def _is_duplicate(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the database's refusal of a second row with the same key."""
+        return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
 
     def job(self, job_id: str, instance: str | None = None) -> dict[str, Any] | None:
         """The row of job ``job_id`` (of ``instance``, if given), or None."""
@@ -383,6 +485,24 @@ class Store:
             args.extend(only_if_status)
         return self._exec(sql, args) > 0
 
+    def claim_job(self, job_id: str, running: str) -> bool:
+        """Move job ``job_id`` from Queued to Running (at ``running``, ISO text) for this
+        process to run it: True if this call did, False if the job was no longer queued (a
+        cancel, or another process sharing the database, came first). The one way a job starts,
+        so no job runs twice."""
+        return self.update_job(
+            job_id,
+            only_if_status=(JOB_QUEUED,),
+            status=JOB_RUNNING,
+            running=running,
+            **self._claim_fields(),
+        )
+
+    def _claim_fields(self) -> dict[str, Any]:
+        """Columns a claim writes besides the state (who runs the job, with several
+        processes)."""
+        return {}
+
     def append_log(self, job_id: str, line: str) -> None:
         """Append a line to a job's log."""
         self._exec("UPDATE jobs SET logs = logs || ? WHERE id=?", (line + "\n", job_id))
@@ -393,7 +513,8 @@ class Store:
         time back, as on IBM's service."""
         with self._transaction() as conn:
             row = conn.execute(
-                "SELECT instance, finished, exec_ns FROM jobs WHERE id=?", (job_id,)
+                f"SELECT instance, finished, exec_ns FROM jobs WHERE id=?{self._LOCK_ROWS}",
+                (job_id,),
             ).fetchone()
             if row is None:
                 return
@@ -401,7 +522,7 @@ class Store:
                 conn.execute(
                     "INSERT INTO deleted_usage(instance, period, exec_ns) VALUES (?,?,?) "
                     "ON CONFLICT(instance, period) "
-                    "DO UPDATE SET exec_ns = exec_ns + excluded.exec_ns",
+                    "DO UPDATE SET exec_ns = deleted_usage.exec_ns + excluded.exec_ns",
                     (row["instance"], usage_period_key(row["finished"]), int(row["exec_ns"])),
                 )
             conn.execute("DELETE FROM jobs WHERE id=?", (job_id,))
@@ -411,7 +532,9 @@ class Store:
         is read once): the result, or None if there is none (any more). Atomic: of two
         concurrent readers, one gets it."""
         with self._transaction() as conn:
-            row = conn.execute("SELECT result FROM jobs WHERE id=?", (job_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT result FROM jobs WHERE id=?{self._LOCK_ROWS}", (job_id,)
+            ).fetchone()
             if row is None or row["result"] is None:
                 return None
             conn.execute("UPDATE jobs SET result=NULL WHERE id=?", (job_id,))
@@ -420,22 +543,24 @@ class Store:
     def next_queued(self, exclude: Iterable[str] = ()) -> dict[str, Any] | None:
         """The oldest queued job of all instances (not in ``exclude``)."""
         excluded = list(exclude)
-        sql = "SELECT * FROM jobs WHERE status=?"
+        claimable, claim_args = self._claimable()
+        sql = f"SELECT * FROM jobs WHERE status=?{claimable}"
         if excluded:
             sql += f" AND id NOT IN ({', '.join('?' * len(excluded))})"
-        row = self._one(sql + " ORDER BY seq LIMIT 1", [JOB_QUEUED, *excluded])
+        row = self._one(sql + " ORDER BY seq LIMIT 1", [JOB_QUEUED, *claim_args, *excluded])
         return dict(row) if row else None
 
     def queue_heads(self, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
         """The oldest queued job (not in ``exclude``) of each instance that has one, oldest
         first: the candidates a fair dispatcher chooses from."""
         excluded = list(exclude)
-        inner = "SELECT MIN(seq) FROM jobs WHERE status=?"
+        claimable, claim_args = self._claimable()
+        inner = f"SELECT MIN(seq) FROM jobs WHERE status=?{claimable}"
         if excluded:
             inner += f" AND id NOT IN ({', '.join('?' * len(excluded))})"
         rows = self._all(
             f"SELECT * FROM jobs WHERE seq IN ({inner} GROUP BY instance) ORDER BY seq",
-            [JOB_QUEUED, *excluded],
+            [JOB_QUEUED, *claim_args, *excluded],
         )
         return [dict(r) for r in rows]
 
@@ -510,7 +635,7 @@ class Store:
                 where.append(f"created {op} ?")
                 args.append(bound)
         for tag in tags:
-            where.append("EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value=?)")
+            where.append(self._TAG_MATCH)
             args.append(tag)
         clause = " AND ".join(where)
         total = int(self._scalar(f"SELECT COUNT(*) FROM jobs WHERE {clause}", args))
@@ -523,7 +648,8 @@ class Store:
         return [dict(r) for r in rows], total
 
     def recover_running(self, reason: str) -> list[str]:
-        """Fail jobs left Running by a previous process (see the service docs)."""
+        """Fail jobs left Running by a previous process (see the service docs); their ids.
+        With SQLite one process uses the database, so that is every Running job."""
         rows = self._all("SELECT id FROM jobs WHERE status=?", (JOB_RUNNING,))
         ids = [r["id"] for r in rows]
         for job_id in ids:
@@ -594,7 +720,7 @@ class Store:
         compare-and-set: a change made meanwhile by another thread wins). True if written."""
         sets = ", ".join(f"{k}=?" for k in fields)
         # IS, not =: it compares NULLs (last_job_completed before any job) as equal.
-        checks = "".join(f" AND {k} IS ?" for k in expected)
+        checks = "".join(f" AND {k} {self._IS} ?" for k in expected)
         return (
             self._exec(
                 f"UPDATE sessions SET {sets} WHERE id=?{checks}",
@@ -614,12 +740,13 @@ class Store:
         )
         rows = self._all(
             "SELECT * FROM sessions WHERE state IN (?, ?, ?) AND ("
-            "julianday(created) + max_ttl / 86400.0 <= julianday(?)"
+            f"{self._time_plus('created', 'max_ttl')} <= {self._time('?')}"
             f" OR (accepting = 0 AND {idle})"
             " OR (state = ? AND last_job_completed IS NOT NULL"
-            " AND julianday(last_job_completed) + interactive_ttl / 86400.0 < julianday(?)"
+            f" AND {self._time_plus('last_job_completed', 'interactive_ttl')}"
+            f" < {self._time('?')}"
             f" AND {idle})"
-            ") ORDER BY created LIMIT ?",
+            ") ORDER BY created, id LIMIT ?",
             [
                 SESSION_OPEN,
                 SESSION_ACTIVE,
