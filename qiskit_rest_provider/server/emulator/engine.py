@@ -58,6 +58,7 @@ from .methods import (
 )
 from .schedule import schedule_circuit
 from .stabilizer import sample_stabilizer, to_aer
+from .twirling import TwirledCircuits, TwirlTemplate
 
 __all__ = [
     "GATE_MODEL_CACHE_SIZE",
@@ -280,6 +281,47 @@ class DeviceEmulator:
         if method == "matrix_product_state":
             out = to_aer(out)
         return Prepared(out, decoupling_pulses=pulses, method=method)
+
+    def prepare_template(
+        self,
+        twirled: TwirledCircuits,
+        physical: Sequence[int],
+        *,
+        decoupling: DecouplingPlan | None = None,
+        gate_channel: Any = None,
+        shots: int = 0,
+        method: str = "automatic",
+    ) -> tuple[TwirlTemplate | None, Prepared | None]:
+        """A pub's randomizations as one prepared parameterized circuit
+        (:meth:`.TwirledCircuits.template`), whose parameter sets are the randomizations, when
+        they can run so: more than one, not on the stabilizer method (Stim runs bound Clifford
+        circuits, cheaply one by one), and schedulable (or noiseless). Otherwise ``(None,
+        None)``: the caller prepares each randomization on its own. ``gate_channel`` must be
+        the same for every randomization (not PEC's draws)."""
+        if len(twirled) < 2 or getattr(gate_channel, "draws_per_instance", False):
+            return None, None
+        chosen = simulation_method(
+            len(physical),
+            shots,
+            noisy=self.noise is not None,
+            clifford=is_clifford(twirled[0]),
+            requested=method,
+            budget=self.memory_budget,
+        )
+        if chosen == "stabilizer":
+            return None, None
+        template = twirled.template()
+        prepared = self.prepare(
+            template.circuit,
+            physical,
+            decoupling=decoupling,
+            gate_channel=gate_channel,
+            shots=shots,
+            method=chosen,
+        )
+        if self.noise is not None and not prepared.scheduled:
+            return None, None
+        return template, prepared
 
     def _run_stabilizer(
         self,

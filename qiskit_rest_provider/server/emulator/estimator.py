@@ -55,7 +55,7 @@ from .amplification import (
 from .circuits import active_qubits, compact
 from .engine import RUN_SHOT_LIMIT, DeviceEmulator, Prepared
 from .extrapolation import extrapolate
-from .methods import is_clifford, method_approximation, requested_method, simulation_method
+from .methods import method_approximation, requested_method
 from .observables import split_observables
 from .plan import (
     MAX_RANDOMIZATIONS,
@@ -71,7 +71,7 @@ from .plan import (
     twirling_plan,
 )
 from .sampler import RANDOMIZATION_CHUNK, bindings
-from .twirling import TwirledCircuits, TwirlTemplate, twirl_circuits
+from .twirling import TwirlTemplate, twirl_circuits
 
 __all__ = ["MAX_SIMULATED_SHOTS", "run_estimator"]
 
@@ -611,9 +611,16 @@ def _estimate(
             strategy=twirl.strategy,
         )
         moments = _Moments.zeros(size)
-        template, template_prepared = _twirl_template(
-            emulator, twirled, keep, decoupling, gate_channel, per, method, pec is not None
-        )
+        template, template_prepared = (None, None)
+        if pec is None:  # PEC's draws differ per randomization
+            template, template_prepared = emulator.prepare_template(
+                twirled,
+                keep,
+                decoupling=decoupling,
+                gate_channel=gate_channel,
+                shots=per,
+                method=method,
+            )
         if template_prepared is not None:
             methods.add(template_prepared.method)
         for r0 in range(0, randomizations, randomization_step):
@@ -746,46 +753,6 @@ def _simulate_block(
         ),
         dtype=np.uint8,
     )
-
-
-def _twirl_template(
-    emulator: DeviceEmulator,
-    twirled: TwirledCircuits,
-    keep: Sequence[int],
-    decoupling: Any,
-    gate_channel: Any,
-    per: int,
-    method: str,
-    pec: bool,
-) -> tuple[TwirlTemplate | None, Prepared | None]:
-    """The randomizations as one prepared parameterized circuit, when they can run so: more
-    than one, no PEC (whose draws differ per randomization), not on the stabilizer method
-    (Stim runs bound Clifford circuits; they are cheap one by one), and schedulable (or
-    noiseless). Otherwise ``(None, None)``: each randomization is prepared on its own."""
-    if pec or len(twirled) < 2:
-        return None, None
-    chosen = simulation_method(
-        len(keep),
-        per,
-        noisy=emulator.noise is not None,
-        clifford=is_clifford(twirled[0]),
-        requested=method,
-        budget=emulator.memory_budget,
-    )
-    if chosen == "stabilizer":
-        return None, None
-    template = twirled.template()
-    prepared = emulator.prepare(
-        template.circuit,
-        keep,
-        decoupling=decoupling,
-        gate_channel=gate_channel,
-        shots=per,
-        method=chosen,
-    )
-    if emulator.noise is not None and not prepared.scheduled:
-        return None, None
-    return template, prepared
 
 
 def _pec_gain(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from qiskit.primitives.containers import SamplerPub
 
 from ...core.execution_span import DoubleSliceSpan, ExecutionSpans, TwirledSliceSpanV2
 from .circuits import active_qubits, clbit_qubits, compact
-from .engine import DeviceEmulator, Prepared
+from .engine import RUN_SHOT_LIMIT, DeviceEmulator, Prepared
 from .iq import IQModel, kerneled_data
 from .methods import method_approximation, requested_method
 from .plan import (
@@ -108,22 +109,46 @@ def run_sampler(
         run_shots = per if binds is not None else per * count
         blocks: list[npt.NDArray[np.uint8]] = []
         summary: list[Prepared] = []
+        # all randomizations as one parameterized circuit where they can be
+        template, template_prepared = emulator.prepare_template(
+            twirled, keep, decoupling=decoupling, shots=per, method=method
+        )
+        step = RANDOMIZATION_CHUNK
+        if template is not None:
+            step = max(1, min(step, RUN_SHOT_LIMIT // max(1, count * per)))
         # randomizations in chunks: a pub may ask for thousands of circuits
-        for start in range(0, len(twirled), RANDOMIZATION_CHUNK):
+        for start in range(0, len(twirled), step):
+            size = min(step, len(twirled) - start)
+            seed = int(rng.integers(2**31))
+            if template is not None and template_prepared is not None:
+                values = template.values(start, start + size)
+                # every (randomization, set) a parameter set, randomization-major
+                run_binds: dict[Any, Any] = {
+                    p: np.repeat(values[:, j], count) for j, p in enumerate(template.parameters)
+                }
+                if binds is not None:
+                    run_binds.update({p: np.tile(v, size) for p, v in binds.items()})
+                [block] = emulator.run(
+                    [template_prepared], [run_binds], per, seed, where=f"pub {i}"
+                )
+                blocks.extend(block.reshape(size, count, per, -1))
+                pulses = template_prepared.decoupling_pulses * size
+                summary.append(replace(template_prepared, decoupling_pulses=pulses))
+                continue
             prepared = [
                 emulator.prepare(c, keep, decoupling=decoupling, shots=per, method=method)
-                for c in twirled[start : start + RANDOMIZATION_CHUNK]
+                for c in twirled[start : start + size]
             ]
             runs = emulator.run(
                 prepared,
                 None if binds is None else [binds] * len(prepared),
                 run_shots,
-                int(rng.integers(2**31)),
+                seed,
                 where=f"pub {i}",
             )
             blocks.extend(block.reshape(count, per, -1) for block in runs)
-            summary.extend(prepared[:1])
-            summary[-1].decoupling_pulses = sum(p.decoupling_pulses for p in prepared)
+            pulses = sum(p.decoupling_pulses for p in prepared)
+            summary.append(replace(prepared[0], decoupling_pulses=pulses))
         # (bindings, randomizations, shots per randomization, clbits)
         true = np.stack(blocks, axis=1)
         clbit_qubit = clbit_qubits(pub.circuit)  # device qubits
