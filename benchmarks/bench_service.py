@@ -1,9 +1,13 @@
 """End to end against the local service, both clients; service throughput, request overhead,
-polling load, and simulation time inside the service versus Aer called directly."""
+polling load, simulation time inside the service versus Aer called directly, and throughput
+across cores (jobs per second at 1, 2 and 4 worker processes, with the cores kept busy)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import statistics
 import threading
 import time
 import warnings
@@ -181,6 +185,7 @@ def run(quick: bool) -> list[Case]:
         cases.append(_simulation_overhead(heron, repeat))
     cases.append(_mitigation_cost(6 if quick else 10, 1 if quick else 2))
     cases.extend(_wide_clifford_cases(quick))
+    cases.extend(_throughput_cases(quick))
     return cases
 
 
@@ -410,6 +415,193 @@ def _wide_clifford_cases(quick: bool) -> list[Case]:
                 b,
                 "<= 1.2x Aer's time",
                 reference_name="Aer stabilizer",
+            )
+        )
+    return cases
+
+
+def _children_cpu() -> dict[int, float] | None:
+    """CPU seconds (user + system) of each live child process of this one, from ``/proc``
+    (None where there is no ``/proc``: utilisation is then not reported)."""
+    if not os.path.isdir("/proc/self"):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    found: dict[int, float] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:  # exited meanwhile
+            continue
+        # After "pid (comm) ": state, ppid, ... utime and stime are fields 14 and 15.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == me:
+            found[int(name)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def _machine_jiffies() -> tuple[int, int] | None:
+    """``(busy, total)`` CPU time of the whole machine, every process, from ``/proc/stat``."""
+    try:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    total = sum(values[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
+def _throughput_cases(quick: bool) -> list[Case]:
+    """Throughput across cores (issue 15): a :class:`LocalRuntimeServer` with 1, 2 and 4
+    worker processes (quick: 1 and 2), each given the same batch of small sampler jobs (a
+    3-qubit noisy circuit on local_falcon, 4000 shots, some tens of ms of simulation each) by
+    4 concurrent clients, each with its own provider.
+
+    Each client submits its share of the batch back to back, then waits for its jobs in
+    order (polling at most every 0.1 s), so the queue never runs dry and the worker pool is
+    what limits the rate; the clock runs from the first submission to the last result. The
+    servers run side by side and the batches are interleaved (1, 2, 4 workers, then again),
+    so drift and other load on the machine hit every worker count alike.
+
+    Utilisation is CPU time over wall time x cores. The service's share (the goal's figure)
+    is that of its worker processes (the simulations, from ``/proc``) plus that of this
+    process's other threads (the HTTP service and its dispatcher); the clients' threads,
+    which share this process and its cores here, are measured apart (``time.thread_time``)
+    and left out of it. The whole machine's share, from ``/proc/stat``, counts every process,
+    ours and anything else running: where it is near 100% while the service's is well below,
+    the service was starved by other load and its rates understate it.
+    """
+    from qiskit import QuantumCircuit
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    from qiskit_rest_provider import PollPolicy, SamplerV2
+    from qiskit_rest_provider.server import LocalRuntimeServer
+
+    counts = (1, 2) if quick else (1, 2, 4)
+    jobs, repeat, clients, shots = (16, 1, 4, 4000) if quick else (40, 3, 4, 4000)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    poll = PollPolicy(initial=0.02, factor=1.6, maximum=0.1)
+
+    circuit = QuantumCircuit(3)
+    for layer in range(4):
+        for q in range(3):
+            circuit.ry(0.3 + layer + q, q)
+        for q in range(layer % 2, 2, 2):
+            circuit.cx(q, q + 1)
+    circuit.measure_all()
+
+    rates: dict[int, list[float]] = {n: [] for n in counts}
+    wall: dict[int, float] = dict.fromkeys(counts, 0.0)
+    worker_cpu: dict[int, float] = dict.fromkeys(counts, 0.0)
+    own_cpu: dict[int, float] = dict.fromkeys(counts, 0.0)
+    client_cpu: dict[int, float] = dict.fromkeys(counts, 0.0)
+    machine: dict[int, list[int]] = {n: [0, 0] for n in counts}
+    pids: dict[int, set[int]] = {}
+    with warnings.catch_warnings(), contextlib.ExitStack() as stack:
+        warnings.simplefilter("ignore")
+        samplers: dict[int, list[Any]] = {}
+        isa: Any = None
+        for n in counts:
+            before = set(_children_cpu() or {})
+            server = stack.enter_context(LocalRuntimeServer(workers=n))
+            backends = [server.provider().backend("local_falcon") for _ in range(clients)]
+            if isa is None:
+                pm = generate_preset_pass_manager(
+                    optimization_level=1, backend=backends[0], seed_transpiler=1
+                )
+                isa = pm.run(circuit)
+            samplers[n] = [SamplerV2(backend) for backend in backends]
+            # Warm up: 2 jobs per worker at once start every worker (they start lazily).
+            warm = [samplers[n][0].run([isa], shots=shots) for _ in range(2 * n)]
+            for job in warm:
+                job.result()
+            pids[n] = set(_children_cpu() or {}) - before
+
+        def batch(n: int) -> tuple[float, float]:
+            """Wall time of the batch on the server with ``n`` workers, and the CPU time
+            of the client threads."""
+            errors: list[BaseException] = []
+            spent: list[float] = []
+
+            def work(sampler: Any) -> None:
+                begin = time.thread_time()
+                try:
+                    submitted = [sampler.run([isa], shots=shots) for _ in range(jobs // clients)]
+                    for job in submitted:
+                        job.wait_for_final_state(poll=poll)
+                        if job.result()[0].data.meas.num_shots != shots:
+                            raise AssertionError("a job returned the wrong number of shots")
+                except BaseException as exc:  # reported after the run
+                    errors.append(exc)
+                finally:
+                    spent.append(time.thread_time() - begin)
+
+            threads = [threading.Thread(target=work, args=(s,)) for s in samplers[n]]
+            start = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - start
+            if errors:
+                raise errors[0]
+            return elapsed, sum(spent)
+
+        for _ in range(repeat):
+            for n in counts:
+                cpu_before, own_before = _children_cpu() or {}, time.process_time()
+                machine_before = _machine_jiffies()
+                elapsed, clients_seconds = batch(n)
+                cpu_after, own_after = _children_cpu() or {}, time.process_time()
+                machine_after = _machine_jiffies()
+                rates[n].append(jobs // clients * clients / elapsed)
+                wall[n] += elapsed
+                worker_cpu[n] += sum(
+                    cpu_after.get(pid, 0.0) - cpu_before.get(pid, 0.0) for pid in pids[n]
+                )
+                own_cpu[n] += own_after - own_before - clients_seconds
+                client_cpu[n] += clients_seconds
+                if machine_before and machine_after:
+                    machine[n][0] += machine_after[0] - machine_before[0]
+                    machine[n][1] += machine_after[1] - machine_before[1]
+
+    def share(value: float) -> str:
+        return f"{100 * value:.0f}%"
+
+    figures = {n: Figure(min(r), statistics.median(r), len(r)) for n, r in rates.items()}
+    cases = []
+    for n in counts:
+        extra: dict[str, Any] = {"cores": cores, "clients": clients, "jobs": jobs}
+        if _children_cpu() is not None and pids[n]:
+            workers, own = worker_cpu[n] / wall[n] / cores, own_cpu[n] / wall[n] / cores
+            extra["service_cores_busy"] = (
+                f"{share(workers + own)} (workers {share(workers)}, "
+                f"HTTP and dispatcher {share(own)})"
+            )
+            extra["clients_cores_busy"] = share(client_cpu[n] / wall[n] / cores)
+            extra["worker_cpu_per_job"] = f"{1e3 * worker_cpu[n] / (jobs * repeat):.0f} ms"
+        if machine[n][1]:
+            extra["machine_busy"] = f"{share(machine[n][0] / machine[n][1])} (all processes)"
+        note = " (more workers than cores: no gain expected beyond the cores)" if n > cores else ""
+        cases.append(
+            Case(
+                "service",
+                f"throughput across cores: small sampler jobs per second with {n} worker "
+                f"process(es) on a {cores}-core machine{note}; {jobs} jobs (3-qubit noisy "
+                f"circuit, {shots} shots, local_falcon) from {clients} concurrent clients, "
+                "first submission to last result",
+                figures[n],
+                figures[1] if n > 1 else None,
+                f"issue 15: >= 80% of the {cores} cores busy at workers = cores",
+                unit="jobs/s",
+                reference_name="1 worker",
+                higher_is_better=True,
+                extra=extra,
             )
         )
     return cases
