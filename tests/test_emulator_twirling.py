@@ -47,7 +47,8 @@ def _unflipped(
 
 
 def _framed_before_measure(circuit: QuantumCircuit) -> list[int]:
-    """Clbit indices of the measurements that have a twirl frame just before them."""
+    """Clbit indices of the measurements that have a flipping twirl frame (an X) just before
+    them (every twirled measurement has a frame, the identity where it does not flip)."""
     data = circuit.data
     return sorted(
         circuit.find_bit(inst.clbits[0]).index
@@ -55,6 +56,7 @@ def _framed_before_measure(circuit: QuantumCircuit) -> list[int]:
         if inst.operation.name == "measure"
         and k > 0
         and data[k - 1].operation.label == TWIRL_LABEL
+        and data[k - 1].operation.params[0] != "I"
         and data[k - 1].qubits == inst.qubits
     )
 
@@ -152,7 +154,7 @@ def test_a_clbit_written_twice_is_flipped_for_its_last_write_only() -> None:
         framed = sorted(
             circuit.find_bit(inst.qubits[0]).index
             for inst in circuit.data
-            if inst.operation.label == TWIRL_LABEL
+            if inst.operation.label == TWIRL_LABEL and inst.operation.params[0] != "I"
         )
         assert framed == [q for q, c in ((1, 0), (2, 1)) if twirled.measure_flips[r, c]]
 
@@ -255,3 +257,48 @@ def test_the_template_carries_the_measurement_frames() -> None:
         a = simulator.run(bound, shots=1, seed_simulator=1, memory=True).result().get_memory()
         b = simulator.run(twirled[r], shots=1, seed_simulator=1, memory=True).result().get_memory()
         assert a == b, r
+
+
+@pytest.mark.parametrize("scheduling_method", ["alap", "asap"])
+@pytest.mark.parametrize("skip_reset_qubits", [False, True])
+def test_the_template_is_scheduled_and_decoupled_as_each_randomization(
+    scheduling_method: str, skip_reset_qubits: bool
+) -> None:
+    """Frames take no time, but they still split idle windows and mark a qubit's first use:
+    every randomization carries a frame (identity included) wherever the template has one, so
+    decoupling puts the same pulses into both, and each bound template is the same noisy
+    circuit as its randomization (equal density-matrix outcome probabilities)."""
+    from qiskit_rest_provider.server.devices import default_catalog
+    from qiskit_rest_provider.server.emulator.engine import DecouplingPlan
+    from qiskit_rest_provider.server.simulation import emulator_for
+
+    device = next(d for d in default_catalog() if d.name == "local_heron")
+    emulator = emulator_for(device.configuration, device.calibration().properties)
+    qc = QuantumCircuit(3, 3)
+    qc.sx(0)
+    qc.sx(1)
+    qc.cz(0, 1)
+    for _ in range(4):
+        qc.sx(1)
+        qc.sx(2)
+        qc.cz(1, 2)
+        qc.delay(400, 1)
+        qc.delay(400, 2)
+    plan = DecouplingPlan(scheduling_method=scheduling_method, skip_reset_qubits=skip_reset_qubits)
+    twirled = twirl_circuits(qc, 6, np.random.default_rng(1), gates=True, measure=False)
+    template, prepared = emulator.prepare_template(twirled, [0, 1, 2], decoupling=plan, shots=100)
+    assert template is not None and prepared is not None
+    values = template.values(0, 6)
+    simulator = AerSimulator(method="density_matrix")
+
+    def probabilities(circuit: QuantumCircuit) -> npt.NDArray[np.float64]:
+        circuit = circuit.remove_final_measurements(inplace=False)
+        circuit.save_probabilities()
+        return np.asarray(simulator.run(circuit).result().data()["probabilities"])
+
+    for r in range(6):
+        alone = emulator.prepare(twirled[r], [0, 1, 2], decoupling=plan, shots=100)
+        assert alone.decoupling_pulses == prepared.decoupling_pulses, r
+        binding = dict(zip(template.parameters, values[r], strict=True))
+        bound = prepared.circuit.assign_parameters(binding)
+        np.testing.assert_allclose(probabilities(bound), probabilities(alone.circuit), atol=1e-12)

@@ -62,6 +62,7 @@ from .twirling import TwirledCircuits, TwirlTemplate
 
 __all__ = [
     "GATE_MODEL_CACHE_SIZE",
+    "RUN_EXPERIMENT_LIMIT",
     "RUN_SHOT_LIMIT",
     "DecouplingPlan",
     "DeviceEmulator",
@@ -72,6 +73,8 @@ __all__ = [
 
 #: Shots (circuits x bindings x shots) one simulator call returns at most.
 RUN_SHOT_LIMIT = 2_000_000
+#: Experiments (circuits x bindings) one simulator call runs at most.
+RUN_EXPERIMENT_LIMIT = 256
 #: Gate noise models (for circuits that cannot be scheduled) one emulator keeps.
 GATE_MODEL_CACHE_SIZE: Final = 64
 #: Bits of the seeds :func:`run_seeds` derives (Aer adds ``2113 j`` for experiment ``j``).
@@ -424,16 +427,23 @@ class DeviceEmulator:
                 stabilizer.append(i)  # Stim, with the noise Pauli-twirled by prepare()
             else:
                 groups.setdefault((id(item.noise_model), item.method), []).append(i)
-        chunks: list[list[int]] = []
+        # (circuits, binding range): at most RUN_SHOT_LIMIT shots (Aer returns one string a
+        # shot) and RUN_EXPERIMENT_LIMIT experiments (Aer holds each bound circuit) per call
+        chunks: list[tuple[list[int], int, int]] = []
         for indices in groups.values():
             n = 1
             if binds is not None and binds[indices[0]]:
                 n = len(next(iter(binds[indices[0]].values())))
-            # at most RUN_SHOT_LIMIT shots per simulator call (Aer returns one string a shot)
-            step = max(1, RUN_SHOT_LIMIT // max(1, n * shots))
-            chunks.extend(indices[k : k + step] for k in range(0, len(indices), step))
+            rows = max(1, min(RUN_EXPERIMENT_LIMIT, RUN_SHOT_LIMIT // max(1, shots)))
+            if n > rows:  # one circuit at a time, its bindings in ranges
+                chunks.extend(
+                    ([i], lo, min(n, lo + rows)) for i in indices for lo in range(0, n, rows)
+                )
+                continue
+            step = max(1, min(RUN_SHOT_LIMIT // max(1, n * shots), RUN_EXPERIMENT_LIMIT // n))
+            chunks.extend((indices[k : k + step], 0, n) for k in range(0, len(indices), step))
         methods: list[str] = []
-        for indices in chunks:  # every chunk checked before anything is simulated
+        for indices, _lo, _hi in chunks:  # every chunk checked before anything is simulated
             width = max(prepared[i].circuit.num_qubits for i in indices)
             method = prepared[indices[0]].method
             if method == "automatic":  # noiseless, Aer's choice: what it needs at most
@@ -457,7 +467,8 @@ class DeviceEmulator:
             out[i] = self._run_stabilizer(
                 prepared[i], binds[i] if binds else None, shots, stabilizer_seed
             )
-        for indices, method, call_seed in zip(
+        parts: dict[int, list[npt.NDArray[np.uint8]]] = {}
+        for (indices, lo, hi), method, call_seed in zip(
             chunks, methods, seeds[len(stabilizer) :], strict=True
         ):
             model = prepared[indices[0]].noise_model
@@ -475,14 +486,14 @@ class DeviceEmulator:
             circuits = [prepared[i].circuit for i in indices]
             run_binds = None
             if binds is not None and any(circuit.parameters for circuit in circuits):
-                run_binds = [
-                    {
-                        p: list(values)
-                        for p, values in binds[i].items()
-                        if p in prepared[i].circuit.parameters
-                    }
-                    for i in indices
-                ]
+                run_binds = []
+                for i in indices:
+                    wanted = set(prepared[i].circuit.parameters)  # once: a view's test is slow
+                    run_binds.append(
+                        {p: list(v[lo:hi]) for p, v in binds[i].items() if p in wanted}
+                    )
+                # bound as Aer runs them, not as one copy of the circuit per binding
+                simulator.set_options(runtime_parameter_bind_enable=True)
             result = simulator.run(
                 circuits,
                 shots=shots,
@@ -504,7 +515,9 @@ class DeviceEmulator:
                     )
                     for j in range(per_circuit)
                 ]
-                out[i] = np.stack(blocks)
+                parts.setdefault(i, []).append(np.stack(blocks))
+        for i, blocks_of_i in parts.items():
+            out[i] = blocks_of_i[0] if len(blocks_of_i) == 1 else np.concatenate(blocks_of_i)
         return [bits for bits in out if bits is not None]
 
 

@@ -29,6 +29,7 @@ pub's randomizations run in one simulator call.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import overload
@@ -179,12 +180,17 @@ class TwirledCircuits(Sequence[QuantumCircuit]):
         qubits = self._circuit.qubits
         circuit = self._circuit.copy_empty_like()
         slots: list[tuple[str, int, int]] = []  # (kind, layer or column, position)
+        parameters: list[Parameter] = []
+        # a random prefix: no clash with the names of the circuit's own parameters
+        prefix = f"_twirl_{secrets.token_hex(6)}_"
 
         def frame(qubit: Qubit, kind: str, index: int, position: int) -> None:
             slot = len(slots)
             slots.append((kind, index, position))
-            circuit.append(_frame_rotation("rz", Parameter(f"_tw_l{slot}")), [qubit], copy=False)
-            circuit.append(_frame_rotation("rx", Parameter(f"_tw_t{slot}")), [qubit], copy=False)
+            lam, theta = Parameter(f"{prefix}l{slot}"), Parameter(f"{prefix}t{slot}")
+            parameters.extend((lam, theta))
+            circuit.append(_frame_rotation("rz", lam), [qubit], copy=False)
+            circuit.append(_frame_rotation("rx", theta), [qubit], copy=False)
 
         for k, layer in enumerate(self._layers):
             framed_bits = [qubits[q] for q in layer.framed]
@@ -201,7 +207,7 @@ class TwirledCircuits(Sequence[QuantumCircuit]):
                 circuit.append(Barrier(len(framed_bits)), framed_bits)
                 for j, q in enumerate(framed_bits):
                     frame(q, "after", k, j)
-        return TwirlTemplate(circuit, slots, self)
+        return TwirlTemplate(circuit, slots, parameters, self)
 
     def pauli_codes(self, kind: str, index: int, r: int) -> npt.NDArray[np.int64]:
         """The Pauli codes (``"IXYZ"`` indices) of randomization ``r``'s frames of ``kind``
@@ -225,8 +231,9 @@ class TwirledCircuits(Sequence[QuantumCircuit]):
                 twirled.append(Barrier(len(framed_bits)), framed_bits)
             for j, (operation, qargs, cargs) in enumerate(layer.operations):
                 frame_column = self._final_index.get((k, j))
-                if frame_column is not None and self._measure_frames[r, frame_column]:
-                    twirled.append(frame_gate("X"), qargs)
+                if frame_column is not None:
+                    letter = "X" if self._measure_frames[r, frame_column] else "I"
+                    twirled.append(frame_gate(letter), qargs)
                 twirled.append(operation, qargs, cargs, copy=False)
             if layer.framed:
                 twirled.append(Barrier(len(framed_bits)), framed_bits)
@@ -239,21 +246,19 @@ class TwirlTemplate:
     (:meth:`TwirledCircuits.template`)."""
 
     def __init__(
-        self, circuit: QuantumCircuit, slots: list[tuple[str, int, int]], owner: TwirledCircuits
+        self,
+        circuit: QuantumCircuit,
+        slots: list[tuple[str, int, int]],
+        parameters: list[Parameter],
+        owner: TwirledCircuits,
     ) -> None:
         self.circuit = circuit
         """The circuit, with a ``rz``/``rx`` pair per frame slot."""
         self._slots = slots
         self._owner = owner
-        self.parameters = [
-            p for slot in range(len(slots)) for p in self._slot_parameters(circuit, slot)
-        ]
-        """The frame parameters, in the column order of :meth:`values`."""
-
-    @staticmethod
-    def _slot_parameters(circuit: QuantumCircuit, slot: int) -> tuple[Parameter, Parameter]:
-        names = {p.name: p for p in circuit.parameters}
-        return names[f"_tw_l{slot}"], names[f"_tw_t{slot}"]
+        self.parameters = parameters
+        """The frame parameters (``rz`` then ``rx`` of each slot), in the column order of
+        :meth:`values`."""
 
     def values(self, start: int, stop: int) -> npt.NDArray[np.float64]:
         """``(stop - start, len(parameters))``: the frame angles of randomizations
@@ -391,6 +396,7 @@ def frame_gate(letter: str) -> PauliGate:
 
 
 def _frame(circuit: QuantumCircuit, qubits: Sequence[Qubit], paulis: npt.NDArray[np.int64]) -> None:
+    # identity frames too: a frame is a (zero-length) instruction wherever the template has
+    # one, so every randomization is scheduled and decoupled as the template is
     for q, p in zip(qubits, paulis, strict=False):
-        if p:
-            circuit.append(frame_gate(_LETTERS[int(p)]), [q], copy=False)
+        circuit.append(frame_gate(_LETTERS[int(p)]), [q], copy=False)
