@@ -834,6 +834,32 @@ def test_averaged_kerneled_pubs_are_bounded_by_the_shots_they_simulate(
     _cancel(server, headers, response.json()["id"])
 
 
+@pytest.mark.service
+def test_estimator_shots_count_default_shots_and_noise_factors_at_submission(
+    server: LocalRuntimeServer, headers: dict[str, str]
+) -> None:
+    """An estimator pub's simulation is parameter sets x shots (``default_shots`` when set)
+    x ZNE noise factors: refused at submission when that exceeds the emulator's limit, not
+    failed later in the worker."""
+    qasm = "OPENQASM 3.0;\ninput float[64] a;\nrz(a) $0;\nsx $0;\n"
+    sets = [[0.1]] * 200
+    body = {
+        "program_id": "estimator",
+        "backend": "local_falcon",  # max_shots 100,000
+        "params": {
+            "pubs": [[qasm, "Z", sets]],
+            "resilience_level": 2,  # three noise factors
+            "options": {"default_shots": 100_000},
+        },
+    }
+    message = _assert_error_body(_post_job(server, headers, body), 400)
+    assert "60,000,000" in message and "noise factors" in message, message
+    body["params"]["resilience_level"] = 1  # 2e7: within
+    response = _post_job(server, headers, body)
+    assert response.status_code == 200, response.text[:300]
+    _cancel(server, headers, response.json()["id"])
+
+
 def _wide(width: int, clifford: bool) -> str:
     """OpenQASM 3 entangling ``width`` qubits along a tree of local_heron's coupling map."""
     device = next(d for d in default_catalog() if d.name == "local_heron")

@@ -454,7 +454,9 @@ class JobIntake:
                     + f"); the limit per pub is {MAX_PUB_RESULT_BITS:,} bits.",
                 )
             total_bits += bits
-            simulated = pub_simulated_shots(program, pub, options, max_shots)
+            simulated = pub_simulated_shots(
+                program, pub, options, max_shots, params.get("resilience_level")
+            )
             if simulated > MAX_SIMULATED_SHOTS:
                 raise ServiceError(
                     400,
@@ -463,7 +465,7 @@ class JobIntake:
                     + (
                         "parameter sets x randomizations x shots per randomization"
                         if program == "sampler"
-                        else "parameter sets x shots for its precision"
+                        else "parameter sets x shots x noise factors"
                     )
                     + f"); the emulator runs at most {MAX_SIMULATED_SHOTS:,} per pub.",
                 )

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..wire.constants import DEFAULT_PRECISION, MAX_TAGS
 from ..wire.options import (
+    DEFAULT_RESILIENCE_LEVEL,
     ESTIMATOR_PARAMS_SCHEMA,
     OPTION_SCHEMAS,
     OptionGroupSpec,
@@ -46,6 +47,7 @@ from .emulator.plan import (
     MAX_NOISE_FACTORS,
     MAX_RANDOMIZATIONS,
     MAX_SIMULATED_SHOTS,
+    resilience_plans,
     twirling_plan,
 )
 
@@ -579,18 +581,32 @@ def pub_result_bits(program: str, pub: Any, options: Mapping[str, Any] | None = 
 
 
 def pub_simulated_shots(
-    program: str, pub: Any, options: Mapping[str, Any] | None = None, max_shots: int = 0
+    program: str,
+    pub: Any,
+    options: Mapping[str, Any] | None = None,
+    max_shots: int = 0,
+    resilience_level: int | None = None,
 ) -> int:
     """Shots the emulator would simulate for a decoded pub, at least: parameter sets x shots
     run (sampler: with twirling, randomizations x shots per randomization, whatever
-    ``meas_type`` returns; estimator: the shots its precision asks for, capped at
-    ``max_shots``, before measurement bases and noise factors multiply them)."""
+    ``meas_type`` returns; estimator: ``default_shots`` or the shots its precision asks for,
+    capped at ``max_shots``, times the ZNE noise factors; the measurement bases multiply
+    that again when the pub runs)."""
+    options = options or {}
     sets = math.prod(_shape(pub))
     if program == "sampler":
-        return sets * twirling_plan(options or {}, int(pub.shots or 0)).shots
-    precision = float(pub.precision or DEFAULT_PRECISION)
-    shots = math.ceil(1 / precision**2)
-    return sets * (min(shots, max_shots) if max_shots else shots)
+        return sets * twirling_plan(options, int(pub.shots or 0)).shots
+    default_shots = options.get("default_shots")
+    if isinstance(default_shots, int) and default_shots > 0:
+        shots = default_shots
+    else:
+        precision = float(pub.precision or DEFAULT_PRECISION)
+        shots = math.ceil(1 / precision**2)
+    shots = min(shots, max_shots) if max_shots else shots
+    level = resilience_level if isinstance(resilience_level, int) else DEFAULT_RESILIENCE_LEVEL
+    _trex, zne, _pec = resilience_plans(options, level, max(1, shots))
+    factors = len(zne.noise_factors) if zne is not None else 1
+    return sets * shots * factors
 
 
 def _shape(pub: Any) -> Sequence[int]:

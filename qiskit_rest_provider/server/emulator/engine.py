@@ -53,6 +53,7 @@ from .methods import (
     MPS_MAX_BOND_DIMENSION,
     default_job_memory,
     is_clifford,
+    method_approximation,
     simulation_bytes,
     simulation_method,
 )
@@ -118,6 +119,8 @@ class Prepared:
     """Pulses inserted by dynamical decoupling."""
     method: str = "automatic"
     """The simulation method (:func:`.methods.simulation_method`)."""
+    approximation: str = "noiseless"
+    """What the method and the noise's form imply (:func:`.methods.method_approximation`)."""
 
 
 class DeviceEmulator:
@@ -218,7 +221,7 @@ class DeviceEmulator:
             # does not fit
             if method == "automatic" and chosen != "matrix_product_state":
                 chosen = "automatic"
-            return Prepared(circuit, scheduled=False, method=chosen)
+            return Prepared(circuit, scheduled=False, method=chosen, approximation="noiseless")
         schedule = None
         if self.dt:
             schedule = schedule_circuit(
@@ -244,7 +247,13 @@ class DeviceEmulator:
                 requested="statevector" if method == "stabilizer" else method,
                 budget=self.memory_budget,
             )
-            return Prepared(circuit, model, scheduled=False, method=chosen)
+            return Prepared(
+                circuit,
+                model,
+                scheduled=False,
+                method=chosen,
+                approximation=method_approximation(chosen, pauli_noise=False),
+            )
         pulses = 0
         if decoupling is not None:
             index = {p: i for i, p in enumerate(physical)}
@@ -283,7 +292,12 @@ class DeviceEmulator:
         )
         if method == "matrix_product_state":
             out = to_aer(out)
-        return Prepared(out, decoupling_pulses=pulses, method=method)
+        return Prepared(
+            out,
+            decoupling_pulses=pulses,
+            method=method,
+            approximation=method_approximation(method),
+        )
 
     def prepare_template(
         self,

@@ -55,7 +55,7 @@ from .amplification import (
 from .circuits import active_qubits, compact
 from .engine import RUN_SHOT_LIMIT, DeviceEmulator, Prepared
 from .extrapolation import extrapolate
-from .methods import method_approximation, requested_method
+from .methods import requested_method
 from .observables import split_observables
 from .plan import (
     MAX_RANDOMIZATIONS,
@@ -325,6 +325,7 @@ def _run_pub(
     estimates = []
     info: dict[str, Any] = {}
     methods: set[str] = set()
+    approximations: set[str] = set()
     run_factors: list[float] = []
     for factor in factors:
         estimate, info = _estimate(
@@ -347,6 +348,7 @@ def _run_pub(
             gain,
         )
         methods.update(info.get("methods", ()))
+        approximations.update(info.get("approximations", ()))
         run_factors.append(float(info.get("noise_factor", factor)))
         estimates.append(estimate)
     shape = pub.shape
@@ -373,7 +375,7 @@ def _run_pub(
     # not an IBM field: what the emulator ran (docs/local_service.md, "Sizing and scaling")
     metadata["emulator"] = {
         "method": ", ".join(sorted(methods)) or "none",
-        "approximation": "; ".join(method_approximation(m) for m in sorted(methods)) or "none",
+        "approximation": "; ".join(sorted(approximations)) or "none",
         "pauli_twirled_noise": "stabilizer" in methods,
     }
     if zne is None:
@@ -595,6 +597,7 @@ def _estimate(
     gamma = 1.0
     pec_cache: dict[Any, Any] = {}
     methods: set[str] = set()
+    approximations: set[str] = set()
     for group in groups:
         basis = terms.paulis[group].max(axis=0)
         measured = [q for q in range(len(keep)) if basis[q]]
@@ -623,6 +626,7 @@ def _estimate(
             )
         if template_prepared is not None:
             methods.add(template_prepared.method)
+            approximations.add(template_prepared.approximation)
         for r0 in range(0, randomizations, randomization_step):
             chunk_size = min(randomization_step, randomizations - r0)
             prepared: list[Prepared] = []
@@ -652,6 +656,7 @@ def _estimate(
                     else:
                         signs.append(1.0)
                 methods.update(item.method for item in prepared)
+                approximations.update(item.approximation for item in prepared)
             scale = gamma * np.asarray(signs) if pec is not None else np.ones(chunk_size)
             flips = twirled.measure_flips[r0 : r0 + chunk_size, -len(measured) :]
             for k, b0 in enumerate(range(0, count, binding_step)):
@@ -703,6 +708,7 @@ def _estimate(
         # correlated, so only the spread between randomizations measures the error
         variance = ensemble.copy()
     info["methods"] = methods
+    info["approximations"] = approximations
     if pec is not None:
         info["pec"] = {"sampling_overhead": gamma**2, "noise_gain": gain}
     return _Estimate(mean, variance, ensemble), info

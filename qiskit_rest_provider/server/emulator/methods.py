@@ -153,17 +153,22 @@ def method_problem(method: str, width: int, *, clifford: bool, budget: int) -> s
     return None
 
 
-def method_approximation(method: str) -> str:
-    """What running on ``method`` implies for the results (for the result metadata)."""
+def method_approximation(method: str, *, noisy: bool = True, pauli_noise: bool = True) -> str:
+    """What running on ``method`` implies for the results (for the result metadata);
+    ``pauli_noise``: whether the stabilizer and MPS methods got their noise Pauli-twirled (a
+    circuit that could not be scheduled keeps its gate channels as they are)."""
+    if not noisy:
+        return "noiseless"
+    twirled = "every noise Pauli-twirled" if pauli_noise else "exact gate noise"
     return {
         "density_matrix": "exact noise",
         "statevector": "exact noise, one trajectory per shot",
         "stabilizer": "every noise Pauli-twirled (as twirling makes it on hardware)",
         "matrix_product_state": (
-            "every noise Pauli-twirled, one trajectory per shot; the state is truncated where "
-            f"it needs a bond dimension above {MPS_MAX_BOND_DIMENSION}"
+            f"{twirled}, one trajectory per shot; the state is truncated where it needs a "
+            f"bond dimension above {MPS_MAX_BOND_DIMENSION}"
         ),
-    }.get(method, "noiseless")
+    }.get(method, "exact noise")
 
 
 def simulation_bytes(method: str, width: int) -> int:

@@ -30,7 +30,7 @@ from ...core.execution_span import DoubleSliceSpan, ExecutionSpans, TwirledSlice
 from .circuits import active_qubits, clbit_qubits, compact
 from .engine import RUN_SHOT_LIMIT, DeviceEmulator, Prepared
 from .iq import IQModel, kerneled_data
-from .methods import method_approximation, requested_method
+from .methods import requested_method
 from .plan import (
     MAX_SIMULATED_SHOTS,
     decoupling_metadata,
@@ -194,7 +194,7 @@ def _emulator_metadata(prepared: Sequence[Prepared], emulator: DeviceEmulator) -
         "static_zz": bool(emulator.noise is not None and emulator.noise.zz),
         "decoupling_pulses": sum(p.decoupling_pulses for p in prepared),
         "method": prepared[0].method if prepared else "automatic",
-        "approximation": method_approximation(prepared[0].method if prepared else "automatic"),
+        "approximation": prepared[0].approximation if prepared else "noiseless",
         "pauli_twirled_noise": any(p.method == "stabilizer" for p in prepared),
     }
 
