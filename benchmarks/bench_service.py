@@ -185,6 +185,9 @@ def run(quick: bool) -> list[Case]:
         cases.append(_simulation_overhead(heron, repeat))
     cases.append(_mitigation_cost(6 if quick else 10, 1 if quick else 2))
     cases.extend(_wide_clifford_cases(quick))
+    cases.append(_wide_mps_case(quick))
+    if not quick:
+        cases.append(_local_mode_case())
     cases.extend(_throughput_cases(quick))
     return cases
 
@@ -418,6 +421,117 @@ def _wide_clifford_cases(quick: bool) -> list[Case]:
             )
         )
     return cases
+
+
+def _wide_mps_case(quick: bool) -> Case:
+    """A wide non-Clifford circuit with the device's noise (a state vector would not fit): the
+    emulator's matrix-product-state run (prepare + Aer MPS) against Aer's MPS directly on the
+    very same noisy circuit."""
+    from qiskit import QuantumCircuit
+    from qiskit_aer import AerSimulator
+
+    from qiskit_rest_provider.server.devices import default_catalog
+    from qiskit_rest_provider.server.emulator.methods import MPS_MAX_BOND_DIMENSION
+    from qiskit_rest_provider.server.simulation import emulator_for
+
+    width, shots = (40, 100) if quick else (40, 1000)
+    device = next(d for d in default_catalog() if d.name == "local_heron")
+    emulator = emulator_for(device.configuration, device.calibration().properties)
+    neighbours: dict[int, set[int]] = {}
+    for a, b in device.configuration["coupling_map"]:
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+
+    def extend(path: list[int]) -> list[int] | None:  # a simple path on the coupling map
+        if len(path) == width:
+            return path
+        for n in sorted(neighbours[path[-1]]):
+            if n not in path and (found := extend([*path, n])):
+                return found
+        return None
+
+    path = extend([0])
+    assert path is not None
+    circuit = QuantumCircuit(width, width)
+    for layer in range(2):
+        for q in range(width):
+            circuit.rz(0.3 + 0.2 * q, q)
+            circuit.sx(q)
+        for q in range(layer % 2, width - 1, 2):
+            circuit.cz(q, q + 1)
+    circuit.measure(range(width), range(width))
+
+    def ours() -> Any:
+        prepared = emulator.prepare(circuit, path, shots=shots)
+        assert prepared.method == "matrix_product_state"
+        return emulator.run([prepared], None, shots, 1)
+
+    noisy = emulator.prepare(circuit, path, shots=shots).circuit
+    aer = AerSimulator(
+        method="matrix_product_state",
+        matrix_product_state_max_bond_dimension=MPS_MAX_BOND_DIMENSION,
+    )
+
+    def reference() -> Any:
+        return aer.run(noisy, shots=shots, memory=True, seed_simulator=1).result()
+
+    a, b = interleaved(ours, reference, 2 if quick else 3)
+    return Case(
+        "service",
+        f"non-Clifford {width}-qubit 2-layer brickwork with calibrated noise, {shots} shots: "
+        "the emulator on its automatic matrix-product-state method vs Aer's MPS on the same "
+        "noisy circuit",
+        a,
+        b,
+        "<= 1.2x Aer's time",
+        reference_name="Aer MPS",
+    )
+
+
+def _local_mode_case() -> Case:
+    """GHZ-12 with 2000 shots on a 156-qubit Heron: submit to result through our service
+    (its emulator, with idle noise and ZZ) against qiskit-ibm-runtime's local mode on FakeFez
+    (Aer with the fake backend's noise model). Different devices of one family, the same
+    work; local mode is what a user of the official client runs offline."""
+    from qiskit import QuantumCircuit
+    from qiskit.transpiler import generate_preset_pass_manager
+    from qiskit_ibm_runtime import SamplerV2 as OfficialSampler
+    from qiskit_ibm_runtime.fake_provider import FakeFez
+
+    from qiskit_rest_provider import SamplerV2
+    from qiskit_rest_provider.server import LocalRuntimeServer
+
+    width, shots = 12, 2000
+    ghz = QuantumCircuit(width)
+    ghz.h(0)
+    for q in range(width - 1):
+        ghz.cx(q, q + 1)
+    ghz.measure_all()
+    fake = FakeFez()
+    official_isa = generate_preset_pass_manager(1, backend=fake, seed_transpiler=1).run(ghz)
+    with warnings.catch_warnings(), LocalRuntimeServer(workers=1) as server:
+        warnings.simplefilter("ignore")
+        provider = server.provider()
+        heron = provider.backend("local_heron")
+        isa = generate_preset_pass_manager(1, backend=heron, seed_transpiler=1).run(ghz)
+
+        def ours() -> Any:
+            return SamplerV2(heron).run([isa], shots=shots).result(timeout=600)
+
+        def reference() -> Any:
+            return OfficialSampler(mode=fake).run([official_isa], shots=shots).result()
+
+        a, b = interleaved(ours, reference, 2, warmup=0)
+        provider.close()
+    return Case(
+        "service",
+        f"GHZ-{width}, {shots} shots on a 156-qubit Heron, submit to result: our local service "
+        "vs qiskit-ibm-runtime's local mode (FakeFez, Aer with its noise model)",
+        a,
+        b,
+        "faster",
+        reference_name="qiskit-ibm-runtime local mode",
+    )
 
 
 def _children_cpu() -> dict[int, float] | None:
