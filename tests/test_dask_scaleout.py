@@ -2,10 +2,11 @@
 simulation as a task of a real ``distributed.LocalCluster`` (two worker processes, one thread
 each), started and stopped here.
 
-Covered: sampler and estimator results through our client; a Dask worker killed mid-job (the
-job runs again on the other worker and its final state is written once; killed twice, it fails
-with a reason naming the lost workers, never left Running); cancelling a job that runs on Dask
-(the simulation process on the worker is killed, the worker takes the next job).
+Covered: sampler and estimator results through our client; a Dask worker killed mid-job (its
+simulation process does not outlive it; the job runs again on the other worker and its final
+state is written once; killed twice, it fails with a reason naming the lost workers, never left
+Running); cancelling a job that runs on Dask (the simulation process on the worker is killed,
+the worker takes the next job).
 """
 
 from __future__ import annotations
@@ -113,12 +114,25 @@ def _worker_process(cluster: Any, address: str) -> psutil.Process:
 
 
 def _kill_worker(cluster: Any, address: str) -> None:
-    """SIGKILL the Dask worker at ``address`` and its simulation process (a lost machine)."""
+    """SIGKILL the Dask worker at ``address`` (a lost machine), and check that its simulation
+    processes, in the middle of a job, die with it (none is left running on its own)."""
     worker = _worker_process(cluster, address)
-    victims = [worker, *worker.children(recursive=True)]
-    for proc in victims:
+    simulations = [
+        p
+        for p in worker.children(recursive=True)
+        if "qiskit_rest_provider.server.workers" in " ".join(p.cmdline())
+    ]
+    assert simulations, "the task runs its simulation in a process of the worker"
+    worker.kill()
+    psutil.wait_procs([worker], timeout=30)
+    # 30 s: a bound for "at once" on a loaded machine. (The simulation has only seconds left:
+    # tests/test_worker_orphans.py, with a ten-minute job, is the one that tells "dies with
+    # its parent" from "ends after its job".)
+    _, orphans = psutil.wait_procs(simulations, timeout=30)
+    for proc in orphans:  # stopped here all the same: the test leaves nothing running
         proc.kill()
-    psutil.wait_procs(victims, timeout=30)
+    psutil.wait_procs(orphans, timeout=30)
+    assert not orphans, f"simulation processes outlived their Dask worker: {orphans}"
 
 
 def _final_writes(server: LocalRuntimeServer, monkeypatch: pytest.MonkeyPatch) -> list[str]:

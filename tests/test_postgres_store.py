@@ -8,9 +8,12 @@ Without those binaries the tests are skipped (CI installs them, and there they f
 What is checked: the PostgreSQL store answers every store method as SQLite does; a claim is won
 by exactly one of several racing processes; recovery fails only the jobs of processes that are
 gone (stopped, or whose lease expired) and leaves a private job to the process holding its
-inputs; storage failures are 503s and the connection comes back; the service works end to end
+inputs; storage failures are 503s and the connection comes back; a statement that hangs (a row
+lock held elsewhere), or a wait for the connection while one hangs, ends in a 503 instead of
+blocking, and so do the heartbeat and close; the service works end to end
 on it; two ``qiskit-rest serve`` processes run 200 jobs between them, each exactly once; and a
-restart of one process does not fail the jobs the other is running.
+restart of one process does not fail the jobs the other is running; one submission tag sent to
+two processes whose lookups both found nothing yields one job, answered to both.
 """
 
 from __future__ import annotations
@@ -427,6 +430,81 @@ def test_storage_failures_are_503_and_the_connection_comes_back(
         store.close()
 
 
+def _within(bound: float, call: Any, *args: Any, **kwargs: Any) -> BaseException | None:
+    """Run ``call(*args, **kwargs)`` in a thread; what it raised (None if it returned). Fails
+    if it is still running after ``bound`` seconds (it is then blocked: the thread is a
+    daemon)."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            call(*args, **kwargs)
+        except BaseException as exc:
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(bound)
+    assert not thread.is_alive(), f"{getattr(call, '__name__', call)} blocked beyond {bound} s"
+    return outcome[0]
+
+
+def _is_503(outcome: BaseException | None) -> bool:
+    return isinstance(outcome, StorageError) and outcome.status == 503
+
+
+def test_a_hung_statement_is_a_503_not_a_stalled_process(pg_url: str) -> None:
+    # Bounds of 20 s for waits of 0.5 s: only a wait that never ends can exceed them.
+    store = PostgresStore(pg_url, statement_timeout=0.5)
+    holder: threading.Thread | None = None
+    release = threading.Event()
+    try:
+        assert store._scalar("SHOW statement_timeout") == "500ms"
+        params = store._connection().info.get_parameters()
+        assert params["keepalives"] == "1" and int(params["keepalives_count"]) > 0
+        store.insert_job(
+            id="j", instance="i", program="sampler", backend="b", status="Queued",
+            created=T0, params="{}",
+        )  # fmt: skip
+        # Another connection holds the job's row: the store's update waits for its lock.
+        with psycopg.connect(pg_url) as blocker:
+            blocker.execute("SELECT * FROM jobs WHERE id = 'j' FOR UPDATE")
+            assert _is_503(_within(20, store.update_job, "j", status="Cancelled"))
+            assert _is_503(_within(20, store.claim_job, "j", T0))
+            blocker.rollback()
+        job = store.job("j")  # the connection is usable again; nothing was changed
+        assert job is not None and job["status"] == "Queued"
+
+        # A statement that hangs without the server's help (a dead network): another thread
+        # holds the connection. Requests, the heartbeat and close give up instead of waiting.
+        held = threading.Event()
+
+        def hold() -> None:
+            with store._lock:
+                held.set()
+                release.wait(60)
+
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        assert held.wait(20)
+        assert _is_503(_within(20, store.job, "j"))
+        assert _is_503(_within(20, store.heartbeat))
+        assert _within(20, store.close) is None
+        release.set()
+        holder.join(20)
+        with pytest.raises(RuntimeError, match="closed"):
+            store.job("j")
+    finally:
+        release.set()
+        if holder is not None:
+            holder.join(20)
+        store.close()
+        if store._pg is not None:  # left open by the close that gave up
+            store._pg.close()
+
+
 @pytest.mark.parametrize(
     ("error", "status"),
     [
@@ -621,14 +699,56 @@ def test_the_serve_command_takes_a_postgres_url(pg_url: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.service
-def test_one_submission_sent_to_two_processes_at_once_creates_one_job(pg_url: str) -> None:
+@pytest.mark.parametrize("first_wins_before", ["id-lookup", "insert"])
+def test_one_submission_sent_to_two_processes_at_once_creates_one_job(
+    pg_url: str, first_wins_before: str
+) -> None:
     """The same submission tag posted to two service processes at the same moment: each
     process's gate only sees its own requests, so both may look the tag up, find nothing and
-    insert the same derived id; the loser answers with the winner's job (never a 500)."""
+    insert the same derived id; the loser answers with the winner's job (never a 500).
+
+    The interleaving is forced: the second process's gate has looked the tag up and found
+    nothing when the first process creates the job, just before the second one picks the job's
+    id (the id lookup finds the job) or just before it inserts the row (the database refuses
+    the same id). Then the same race over HTTP, as it comes."""
+    from qiskit_rest_provider.server.dedupe import SubmissionGate
     from qiskit_rest_provider.wire.constants import SUBMISSION_TAG_PREFIX
 
     options = {"db": pg_url, "api_key": API_KEY, "instance": INSTANCE, "workers": 0}
     with running_server(**options) as first, running_server(**options) as second:
+        tag = f"{SUBMISSION_TAG_PREFIX}pg-forced-{first_wins_before}-{os.getpid()}"
+        body = _sampler_body(tags=[tag])
+        store = second.service.store
+        gate = SubmissionGate(store)
+        created: list[str] = []
+
+        def first_creates() -> None:
+            created.append(first.service.create_job(INSTANCE, body, None)["id"])
+
+        def create(instance: str, body: Any, caller: str | None) -> dict[str, Any]:
+            if first_wins_before == "id-lookup":
+                first_creates()
+            return second.service._intake._create_job(instance, body, caller)
+
+        if first_wins_before == "insert":
+            insert_job = store.insert_job
+
+            def insert_second(**fields: Any) -> None:
+                first_creates()
+                assert fields["id"] == created[0]  # both derived the same id
+                insert_job(**fields)
+
+            store.insert_job = insert_second  # type: ignore[method-assign]
+        try:
+            answer = gate.create_once(INSTANCE, body, None, create)
+        finally:
+            store.__dict__.pop("insert_job", None)
+        assert len(created) == 1  # the interleaving happened
+        assert answer["id"] == created[0]
+        jobs, count = store.list_jobs(INSTANCE, tags=[tag])
+        assert count == 1 and jobs[0]["id"] == created[0]
+        if first_wins_before == "insert":
+            return  # the HTTP race runs once
         clients = [first.provider().client, second.provider().client]
         for client in clients:
             client.list_jobs(limit=1)  # tokens first, so the posts below go out together

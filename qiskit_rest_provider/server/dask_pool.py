@@ -26,7 +26,12 @@ twice: the future resolves once and the scheduler writes the final state once, o
 only. The pool lets a job start ``max_retries`` more times (1 by default) after its worker was
 lost; when it starts once more, or Dask gives up (``KilledWorker``), or the client loses the
 cluster, the job's future fails with :class:`~.workers.WorkerCrashedError` and a reason naming
-the lost workers, so the job ends Failed and is never left Running.
+the lost workers, so the job ends Failed and is never left Running. The lost worker's simulation
+processes die with it (see :mod:`.workers`): none keeps a CPU busy for a job rerun elsewhere.
+
+Several services on one cluster. Each pool counts all of the cluster's worker threads as its
+slots: two service processes sharing a cluster (and a PostgreSQL queue) may start more jobs than
+it has threads, and the extra ones wait in Dask's queue with their execution-time limit running.
 """
 
 from __future__ import annotations

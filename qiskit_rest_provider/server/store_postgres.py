@@ -33,10 +33,19 @@ Storage failures map to :class:`~.store.StorageError` as with SQLite: a full dis
 serialization failures and other operational errors are 503. The connection is reopened on the
 next statement after it broke. Everything else (a constraint violation, a programming error)
 propagates unchanged.
+
+No statement waits forever: the store's statements share one connection (one at a time, under
+the store's lock), so one that hung would stall every request of the process. The server cancels
+a statement after ``statement_timeout`` (30 s by default: a lock held elsewhere, an overloaded
+server), TCP keepalives and ``tcp_user_timeout`` end a connection whose server stopped answering
+(a network partition), and a thread that waits longer than ``statement_timeout`` for the lock
+gives up. Each of these is a 503; the heartbeat and :meth:`~PostgresStore.close` give up the
+same way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -62,7 +71,12 @@ from ..wire.constants import JOB_FAILED, JOB_RUNNING, REASON_INTERRUPTED
 from ..wire.times import utcnow_iso
 from .store import JOB_COLUMNS, StorageError, Store, StoreCursor, StoreExecutor
 
-__all__ = ["DEFAULT_LEASE_SECONDS", "PostgresStore", "postgres_storage_failure"]
+__all__ = [
+    "DEFAULT_LEASE_SECONDS",
+    "DEFAULT_STATEMENT_TIMEOUT",
+    "PostgresStore",
+    "postgres_storage_failure",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +84,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_LEASE_SECONDS = 30.0
 #: Seconds a connection attempt may take before the statement fails with 503.
 _CONNECT_TIMEOUT = 5
+#: Seconds a statement may run (or a thread wait for the connection) before it fails with 503.
+DEFAULT_STATEMENT_TIMEOUT = 30.0
+#: TCP keepalive of the connection: first probe after this many idle seconds, then one every
+#: ``_KEEPALIVE_INTERVAL`` seconds; ``_KEEPALIVE_COUNT`` unanswered probes end it (about 25 s).
+_KEEPALIVE_IDLE = 10
+_KEEPALIVE_INTERVAL = 5
+_KEEPALIVE_COUNT = 3
 #: Key of the advisory lock under which a process creates the schema (processes starting
 #: together would otherwise race on CREATE TABLE IF NOT EXISTS).
 _SCHEMA_LOCK = 0x716B5F7265737431
@@ -228,6 +249,10 @@ class PostgresStore(Store):
         lease_seconds: How long this process's running jobs stay its own after its last
             heartbeat (renewed every third of it); another process fails them (as
             interrupted) only after that.
+        statement_timeout: Seconds a statement may run, and a thread may wait for the
+            store's connection, before it fails with ``error`` (503); also the bound (with the
+            TCP keepalives and ``tcp_user_timeout``) on a connection whose server stopped
+            answering.
 
     The tables are created if missing. A connection failure at construction raises
     ``error`` (503), like any later statement.
@@ -253,9 +278,12 @@ class PostgresStore(Store):
         *,
         error: Callable[[int, str, str], Exception] = StorageError,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
     ) -> None:
         if not lease_seconds > 0:
             raise ValueError("lease_seconds must be positive")
+        if not 0 < statement_timeout < float("inf"):
+            raise ValueError("statement_timeout must be a positive number of seconds")
         # Store.__init__ opens SQLite: this dialect sets up its own state instead.
         self.path = _redacted(url)
         self._url = url
@@ -271,6 +299,23 @@ class PostgresStore(Store):
             self._connect_options["connect_timeout"] = _CONNECT_TIMEOUT
         if "application_name" not in given:
             self._connect_options["application_name"] = "qiskit-rest"
+        #: Seconds a statement may run, or a thread wait for the connection.
+        self.statement_timeout = float(statement_timeout)
+        millis = max(1, round(self.statement_timeout * 1000))
+        # Appended to the URL's own server options (a keyword argument replaces them).
+        self._connect_options["options"] = " ".join(
+            filter(None, (str(given.get("options") or ""), f"-c statement_timeout={millis}"))
+        )
+        keepalives = {
+            "keepalives": 1,
+            "keepalives_idle": _KEEPALIVE_IDLE,
+            "keepalives_interval": _KEEPALIVE_INTERVAL,
+            "keepalives_count": _KEEPALIVE_COUNT,
+        }
+        if psycopg.pq.version() >= 120000:  # libpq 12 knows tcp_user_timeout
+            keepalives["tcp_user_timeout"] = millis
+        for name, value in keepalives.items():
+            self._connect_options.setdefault(name, given.get(name, value))
         #: This process's id in ``service_owners`` and in the jobs it claims.
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(6)}"
         #: Seconds this process's running jobs stay its own after its last heartbeat.
@@ -320,14 +365,59 @@ class PostgresStore(Store):
     def _storage_failure(self, exc: BaseException) -> tuple[int, str, str] | None:
         return postgres_storage_failure(exc)
 
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Hold the lock, waiting at most :attr:`statement_timeout` for it (then 503: the
+        connection is busy with a statement that does not end); turn storage failures into
+        ``self._error``."""
+        if not self._lock.acquire(timeout=self.statement_timeout):
+            raise self._error(
+                503,
+                "storage_unavailable",
+                "The service's storage is unavailable (its connection is busy); nothing was "
+                "changed. Retry later.",
+            )
+        try:
+            try:
+                yield
+            except Exception as exc:
+                failure = self._storage_failure(exc)
+                if failure is None:
+                    raise
+                raise self._error(*failure) from exc
+        finally:
+            self._lock.release()
+
     def close(self) -> None:
         """Stop the heartbeats, give up this process's lease (its jobs left Running become
-        recoverable at once) and close the connection."""
+        recoverable at once) and close the connection. Returns within about two
+        :attr:`statement_timeout` even if a statement hangs: that statement is cancelled, and
+        if its thread still holds the connection, the store is closed without it (the lease
+        then expires on its own)."""
         self._stopping.set()
         if self._heartbeats is not None:
-            self._heartbeats.join(timeout=10)
-        with self._lock:
+            self._heartbeats.join(timeout=self.statement_timeout)
+        locked = self._lock.acquire(timeout=self.statement_timeout)
+        if not locked:
+            conn = self._pg
+            if conn is not None:
+                # Thread-safe: the hung statement fails, and its thread goes on to release the
+                # lock. cancel_safe (psycopg 3.2) bounds the request's own wait.
+                cancel_safe = getattr(conn, "cancel_safe", None)
+                with contextlib.suppress(psycopg.Error):
+                    if cancel_safe is not None:
+                        cancel_safe(timeout=_CONNECT_TIMEOUT)
+                    else:
+                        conn.cancel()
+            locked = self._lock.acquire(timeout=self.statement_timeout)
+        try:
             if self._closed:
+                return
+            self._closed = True
+            if not locked:
+                # The connection is another thread's still: closing it under that thread
+                # would pull it away mid-call. It is dropped with the store.
+                logger.warning("closing the store of %s while a statement hangs", self.owner)
                 return
             conn = self._pg
             if conn is not None and not conn.closed and not conn.broken:
@@ -338,7 +428,9 @@ class PostgresStore(Store):
             if conn is not None:
                 conn.close()
             self._pg = None
-            self._closed = True
+        finally:
+            if locked:
+                self._lock.release()
 
     def set_size_limit(self, max_bytes: int | None) -> int:
         """Not available: a PostgreSQL database's size is its server's to limit."""

@@ -11,6 +11,14 @@ A new worker imports the pool's ``preload`` modules and reports ready before it 
 job, and a job's future is marked running only then: a caller that times jobs from
 ``future.running()`` does not charge them the start of a replacement worker (seconds, for
 Qiskit and Aer).
+
+A worker dies with the process that started it (a killed service, or a killed Dask worker that
+hosted the pool): the pool passes its pid in ``QRP_WORKER_PARENT``; on Linux the child asks the
+kernel for SIGKILL when its parent ends (``PR_SET_PDEATHSIG``), then checks that its parent is
+still that pid (it may have died before the request), and everywhere a thread of the child
+watches ``os.getppid()`` and exits when it changes. A worker in the middle of a simulation
+therefore does not outlive its parent, where stdin's end of file would only reach it after the
+job.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
@@ -30,6 +39,12 @@ __all__ = ["JobExecutionError", "WorkerCrashedError", "WorkerPool"]
 
 _HEADER = struct.Struct("!Q")
 _STOP = object()
+#: Environment variable with the pid of the process that started a worker.
+_PARENT_ENV = "QRP_WORKER_PARENT"
+#: Seconds between two looks of a worker's watcher thread at its parent.
+_PARENT_POLL = 0.5
+#: ``prctl`` option: the signal the kernel sends the caller when its parent ends (Linux).
+_PR_SET_PDEATHSIG = 1
 
 
 class WorkerCrashedError(RuntimeError):
@@ -76,6 +91,7 @@ class _Worker:
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 env = dict(os.environ, PYTHONWARNINGS="ignore")
+                env[_PARENT_ENV] = str(os.getpid())
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "qiskit_rest_provider.server.workers", *self._preload],
                     stdin=subprocess.PIPE,
@@ -180,6 +196,32 @@ class WorkerPool:
             worker.join(timeout=10)
 
 
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - child process
+    """End this process when ``parent`` (the pid that started it) ends: at once if it is not
+    the parent any more; by SIGKILL from the kernel on Linux; else within ``_PARENT_POLL``."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watcher below still ends this process
+    # The signal is asked for only now: a parent that died since the fork went unnoticed.
+    # (The kernel sends it when the parent's *thread* that started this process ends: the
+    # pool's worker thread, which lives as long as the pool.)
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _serve(
     stdin: IO[bytes], stdout: IO[bytes], preload: Sequence[str] = ()
 ) -> None:  # pragma: no cover - child process
@@ -209,6 +251,9 @@ if __name__ == "__main__":  # pragma: no cover - child process
 
     # Ctrl+C reaches the whole process group; the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _parent = os.environ.pop(_PARENT_ENV, "")
+    if _parent.isdigit():
+        _die_with_parent(int(_parent))
     # Keep the protocol stream clean: anything printed by libraries goes to stderr.
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
