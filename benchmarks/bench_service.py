@@ -207,7 +207,13 @@ def _jobs_per_second(
         except BaseException as exc:  # reported after the run
             errors.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(clients)]
+    elapsed = _run_threads([threading.Thread(target=work) for _ in range(clients)], errors)
+    return per_client * clients / elapsed
+
+
+def _run_threads(threads: list[threading.Thread], errors: list[BaseException]) -> float:
+    """Start ``threads``, wait for all, and return the seconds they took; re-raise the first
+    error they recorded in ``errors``."""
     start = time.perf_counter()
     for t in threads:
         t.start()
@@ -216,7 +222,7 @@ def _jobs_per_second(
     elapsed = time.perf_counter() - start
     if errors:
         raise errors[0]
-    return per_client * clients / elapsed
+    return elapsed
 
 
 def _simulation_overhead(heron: Any, repeat: int) -> Case:
@@ -656,15 +662,7 @@ def _throughput_cases(quick: bool) -> list[Case]:
                     spent.append(time.thread_time() - begin)
 
             threads = [threading.Thread(target=work, args=(s,)) for s in samplers[n]]
-            start = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            elapsed = time.perf_counter() - start
-            if errors:
-                raise errors[0]
-            return elapsed, sum(spent)
+            return _run_threads(threads, errors), sum(spent)
 
         for _ in range(repeat):
             for n in counts:

@@ -32,7 +32,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from ..wire.constants import DEFAULT_PRECISION, MAX_TAGS
+from ..wire.constants import MAX_TAGS
 from ..wire.options import (
     DEFAULT_RESILIENCE_LEVEL,
     ESTIMATOR_PARAMS_SCHEMA,
@@ -47,6 +47,7 @@ from .emulator.plan import (
     MAX_NOISE_FACTORS,
     MAX_RANDOMIZATIONS,
     MAX_SIMULATED_SHOTS,
+    estimator_shots,
     resilience_plans,
     twirling_plan,
 )
@@ -596,15 +597,9 @@ def pub_simulated_shots(
     sets = math.prod(_shape(pub))
     if program == "sampler":
         return sets * twirling_plan(options, int(pub.shots or 0)).shots
-    default_shots = options.get("default_shots")
-    if isinstance(default_shots, int) and default_shots > 0:
-        shots = default_shots
-    else:
-        precision = float(pub.precision or DEFAULT_PRECISION)
-        shots = math.ceil(1 / precision**2)
-    shots = min(shots, max_shots) if max_shots else shots
+    shots, _precision = estimator_shots(pub.precision, options.get("default_shots"), max_shots)
     level = resilience_level if isinstance(resilience_level, int) else DEFAULT_RESILIENCE_LEVEL
-    _trex, zne, _pec = resilience_plans(options, level, max(1, shots))
+    _trex, zne, _pec = resilience_plans(options, level, shots)
     factors = len(zne.noise_factors) if zne is not None else 1
     return sets * shots * factors
 

@@ -42,7 +42,6 @@ from qiskit.primitives.containers import EstimatorPub
 from qiskit.quantum_info import PauliList
 from scipy import sparse
 
-from ...wire.constants import DEFAULT_PRECISION
 from .amplification import (
     FOLDABLE_GATES,
     PauliChannel,
@@ -66,6 +65,7 @@ from .plan import (
     ZnePlan,
     decoupling_metadata,
     decoupling_plan,
+    estimator_shots,
     resilience_plans,
     twirling_metadata,
     twirling_plan,
@@ -177,13 +177,7 @@ def run_estimator(
     results = []
     plans: tuple[Any, ...] = ()
     for i, pub in enumerate(pubs):
-        precision = pub.precision or DEFAULT_PRECISION
-        if default_shots:
-            shots = int(default_shots)
-            precision = 1 / math.sqrt(shots)
-        else:
-            shots = math.ceil(1 / precision**2)
-        shots = max(1, min(shots, max_shots))
+        shots, precision = estimator_shots(pub.precision, default_shots, max_shots)
         trex, zne, pec = resilience_plans(options, level, shots)
         twirl = twirling_plan(
             options,
@@ -631,10 +625,7 @@ def _estimate(
             chunk_size = min(randomization_step, randomizations - r0)
             prepared: list[Prepared] = []
             signs = [1.0] * chunk_size
-            frame_values = None
-            if template is not None:
-                frame_values = template.values(r0, r0 + chunk_size)
-            else:
+            if template is None:
                 signs = []
                 for c in twirled[r0 : r0 + chunk_size]:
                     channel = gate_channel
@@ -667,7 +658,7 @@ def _estimate(
                 bits = _simulate_block(
                     emulator,
                     prepared,
-                    (template, template_prepared, frame_values),
+                    (template, template_prepared, r0),
                     binds,
                     (b0, b1),
                     chunk_size,
@@ -717,7 +708,7 @@ def _estimate(
 def _simulate_block(
     emulator: DeviceEmulator,
     prepared: Sequence[Prepared],
-    template: tuple[TwirlTemplate | None, Prepared | None, npt.NDArray[np.float64] | None],
+    template: tuple[TwirlTemplate | None, Prepared | None, int],
     binds: dict[Any, npt.NDArray[np.float64]] | None,
     sets: tuple[int, int],
     randomizations: int,
@@ -727,18 +718,15 @@ def _simulate_block(
     where: str,
 ) -> npt.NDArray[np.uint8]:
     """The true bits of the last ``measured`` clbits, ``(sets, randomizations x per, measured)``,
-    for parameter sets ``sets[0]..sets[1]-1`` of a chunk of ``randomizations``: run as one
-    template with every (randomization, set) a parameter set (randomization-major), or as
-    the chunk's ``prepared`` circuits."""
+    for parameter sets ``sets[0]..sets[1]-1`` of a chunk of ``randomizations`` (from the
+    template's third item on): run as one template with every (randomization, set) a
+    parameter set (randomization-major), or as the chunk's ``prepared`` circuits."""
     b0, b1 = sets
     n = b1 - b0
-    frames, frames_prepared, frame_values = template
-    if frames is not None and frames_prepared is not None and frame_values is not None:
-        run_binds: dict[Any, Any] = {
-            p: np.repeat(frame_values[:, j], n) for j, p in enumerate(frames.parameters)
-        }
-        if binds is not None:
-            run_binds.update({p: np.tile(v[b0:b1], randomizations) for p, v in binds.items()})
+    frames, frames_prepared, first = template
+    if frames is not None and frames_prepared is not None:
+        circuit_values = None if binds is None else {p: v[b0:b1] for p, v in binds.items()}
+        run_binds = frames.bindings(first, first + randomizations, circuit_values, n)
         [block] = emulator.run([frames_prepared], [run_binds], per, seed, where=where)
         return np.asarray(
             block[..., -measured:]

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ...wire.constants import DEFAULT_PRECISION
 from ...wire.options import ZNE_DEFAULT_EXTRAPOLATORS, ZNE_DEFAULT_NOISE_FACTORS
 from .engine import DecouplingPlan
 
@@ -39,6 +40,7 @@ __all__ = [
     "TwirlingPlan",
     "ZnePlan",
     "decoupling_plan",
+    "estimator_shots",
     "twirling_plan",
 ]
 
@@ -163,6 +165,23 @@ class PecPlan:
     max_overhead: float | None
     noise_gain: float | None
     """None: "auto" (0, raised until the overhead fits ``max_overhead``)."""
+
+
+def estimator_shots(
+    precision: float | None, default_shots: Any, max_shots: int = 0
+) -> tuple[int, float]:
+    """An estimator pub's shots and the precision they stand for: ``default_shots`` when set
+    (a positive integer), else ``ceil(1 / precision**2)`` (``DEFAULT_PRECISION`` when the pub
+    has none); at least 1 and at most ``max_shots`` (0: no cap)."""
+    precision = float(precision or DEFAULT_PRECISION)
+    if isinstance(default_shots, int) and not isinstance(default_shots, bool) and default_shots > 0:
+        shots = default_shots
+        precision = 1 / math.sqrt(shots)
+    else:
+        shots = math.ceil(1 / precision**2)
+    if max_shots:
+        shots = min(shots, max_shots)
+    return max(1, shots), precision
 
 
 def resilience_plans(

@@ -121,13 +121,7 @@ def run_sampler(
             size = min(step, len(twirled) - start)
             seed = int(rng.integers(2**31))
             if template is not None and template_prepared is not None:
-                values = template.values(start, start + size)
-                # every (randomization, set) a parameter set, randomization-major
-                run_binds: dict[Any, Any] = {
-                    p: np.repeat(values[:, j], count) for j, p in enumerate(template.parameters)
-                }
-                if binds is not None:
-                    run_binds.update({p: np.tile(v, size) for p, v in binds.items()})
+                run_binds = template.bindings(start, start + size, binds, count)
                 [block] = emulator.run(
                     [template_prepared], [run_binds], per, seed, where=f"pub {i}"
                 )

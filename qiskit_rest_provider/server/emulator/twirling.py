@@ -30,7 +30,7 @@ pub's randomizations run in one simulator call.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import overload
 
@@ -201,7 +201,7 @@ class TwirledCircuits(Sequence[QuantumCircuit]):
             for j, (operation, qargs, cargs) in enumerate(layer.operations):
                 frame_column = self._final_index.get((k, j))
                 if frame_column is not None:
-                    frame(qargs[0], "measure", frame_column, 0)
+                    frame(qargs[0], "measure", 0, frame_column)
                 circuit.append(operation, qargs, cargs, copy=False)
             if layer.framed:
                 circuit.append(Barrier(len(framed_bits)), framed_bits)
@@ -211,7 +211,8 @@ class TwirledCircuits(Sequence[QuantumCircuit]):
 
     def pauli_codes(self, kind: str, index: int, r: int) -> npt.NDArray[np.int64]:
         """The Pauli codes (``"IXYZ"`` indices) of randomization ``r``'s frames of ``kind``
-        (``"before"``/``"after"`` layer ``index``; ``"measure"``: X or I per column)."""
+        (``"before"``/``"after"`` layer ``index``; ``"measure"``: X or I per twirled
+        measurement)."""
         if kind == "before":
             return np.asarray(self._frames[index][r], dtype=np.int64)
         if kind == "after":
@@ -274,17 +275,30 @@ class TwirlTemplate:
             groups.setdefault((kind, index), []).append((slot, position))
         for (kind, index), members in groups.items():
             slot_ids = [slot for slot, _ in members]
-            positions = [position if kind != "measure" else 0 for _, position in members]
+            positions = [position for _, position in members]
             for i, r in enumerate(rows):
-                paulis = self._owner.pauli_codes(kind, index, r)
-                if kind == "measure":
-                    codes[i, slot_ids] = paulis[index]  # 1: an X
-                else:
-                    codes[i, slot_ids] = paulis[positions]
+                codes[i, slot_ids] = self._owner.pauli_codes(kind, index, r)[positions]
         x_part = np.isin(codes, (1, 2))
         z_part = np.isin(codes, (2, 3))
         out[:, 0::2] = np.pi * z_part  # rz angle
         out[:, 1::2] = np.pi * x_part  # rx angle
+        return out
+
+    def bindings(
+        self,
+        start: int,
+        stop: int,
+        circuit_values: Mapping[Parameter, npt.NDArray[np.float64]] | None,
+        sets: int,
+    ) -> dict[Parameter, npt.NDArray[np.float64]]:
+        """Parameter values that run randomizations ``start..stop-1`` on each of ``sets``
+        parameter sets, randomization-major (row ``r * sets + b``): the frame angles, and the
+        circuit's own parameters (``circuit_values``: parameter -> ``sets`` values; None when
+        it has none)."""
+        values = self.values(start, stop)
+        out = {p: np.repeat(values[:, j], sets) for j, p in enumerate(self.parameters)}
+        if circuit_values is not None:
+            out.update({p: np.tile(v, stop - start) for p, v in circuit_values.items()})
         return out
 
 
