@@ -18,6 +18,7 @@ from . import _moved
 if TYPE_CHECKING:
     from .client.backend import RestBackend
     from .client.backend_run import BackendRunJob
+    from .client.executor import Executor
     from .client.job import PollPolicy, RuntimeJob, wait_for_jobs
     from .client.primitives import EstimatorOptions, EstimatorV2, SamplerOptions, SamplerV2, Unset
     from .client.provider import QiskitRestProvider
@@ -40,6 +41,7 @@ __all__ = [
     "EstimatorOptions",
     "EstimatorV2",
     "ExecutionTimeLimitError",
+    "Executor",
     "ISAValidationError",
     "JobCancelledError",
     "JobFailedError",
@@ -65,6 +67,7 @@ _EXPORTS: dict[str, str] = {
     "QiskitRestError": ".errors",
     "RestBackend": ".client.backend",
     "BackendRunJob": ".client.backend_run",
+    "Executor": ".client.executor",
     "ExecutionTimeLimitError": ".errors",
     "ISAValidationError": ".errors",
     "JobCancelledError": ".errors",

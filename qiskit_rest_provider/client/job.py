@@ -33,7 +33,7 @@ from ..errors import (
     JobTimeoutError,
     ResultDecodeError,
 )
-from ..wire.constants import REASON_MAX_EXECUTION_TIME
+from ..wire.constants import EXECUTOR_PROGRAM, REASON_MAX_EXECUTION_TIME
 from .context import ClientContext
 
 if TYPE_CHECKING:  # annotations only
@@ -44,14 +44,39 @@ if TYPE_CHECKING:  # annotations only
 #: ``qiskit.result.Result`` for ``backend.run()`` jobs); called once, the outcome is cached.
 ResultDecoder = Callable[[PrimitiveResult[Any], "RuntimeJob"], Any]
 
+#: Reads the ``/results`` body of a program whose result is not a ``PrimitiveResult``:
+#: ``decode(body, max_bytes)`` returns what ``result()`` returns (see
+#: :func:`register_program_decoder`).
+ProgramDecoder = Callable[[bytes, int], Any]
+
 __all__ = [
     "MAX_TIME_REASON_CODE",
     "PollPolicy",
+    "ProgramDecoder",
     "ResultDecoder",
     "RuntimeJob",
     "job_status_from_document",
+    "register_program_decoder",
     "wait_for_jobs",
 ]
+
+#: The result readers of programs other than the primitives, by program id.
+_PROGRAM_DECODERS: dict[str, ProgramDecoder] = {}
+
+#: Where the reader of such a program is, for the message when it was not loaded.
+_PROGRAM_DECODER_HOMES = {
+    EXECUTOR_PROGRAM: "import qiskit_rest_provider.client.executor (the `executor` extra: "
+    "pip install 'qiskit-rest-provider[executor]')",
+}
+
+
+def register_program_decoder(program_id: str, decode: ProgramDecoder) -> None:
+    """Make :meth:`RuntimeJob.result` of ``program_id`` jobs return ``decode(body, max_bytes)``
+    (``max_bytes``: the job's :attr:`~RuntimeJob.result_byte_limit`) instead of a
+    ``PrimitiveResult``. :mod:`qiskit_rest_provider.client.executor` registers the ``executor``
+    program's reader when it is imported."""
+    _PROGRAM_DECODERS[program_id] = decode
+
 
 #: ``state.reason_code`` of a job cancelled because it exceeded its maximum execution time.
 MAX_TIME_REASON_CODE = REASON_MAX_EXECUTION_TIME
@@ -277,6 +302,11 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
     def result(self, timeout: float | None = None) -> PrimitiveResult[Any]:
         """Wait for the job and return its result, decoded once and cached.
 
+        A sampler or estimator job returns a ``PrimitiveResult`` (or what the job's ``decoder``
+        makes of it); a job of a program with a registered reader
+        (:func:`register_program_decoder`) what that reader returns: an ``executor`` job a
+        :class:`~qiskit_rest_provider.client.executor.ExecutorResult`.
+
         Raises:
             JobTimeoutError: ``timeout`` seconds passed first (the job goes on).
             JobFailedError: the job failed; the message carries the server's reason.
@@ -312,6 +342,15 @@ class RuntimeJob(BasePrimitiveJob[PrimitiveResult[Any], JobStatus]):
         return result_budget(self.expected_result_bytes)
 
     def _decode(self, body: bytes) -> Any:
+        program_decoder = _PROGRAM_DECODERS.get(self._program_id)
+        if program_decoder is not None:
+            return program_decoder(body, self.result_byte_limit)
+        home = _PROGRAM_DECODER_HOMES.get(self._program_id)
+        if home is not None:
+            raise ResultDecodeError(
+                f"job {self.job_id()} ran the {self._program_id} program, whose result reader "
+                f"is not loaded: {home}"
+            )
         primitive = decode_result(body, max_bytes=self.result_byte_limit)
         return primitive if self._decoder is None else self._decoder(primitive, self)
 

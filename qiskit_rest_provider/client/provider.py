@@ -8,6 +8,7 @@ an ``instance=`` argument naming another one is refused rather than silently ign
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import os
@@ -33,6 +34,7 @@ from ..api.discovery import DiscoveredInstance, choose_instance, list_instances
 from ..api.errors import NotFoundError, QiskitRestError
 from ..api.submission import submit_job
 from ..api.transport import DEFAULT_API_VERSION, RetryPolicy, Timeouts, Transport, make_session
+from ..wire.constants import EXECUTOR_PROGRAM
 from ..wire.times import to_utc_iso
 from .backend import BackendStatus, RestBackend
 from .backend_run import BACKEND_RUN_TAG, BackendRunJob
@@ -602,6 +604,11 @@ class QiskitRestProvider:
         program_id = str(program.get("id")) if isinstance(program, Mapping) else ""
         tags = document.get("tags") or []
         cls = BackendRunJob if BACKEND_RUN_TAG in tags else RuntimeJob
+        if program_id == EXECUTOR_PROGRAM:
+            # registers the executor's result reader; without the extra, result() says what
+            # to install
+            with contextlib.suppress(ImportError):
+                from . import executor  # noqa: F401
         return cls(
             str(document["id"]),
             self._context,

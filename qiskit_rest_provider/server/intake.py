@@ -6,13 +6,15 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.codec.pubs import PubError, decode_pubs
 from ..core.isa import find_isa_problem
 from ..wire.constants import (
     DEFAULT_SHOTS,
+    EXECUTOR_PROGRAM,
     JOB_COMPLETED,
     JOB_FAILED,
     JOB_FINAL_STATES,
@@ -40,6 +42,9 @@ from .emulator.methods import (
 )
 from .errors import RetryLaterError, ServiceError
 from .store import Store
+
+if TYPE_CHECKING:
+    from .executor.sandbox import ProgramInspector
 from .validation import (
     DEFAULT_MAX_SHOTS,
     LOG_LEVELS,
@@ -177,6 +182,8 @@ class JobIntake:
         self.catalog = catalog
         self._view_session = view_session
         self.max_queued_per_instance = max(0, int(max_queued_per_instance))
+        self._inspector: ProgramInspector | None = None
+        self._inspector_lock = threading.Lock()
         #: Bytes one job's simulation may hold; wider circuits are refused at submission.
         self.max_job_memory_bytes = int(max_job_memory_bytes or default_job_memory(1))
         #: Makes :meth:`create_job` idempotent on the client's submission tag.
@@ -377,6 +384,10 @@ class JobIntake:
     ) -> None:
         """Refuse (4xx) a job's ``params`` that ``device`` cannot run: unknown fields, invalid
         options, pubs that do not decode, exceed the result limits or are not ISA circuits."""
+        if program == EXECUTOR_PROGRAM:
+            self._check_calibration(device, calibration_id)
+            self._validate_program(params, device, calibration_id)
+            return
         unknown = set(params) - _PARAM_KEYS
         if unknown:
             raise ServiceError(
@@ -396,13 +407,7 @@ class JobIntake:
             check_precision(params.get("precision"), "params.precision")
         except ValueError as exc:
             raise ServiceError(400, "invalid_request", str(exc)) from None
-        if calibration_id is not None and not isinstance(calibration_id, str):
-            raise ServiceError(400, "invalid_request", "'calibration_id' must be a string.")
-        if calibration_id and device.calibration(calibration_id=calibration_id) is None:
-            # Checked before decoding: the job would otherwise run without this calibration.
-            raise ServiceError(
-                404, "calibration_not_found", f"Calibration {calibration_id!r} not found."
-            )
+        self._check_calibration(device, calibration_id)
         max_experiments = config.get("max_experiments")
         pubs = params.get("pubs")
         if isinstance(pubs, list) and max_experiments and len(pubs) > max_experiments:
@@ -487,6 +492,64 @@ class JobIntake:
             )
             if problem:
                 raise ServiceError(400, "invalid_pub", f"pub {i}: {problem}")
+
+    @staticmethod
+    def _check_calibration(device: Device, calibration_id: Any) -> None:
+        """Refuse a ``calibration_id`` that is not a string (400) or not the device's (404);
+        checked before decoding: the job would otherwise run without this calibration."""
+        if calibration_id is not None and not isinstance(calibration_id, str):
+            raise ServiceError(400, "invalid_request", "'calibration_id' must be a string.")
+        if calibration_id and device.calibration(calibration_id=calibration_id) is None:
+            raise ServiceError(
+                404, "calibration_not_found", f"Calibration {calibration_id!r} not found."
+            )
+
+    def _validate_program(
+        self, params: Mapping[str, Any], device: Device, calibration_id: str | None
+    ) -> None:
+        """Refuse (4xx) an ``executor`` program ``device`` cannot run: its params are decoded
+        in a bounded worker process (:mod:`.executor.sandbox`), then its summary is checked
+        as sampler pubs are (:func:`.executor.admission.check_program`)."""
+        from .executor.admission import check_program
+        from .executor.decode import ProgramError, check_declared_sizes
+
+        try:
+            check_declared_sizes(params)  # cheap refusals before the worker sees the params
+            summary = self._program_inspector().inspect(params)
+            target = self.catalog.target(device, calibration_id)
+            check_program(
+                summary,
+                target,
+                device.configuration,
+                lambda circuit: self._memory_problem(
+                    circuit, noisy=not device.simulator, requested="automatic"
+                ),
+            )
+        except ProgramError as exc:
+            raise ServiceError(400, "invalid_request", str(exc)) from None
+        except TimeoutError:
+            raise RetryLaterError(
+                503,
+                "service_busy",
+                "The service is decoding other programs; retry shortly.",
+                retry_after=5,
+            ) from None
+
+    def _program_inspector(self) -> ProgramInspector:
+        """The decoder of executor programs (its worker starts on first use)."""
+        with self._inspector_lock:
+            if self._inspector is None:
+                from .executor.sandbox import ProgramInspector
+
+                self._inspector = ProgramInspector()
+            return self._inspector
+
+    def close(self) -> None:
+        """Stop the executor programs' decoding worker, if it was started."""
+        with self._inspector_lock:
+            inspector, self._inspector = self._inspector, None
+        if inspector is not None:
+            inspector.close()
 
     def _memory_problem(self, circuit: Any, *, noisy: bool, requested: str) -> str | None:
         """Why simulating ``circuit`` on the ``requested`` method (``"automatic"``: the one the

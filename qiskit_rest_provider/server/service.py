@@ -346,6 +346,7 @@ class LocalService:
     def stop(self) -> None:
         """Stop the dispatcher and the workers, and close the store."""
         self._scheduler.stop()
+        self._intake.close()
         self.store.close()
 
     # Auth -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Run sampler and estimator jobs on the device emulator (:mod:`.emulator`).
+"""Run sampler, estimator and executor jobs on the device emulator (:mod:`.emulator`).
 
 Each job runs on a :class:`~.emulator.engine.DeviceEmulator` built from the device's
 calibration (cached per calibration and emulator settings in each worker process): circuits
@@ -21,7 +21,7 @@ from typing import Any
 from ..core.codec.pubs import decode_pubs
 from ..core.codec.results import encode_result
 from ..core.properties import BackendProperties
-from ..wire.constants import DEFAULT_PRECISION, DEFAULT_SHOTS
+from ..wire.constants import DEFAULT_PRECISION, DEFAULT_SHOTS, EXECUTOR_PROGRAM
 from ..wire.options import DEFAULT_RESILIENCE_LEVEL
 from .emulator.device_noise import DeviceNoise
 from .emulator.engine import DeviceEmulator
@@ -100,6 +100,12 @@ def execute_job(
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
     result: Any
+    if program == EXECUTOR_PROGRAM:
+        from .executor.run import run_program
+
+        text = run_program(params, emulator)
+        elapsed = time.perf_counter() - t0
+        return text, {"circuits_execution_time_ns": int(elapsed * 1e9)}
     if program == "sampler":
         default_shots = params.get("shots") or options.get("default_shots") or DEFAULT_SHOTS
         pubs = decode_pubs(

@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_SESSION_MAX_TTL",
     "DEFAULT_SHOTS",
     "ERROR_MORE_INFO_URL",
+    "EXECUTOR_PROGRAM",
     "INTERNAL_TAG_PREFIX",
     "JOB_CANCELLED",
     "JOB_COMPLETED",
@@ -95,8 +96,11 @@ REASON_JOB_ERROR: Final = 1500
 #: (marked failed on the next start).
 REASON_INTERRUPTED: Final = 1520
 
+#: The program that runs quantum programs (IBM's directed-execution model: circuit and samplex
+#: items, raw shot data per item).
+EXECUTOR_PROGRAM: Final = "executor"
 #: The programs ``POST /v1/jobs`` runs (``program_id``).
-PROGRAM_IDS: Final = ("sampler", "estimator")
+PROGRAM_IDS: Final = ("sampler", "estimator", EXECUTOR_PROGRAM)
 
 #: The longest a job may run, in seconds: the upper bound of its ``cost`` and of
 #: ``options.max_execution_time``, and the ``cost`` of a job that states none (3 hours).

@@ -1,0 +1,377 @@
+"""The ``executor`` program on the local service, driven by code written for IBM's service:
+the official client's ``Executor`` and executor-based primitives, qiskit-mitigation's TREX and
+ZNE, and programs encoded in every params schema version the official client can write."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import time
+import warnings
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp
+from qiskit.transpiler import generate_preset_pass_manager
+
+from qiskit_rest_provider.server import LocalRuntimeServer
+
+from .service_helpers import auth_headers
+
+runtime = pytest.importorskip("qiskit_ibm_runtime")
+samplomatic = pytest.importorskip("samplomatic")
+pytest.importorskip("qiskit_mitigation")
+
+from qiskit_ibm_runtime import Executor, QuantumProgram  # noqa: E402
+from qiskit_ibm_runtime.decoders.executor.decoder import ExecutorResultDecoder  # noqa: E402
+from qiskit_ibm_runtime.options_models import ExecutorOptions  # noqa: E402
+from qiskit_ibm_runtime.quantum_program.params_converters import (  # noqa: E402
+    QUANTUM_PROGRAM_PARAMS_CONVERTERS,
+)
+from samplomatic.transpiler import generate_boxing_pass_manager  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.service, pytest.mark.official]
+
+#: The 7-qubit device: programs that measure every qubit of their circuit stay small.
+DEVICE = "local_falcon"
+
+
+@pytest.fixture()
+def service(server: LocalRuntimeServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The official client, configured by environment variables, on the local service."""
+    monkeypatch.setenv("IAM_URL", server.iam_url)
+    monkeypatch.setenv("QISKIT_FUNCTIONS_EXPERIMENTAL", "1")
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", server.api_key)
+    monkeypatch.setenv("QISKIT_IBM_INSTANCE", server.instance)
+    monkeypatch.setenv("QISKIT_IBM_URL", server.url)
+    monkeypatch.setenv("QISKIT_IBM_CHANNEL", "ibm_quantum_platform")
+    api = f"{server.url}/experimental/api/v1"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield runtime.QiskitRuntimeService(url_resolver=lambda *_args: api)
+
+
+@pytest.fixture()
+def backend(service: Any) -> Any:
+    return service.backend(DEVICE)
+
+
+def _bell_isa(backend: Any, measure: bool = True) -> QuantumCircuit:
+    qc = QuantumCircuit(2)
+    qc.h(0)
+    qc.cx(0, 1)
+    if measure:
+        qc.measure_all()
+    manager = generate_preset_pass_manager(1, backend=backend, seed_transpiler=1)
+    return manager.run(qc)
+
+
+def _twirled_bell(backend: Any) -> tuple[QuantumCircuit, Any]:
+    boxed = generate_boxing_pass_manager(
+        enable_gates=True, enable_measures=True, twirling_strategy="active"
+    ).run(_bell_isa(backend))
+    return samplomatic.build(boxed)
+
+
+def _correlated(bits: np.ndarray) -> float:
+    """The fraction of shots whose two bits agree (a Bell pair: nearly all)."""
+    return float(np.mean(bits[..., 0] == bits[..., 1]))
+
+
+def test_official_executor_runs_circuit_and_samplex_items(backend: Any) -> None:
+    template, samplex = _twirled_bell(backend)
+    program = QuantumProgram(shots=300, passthrough_data={"tag": "bell", "values": np.arange(3.0)})
+    program.append_circuit_item(_bell_isa(backend))
+    program.append_samplex_item(template, samplex, shape=(6,))
+    job = Executor(backend).run(program)
+    result = job.result(timeout=300)
+
+    assert len(result) == 2
+    plain = result[0]["meas"]
+    assert plain.shape == (300, 2) and plain.dtype == bool
+    assert _correlated(plain) > 0.85
+    raw = result[1]["meas"]
+    flips = result[1]["measurement_flips.meas"]
+    assert raw.shape == (6, 300, 2)
+    # the measurement twirl's random flips are in the raw bits; undoing them restores the pair
+    assert _correlated(raw ^ flips) > 0.85
+    assert abs(_correlated(raw) - 0.5) < 0.25
+    assert flips.any()
+    # one chunk per item, each covering all of its elements
+    spans = list(result.metadata.chunk_timing)
+    assert [[(p.idx_item, p.size) for p in s.parts] for s in spans] == [[(0, 1)], [(1, 6)]]
+    assert all(s.start <= s.stop for s in spans)
+    assert result.passthrough_data["tag"] == "bell"
+    np.testing.assert_array_equal(result.passthrough_data["values"], np.arange(3.0))
+    # the job is a job like the others: metrics, logs and its program id
+    metrics = job.metrics()
+    assert metrics["timestamps"]["finished"] and metrics["circuits_execution_time_ns"] > 0
+    assert job.primitive_id == "executor"
+
+
+def test_circuit_item_sweeps_parameters_and_noise_shows(backend: Any) -> None:
+    from qiskit.circuit import Parameter
+
+    theta = Parameter("θ")
+    qc = QuantumCircuit(1)
+    qc.rx(theta, 0)
+    qc.measure_all()
+    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=1).run(qc)
+    angles = np.array([[0.0], [np.pi / 2], [np.pi]])
+    program = QuantumProgram(shots=2000)
+    program.append_circuit_item(isa, circuit_arguments=angles)
+    result = Executor(backend).run(program).result(timeout=300)
+    ones = result[0]["meas"][..., 0].mean(axis=-1)
+    assert ones.shape == (3,)
+    assert ones[0] < 0.1 and abs(ones[1] - 0.5) < 0.08 and ones[2] > 0.9
+    # a calibrated device: not every shot of |1> reads 1
+    assert ones[2] < 1.0
+
+
+@pytest.mark.parametrize("version", sorted(QUANTUM_PROGRAM_PARAMS_CONVERTERS))
+def test_every_params_schema_version(
+    server: LocalRuntimeServer, backend: Any, version: str
+) -> None:
+    """The params the official converters write in each version run, and the result comes
+    back in the same version, decoded by the official decoder."""
+    template, samplex = _twirled_bell(backend)
+    program = QuantumProgram(shots=200)
+    program.append_circuit_item(_bell_isa(backend))
+    program.append_samplex_item(template, samplex, shape=(3,))
+    params = QUANTUM_PROGRAM_PARAMS_CONVERTERS[version].encoder(program, ExecutorOptions())
+    body = {"program_id": "executor", "backend": DEVICE, "params": params.model_dump(mode="json")}
+    text = _run_raw(server, body)
+    assert json.loads(text)["schema_version"] == version
+    result = ExecutorResultDecoder.decode(text)
+    assert result[0]["meas"].shape == (200, 2)
+    assert result[1]["meas"].shape == (3, 200, 2)
+    assert _correlated(result[1]["meas"] ^ result[1]["measurement_flips.meas"]) > 0.85
+
+
+def test_kerneled_measurements(backend: Any) -> None:
+    program = QuantumProgram(shots=100, meas_level="kerneled")
+    program.append_circuit_item(_bell_isa(backend))
+    result = Executor(backend).run(program).result(timeout=300)
+    points = result[0]["meas"]
+    assert points.shape == (100, 2) and np.iscomplexobj(points)
+    program = QuantumProgram(shots=100, meas_level="avg_kerneled")
+    program.append_circuit_item(_bell_isa(backend))
+    result = Executor(backend).run(program).result(timeout=300)
+    assert result[0]["meas"].shape == (2,)
+
+
+def test_executor_jobs_in_a_session_and_a_batch(backend: Any) -> None:
+    program = QuantumProgram(shots=100)
+    program.append_circuit_item(_bell_isa(backend))
+    with runtime.Session(backend=backend) as session:
+        job = Executor(session).run(program)
+        assert job.session_id == session.session_id
+        assert _correlated(job.result(timeout=300)[0]["meas"]) > 0.85
+    with runtime.Batch(backend=backend) as batch:
+        jobs = [Executor(batch).run(program) for _ in range(2)]
+        assert {j.session_id for j in jobs} == {batch.session_id}
+        assert all(j.result(timeout=300)[0]["meas"].shape == (100, 2) for j in jobs)
+
+
+def test_executor_based_sampler_and_estimator(backend: Any) -> None:
+    from qiskit_ibm_runtime.executor_estimator import Estimator
+    from qiskit_ibm_runtime.executor_sampler import Sampler
+
+    sampler = Sampler(backend)
+    result = sampler.run([_bell_isa(backend)], shots=400).result(timeout=300)
+    counts = result[0].data.meas.get_counts()
+    assert sum(counts.values()) == 400
+    assert counts.get("00", 0) + counts.get("11", 0) > 340
+
+    isa = _bell_isa(backend, measure=False)
+    observables = [SparsePauliOp(p).apply_layout(isa.layout) for p in ("ZZ", "XX", "ZI")]
+    estimator = Estimator(backend)
+    values = estimator.run([(isa, observables)]).result(timeout=300)[0].data.evs
+    assert values[0] > 0.7 and values[1] > 0.7 and abs(values[2]) < 0.2
+
+
+def test_qiskit_mitigation_trex_and_zne_move_toward_the_ideal(backend: Any) -> None:
+    """TREX plus ZNE by gate folding, prepared and post-processed by qiskit-mitigation: the
+    mitigated GHZ correlators are closer to their ideal 1 than the unmitigated ones."""
+    from qiskit_mitigation import TREX, GateFolding, MitigationTask
+
+    qc = QuantumCircuit(4)
+    qc.h(0)
+    for _ in range(2):
+        for i in range(3):
+            qc.cx(i, i + 1)
+        for i in reversed(range(3)):
+            qc.cx(i, i + 1)
+    for i in range(3):
+        qc.cx(i, i + 1)
+    manager = generate_preset_pass_manager(1, backend=backend, seed_transpiler=1)
+    isa = manager.run(qc)
+    observables = [SparsePauliOp(p).apply_layout(isa.layout) for p in ("ZZII", "IIZZ")]
+    executor = Executor(backend)
+    sizes = {"num_randomizations": 8, "shots_per_randomization": 256}
+
+    plain = MitigationTask()
+    program = plain.prepare(isa, observables, None, **sizes)
+    unmitigated = plain.postprocess(executor.run(program).result(timeout=600)).data.evs
+
+    trex, folding = TREX(), GateFolding()
+    program = folding.prepare(
+        isa, observables, None, trex=trex, noise_factors=(1, 3), extrapolator=["linear"], **sizes
+    )
+    program = trex.prepare(8, program)
+    mitigated = folding.postprocess(executor.run(program).result(timeout=600)).data.evs
+
+    assert np.all(unmitigated < 0.97)
+    assert np.all(np.abs(1 - mitigated) < np.abs(1 - unmitigated))
+
+
+# Refusals ---------------------------------------------------------------------------------------
+
+
+def _run_raw(server: LocalRuntimeServer, body: dict[str, Any]) -> str:
+    """Submit ``body`` over plain HTTP and return the result text once the job completes."""
+    headers = auth_headers(server)
+    created = requests.post(f"{server.url}/api/v1/jobs", json=body, headers=headers, timeout=60)
+    assert created.status_code == 200, created.text
+    job_id = created.json()["id"]
+    for _ in range(600):
+        state = requests.get(f"{server.url}/api/v1/jobs/{job_id}", headers=headers, timeout=30)
+        status = state.json()["state"]["status"]
+        if status in ("Completed", "Failed", "Cancelled"):
+            break
+        time.sleep(0.2)
+    assert status == "Completed", state.text
+    return requests.get(
+        f"{server.url}/api/v1/jobs/{job_id}/results", headers=headers, timeout=60
+    ).text
+
+
+def _refusal(server: LocalRuntimeServer, params: Any, backend: str = DEVICE) -> dict[str, Any]:
+    body = {"program_id": "executor", "backend": backend, "params": params}
+    answer = requests.post(
+        f"{server.url}/api/v1/jobs", json=body, headers=auth_headers(server), timeout=120
+    )
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["errors"][0]
+    assert error["message"]
+    return dict(error)
+
+
+@pytest.fixture()
+def valid_params(backend: Any) -> dict[str, Any]:
+    template, samplex = _twirled_bell(backend)
+    program = QuantumProgram(shots=100)
+    program.append_circuit_item(_bell_isa(backend))
+    program.append_samplex_item(template, samplex, shape=(2,))
+    params = QUANTUM_PROGRAM_PARAMS_CONVERTERS["v2.0"].encoder(program, ExecutorOptions())
+    return dict(params.model_dump(mode="json"))
+
+
+def _zlib_b64(data: bytes) -> str:
+    return base64.b64encode(zlib.compress(data, 9)).decode()
+
+
+def test_refusals_name_the_problem(server: LocalRuntimeServer, valid_params: Any) -> None:
+    params = json.loads(json.dumps(valid_params))
+    params["schema_version"] = "v9.9"
+    assert "schema_version" in _refusal(server, params)["message"]
+
+    params = json.loads(json.dumps(valid_params))
+    params["quantum_program"]["meas_level"] = "both"
+    assert "both" in _refusal(server, params)["message"]
+
+    params = json.loads(json.dumps(valid_params))
+    params["quantum_program"]["shots"] = 10**9
+    assert "max_shots" in _refusal(server, params)["message"]
+
+    params = json.loads(json.dumps(valid_params))
+    params["quantum_program"]["items"][1]["shape"] = [100_000, 100_000]
+    assert "item 1" in _refusal(server, params)["message"]
+
+    params = json.loads(json.dumps(valid_params))
+    params["quantum_program"]["items"][1]["samplex"]["samplex_json"] = '{"ssv":"4","x":1}'
+    assert "item 1" in _refusal(server, params)["message"]
+
+    params = json.loads(json.dumps(valid_params))
+    arguments = np.zeros((2, 5))  # the circuit has no parameters
+    params["quantum_program"]["items"][0]["circuit_arguments"] = {
+        "data": _zlib_b64(arguments.tobytes()),
+        "shape": [2, 5],
+        "dtype": "f64",
+    }
+    assert "parameters" in _refusal(server, params)["message"]
+
+
+def test_circuits_outside_the_target_are_refused(server: LocalRuntimeServer, backend: Any) -> None:
+    qc = QuantumCircuit(2)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure_all()
+    program = QuantumProgram(shots=100)
+    program.append_circuit_item(qc)  # not transpiled: h and cx are not the device's gates
+    params = QUANTUM_PROGRAM_PARAMS_CONVERTERS["v2.0"].encoder(program, ExecutorOptions())
+    message = _refusal(server, params.model_dump(mode="json"))["message"]
+    assert "item 0" in message and ("h" in message or "cx" in message)
+
+
+def test_compression_bombs_are_refused_before_inflating(
+    server: LocalRuntimeServer, valid_params: Any
+) -> None:
+    """A small body that declares (or inflates to) a large allocation is refused with 400;
+    the service stays up."""
+    # declares 8 GB of parameter values
+    params = json.loads(json.dumps(valid_params))
+    params["quantum_program"]["items"][0]["circuit_arguments"] = {
+        "data": _zlib_b64(b""),
+        "shape": [10**9, 1],
+        "dtype": "f64",
+    }
+    assert "bytes" in _refusal(server, params)["message"]
+    # declares 8 bytes but inflates to 1 GiB
+    params = json.loads(json.dumps(valid_params))
+    bomb = zlib.compressobj(9)
+    stream = b"".join(bomb.compress(b"\0" * (1 << 24)) for _ in range(64)) + bomb.flush()
+    assert len(stream) < 2 * 1024 * 1024
+    params["quantum_program"]["items"][0]["circuit_arguments"] = {
+        "data": base64.b64encode(stream).decode(),
+        "shape": [1, 1],
+        "dtype": "f64",
+    }
+    assert "inflate" in _refusal(server, params)["message"]
+    # circuits that inflate to 1 GiB
+    params = json.loads(json.dumps(valid_params))
+    params["quantum_program"]["circuits"]["b64_data"] = base64.b64encode(stream).decode()
+    assert "inflate" in _refusal(server, params)["message"]
+    assert requests.get(f"{server.url}/api/v1/versions", timeout=10).status_code == 200
+
+
+def test_a_qpy_header_declaring_huge_registers_is_refused(
+    server: LocalRuntimeServer, valid_params: Any
+) -> None:
+    """QPY's loader allocates what a circuit header declares; the service decodes QPY in a
+    memory-capped worker, so a forged header is a 400 (and the service keeps answering)."""
+    from qiskit.qpy import formats
+
+    params = json.loads(json.dumps(valid_params))
+    raw = bytearray(
+        zlib.decompress(base64.b64decode(params["quantum_program"]["circuits"]["b64_data"]))
+    )
+    # the first program's header follows the file header and its type key
+    header_at = formats.FILE_HEADER_V10_SIZE + 1
+    fields = formats.CIRCUIT_HEADER_V12._make(
+        struct.unpack_from(formats.CIRCUIT_HEADER_V12_PACK, raw, header_at)
+    )
+    forged = fields._replace(num_qubits=2**32 - 1)
+    struct.pack_into(formats.CIRCUIT_HEADER_V12_PACK, raw, header_at, *forged)
+    params["quantum_program"]["circuits"]["b64_data"] = base64.b64encode(
+        zlib.compress(bytes(raw))
+    ).decode()
+    message = _refusal(server, params)["message"]
+    assert "memory" in message or "does not load" in message or "decode" in message
+    assert requests.get(f"{server.url}/api/v1/versions", timeout=10).status_code == 200
