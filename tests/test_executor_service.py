@@ -154,6 +154,30 @@ def test_every_params_schema_version(
     assert _correlated(result[1]["meas"] ^ result[1]["measurement_flips.meas"]) > 0.85
 
 
+def test_scheduler_timing_is_the_emulated_schedule(backend: Any) -> None:
+    """Asked for, each item's metadata carry its ALAP schedule in IBM's text format (the
+    ``branch,instruction,channel,start,duration,pulse`` lines qiskit-ibm-runtime's
+    ``CircuitSchedule`` parses)."""
+    program = QuantumProgram(shots=50)
+    program.append_circuit_item(_bell_isa(backend))
+    executor = Executor(backend)
+    executor.options.execution.scheduler_timing = True
+    result = executor.run(program).result(timeout=300)
+    timing = result[0].metadata.scheduler_timing
+    rows = [line.split(",") for line in timing.timing.splitlines()]
+    assert rows and all(len(row) == 6 and row[0] == "main" for row in rows)
+    finish = max(int(row[3]) + int(row[4]) for row in rows)
+    assert timing.circuit_duration == finish > 0
+    assert {"measure", "sx"} <= {row[5] for row in rows}
+    # the two qubits' measurements end together (ALAP, as IBM schedules)
+    ends = {int(row[3]) + int(row[4]) for row in rows if row[5] == "measure"}
+    assert ends == {finish}
+    # not asked for: absent
+    program = QuantumProgram(shots=50)
+    program.append_circuit_item(_bell_isa(backend))
+    assert Executor(backend).run(program).result(timeout=300)[0].metadata.scheduler_timing is None
+
+
 def test_kerneled_measurements(backend: Any) -> None:
     program = QuantumProgram(shots=100, meas_level="kerneled")
     program.append_circuit_item(_bell_isa(backend))

@@ -36,6 +36,8 @@ class ItemOutcome:
     """Elements of the item (the product of its shape)."""
     ndim: int
     """Axes of the item's shape."""
+    timing: tuple[str, int] | None = None
+    """The item's schedule (:func:`.run.scheduler_timing`), when the program asked for it."""
 
 
 def encode_program_result(program: QuantumProgramJob, outcomes: list[ItemOutcome]) -> str:
@@ -57,7 +59,13 @@ def encode_program_result(program: QuantumProgramJob, outcomes: list[ItemOutcome
             name: tensor_model.from_numpy(_wire_array(value, compressed))
             for name, value in outcome.data.items()
         }
-        metadata = None if version == "v0.1" else models.ItemMetadataModel()
+        metadata = None
+        if version != "v0.1":
+            timing = None
+            if outcome.timing is not None:
+                text, duration = outcome.timing
+                timing = models.SchedulerTimingModel(timing=text, circuit_duration=duration)
+            metadata = models.ItemMetadataModel(scheduler_timing=timing)
         items.append(models.QuantumProgramResultItemModel(results=results, metadata=metadata))
         part: dict[str, Any] = {"idx_item": index, "size": outcome.size}
         if detailed_parts:

@@ -30,10 +30,11 @@ import numpy.typing as npt
 
 from ..emulator.engine import DeviceEmulator
 from ..emulator.sampler import run_sampler
+from ..emulator.schedule import schedule_circuit
 from .decode import ProgramItem, QuantumProgramJob, decode_program
 from .results import ItemOutcome, encode_program_result
 
-__all__ = ["run_program", "sample_item"]
+__all__ = ["run_program", "sample_item", "scheduler_timing"]
 
 
 def run_program(
@@ -100,8 +101,31 @@ def _run_item(
                 field.to_bool_array(order="little") if hasattr(field, "to_bool_array") else field
             )
     data.update(outputs)
+    timing = scheduler_timing(circuit, emulator) if program.scheduler_timing else None
     stopped = _dt.datetime.now(_dt.timezone.utc)
-    return ItemOutcome(data, started, stopped, math.prod(item.shape), len(item.shape))
+    return ItemOutcome(data, started, stopped, math.prod(item.shape), len(item.shape), timing)
+
+
+def scheduler_timing(circuit: Any, emulator: DeviceEmulator) -> tuple[str, int] | None:
+    """The circuit's schedule as IBM's executor reports it: ``(timing, duration)``, where
+    ``timing`` has one line ``branch,instruction,channel,start,duration,pulse`` per instruction
+    and qubit (times in ``dt``), and ``duration`` is the circuit's length in ``dt``. The emulator
+    times circuits as late as possible with the calibration's durations (``rz`` and barriers
+    are virtual); None when it cannot (control flow, stretches) or has no calibration."""
+    if emulator.noise is None:
+        return None
+    schedule = schedule_circuit(circuit, emulator.dt, emulator.duration)
+    if schedule is None:
+        return None
+    lines = []
+    for op in schedule.ops:
+        name = op.instruction.operation.name
+        if name == "barrier":
+            continue
+        label = f"{name}_{'_'.join(map(str, op.qubits))}"
+        for qubit in op.qubits:
+            lines.append(f"main,{label},Qubit {qubit},{op.start},{op.duration},{name}")
+    return "\n".join(lines), int(schedule.total)
 
 
 def sample_item(item: ProgramItem, rng: np.random.Generator) -> dict[str, npt.NDArray[Any]]:
