@@ -37,9 +37,9 @@ __all__ = [
     "ProgramError",
     "ProgramItem",
     "QuantumProgramJob",
-    "bounded_inflate",
     "check_declared_sizes",
     "decode_program",
+    "inflated_size",
     "schema_version",
 ]
 
@@ -57,6 +57,8 @@ MAX_TENSOR_BYTES: Final = 256 * 1024 * 1024
 MAX_TOTAL_TENSOR_BYTES: Final = 512 * 1024 * 1024
 #: Bytes of a program's QPY circuits once inflated.
 MAX_QPY_BYTES: Final = 128 * 1024 * 1024
+#: Bytes inflated at a time while a stream's size is counted.
+_INFLATE_CHUNK: Final = 1 << 20
 #: Axes of one tensor.
 _MAX_NDIM: Final = 32
 
@@ -140,27 +142,41 @@ def schema_version(params: Mapping[str, Any]) -> str:
     return str(version)
 
 
-def bounded_inflate(b64: str, limit: int, where: str) -> bytes:
-    """Base64-decode and inflate ``b64`` into at most ``limit`` bytes (else
-    :class:`ProgramError`)."""
+def inflated_size(b64: str, limit: int, where: str) -> int:
+    """The bytes the base64 zlib stream ``b64`` inflates to, counted in chunks of at most
+    :data:`_INFLATE_CHUNK` bytes (nothing larger is held) and refused (:class:`ProgramError`)
+    as soon as they exceed ``limit``."""
     try:
         raw = pybase64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
         raise ProgramError(f"{where}: the data is not valid base64.") from None
     inflater = zlib.decompressobj()
+    size = 0
+    pending = raw
     try:
-        out = inflater.decompress(raw, limit + 1)
+        while pending and not inflater.eof:
+            size += len(inflater.decompress(pending, _INFLATE_CHUNK))
+            if size > limit:
+                raise ProgramError(f"{where}: the data inflate to more than {limit:,} bytes.")
+            pending = inflater.unconsumed_tail
+        # what a full input buffer still holds
+        while not inflater.eof:
+            chunk = inflater.decompress(b"", _INFLATE_CHUNK)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                raise ProgramError(f"{where}: the data inflate to more than {limit:,} bytes.")
     except zlib.error:
         raise ProgramError(f"{where}: the data is not a zlib stream.") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise ProgramError(f"{where}: the data inflate to more than {limit:,} bytes.")
     if not inflater.eof:
         raise ProgramError(f"{where}: the zlib stream is truncated.")
-    return out
+    return size
 
 
 def check_declared_sizes(params: Mapping[str, Any]) -> None:
-    """Check every size ``params`` declare before anything is decoded or allocated.
+    """Check every size ``params`` declare before anything is decoded or allocated (streams
+    are inflated a megabyte at a time to count their bytes, none kept).
 
     Tensors (objects with ``data``, ``shape`` and ``dtype``) must declare a shape whose bytes
     stay within :data:`MAX_TENSOR_BYTES` (all of them within :data:`MAX_TOTAL_TENSOR_BYTES`), and
@@ -181,7 +197,7 @@ def check_declared_sizes(params: Mapping[str, Any]) -> None:
     compressed = version in _COMPRESSED
     circuits = program.get("circuits")
     if compressed and isinstance(circuits, Mapping) and isinstance(circuits.get("b64_data"), str):
-        bounded_inflate(circuits["b64_data"], MAX_QPY_BYTES, "quantum_program.circuits")
+        inflated_size(circuits["b64_data"], MAX_QPY_BYTES, "quantum_program.circuits")
     total = 0
     for where, tensor in _tensors(params, "params"):
         total += _check_tensor(tensor, where, compressed)
@@ -231,10 +247,10 @@ def _check_tensor(tensor: Mapping[str, Any], where: str, compressed: bool) -> in
             f"{MAX_TENSOR_BYTES:,}."
         )
     if compressed:
-        inflated = bounded_inflate(data, nbytes, where)
-        if len(inflated) != nbytes:
+        inflated = inflated_size(data, nbytes, where)
+        if inflated != nbytes:
             raise ProgramError(
-                f"{where}: the data inflate to {len(inflated):,} bytes, but shape {shape} of "
+                f"{where}: the data inflate to {inflated:,} bytes, but shape {shape} of "
                 f"{dtype} holds {nbytes:,}."
             )
     return nbytes
