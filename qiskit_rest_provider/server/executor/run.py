@@ -23,18 +23,31 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
+from ..emulator.circuits import active_qubits
 from ..emulator.engine import DeviceEmulator
+from ..emulator.methods import is_clifford, simulation_method
 from ..emulator.sampler import run_sampler
 from ..emulator.schedule import schedule_circuit
 from .decode import ProgramItem, QuantumProgramJob, decode_program
 from .results import ItemOutcome, encode_program_result
 
-__all__ = ["run_program", "sample_item", "scheduler_timing"]
+__all__ = [
+    "MAX_BOUND_ELEMENTS",
+    "clifford_elements",
+    "run_program",
+    "sample_item",
+    "scheduler_timing",
+]
+
+#: Elements of an item bound one by one when they are Clifford (:func:`clifford_elements`).
+MAX_BOUND_ELEMENTS: Final = 1024
+#: How far from a multiple of pi/2 a float32 angle may be and still count as one.
+_ANGLE_TOLERANCE: Final = 1e-5
 
 
 def run_program(
@@ -81,29 +94,87 @@ def _run_item(
     if math.prod(item.shape) == 0:
         data = _empty_registers(circuit, item.shape, program)
     else:
-        parameters = tuple(circuit.parameters)
-        if parameters and values is not None:
-            binding = BindingsArray({parameters: values}, shape=item.shape)
-        else:
-            binding = BindingsArray(shape=item.shape)
-        pub = SamplerPub(circuit, binding, program.shots)
         options = {
             "twirling": {"enable_gates": False, "enable_measure": False},
             "execution": {"meas_type": program.meas_level},
         }
         seed = int(rng.integers(2**31))
+        bound = clifford_elements(circuit, values, program.shots, emulator)
+        if bound is not None:
+            pubs = [SamplerPub(element, None, program.shots) for element in bound]
+        else:
+            parameters = tuple(circuit.parameters)
+            if parameters and values is not None:
+                binding = BindingsArray({parameters: values}, shape=item.shape)
+            else:
+                binding = BindingsArray(shape=item.shape)
+            pubs = [SamplerPub(circuit, binding, program.shots)]
         try:
-            result = run_sampler([pub], emulator, options, seed, started)
+            result = run_sampler(pubs, emulator, options, seed, started)
         except ValueError as exc:
             raise ValueError(f"item {index}: {exc}") from None
-        for name, field in result[0].data.items():
-            data[name] = (
-                field.to_bool_array(order="little") if hasattr(field, "to_bool_array") else field
+        for name in result[0].data:
+            fields = [_register_array(pub_result.data[name]) for pub_result in result]
+            stacked = fields[0] if len(fields) == 1 else np.stack(fields)
+            data[name] = stacked.reshape(
+                *item.shape, *stacked.shape[stacked.ndim - _intrinsic(program) :]
             )
     data.update(outputs)
     timing = scheduler_timing(circuit, emulator) if program.scheduler_timing else None
     stopped = _dt.datetime.now(_dt.timezone.utc)
     return ItemOutcome(data, started, stopped, math.prod(item.shape), len(item.shape), timing)
+
+
+def clifford_elements(
+    circuit: Any,
+    values: npt.NDArray[np.float64] | None,
+    shots: int,
+    emulator: DeviceEmulator,
+) -> list[Any] | None:
+    """The item's elements as bound Clifford circuits, when they all are and the emulator
+    would otherwise simulate the parameterized circuit on state vectors or MPS; else None.
+
+    A twirled Clifford circuit is a parameterized circuit (its Pauli frames are ``rz``
+    angles) whose every binding is Clifford: bound, each element is the circuit the sampler
+    would get, and the emulator runs it on the stabilizer method with the noise Pauli-twirled
+    (:mod:`..emulator.methods`), at any width, where the parameterized circuit would need
+    trajectories. Angles are Clifford when they are multiples of pi/2 to within float32
+    precision (samplomatic draws float32 values); they are rounded to those multiples. Items
+    of more than :data:`MAX_BOUND_ELEMENTS` elements, or narrow enough for one density matrix
+    per element, keep the parameterized circuit.
+    """
+    if values is None or not circuit.num_parameters or emulator.noise is None:
+        return None
+    elements = values.reshape(-1, circuit.num_parameters)
+    if len(elements) > MAX_BOUND_ELEMENTS:
+        return None
+    width = len(active_qubits(circuit, delays_idle=True, measures_idle=True)) or 1
+    method = simulation_method(width, shots, noisy=True, budget=emulator.memory_budget)
+    if method == "density_matrix":
+        return None
+    quarter_turns = np.round(elements / (np.pi / 2))
+    if not np.allclose(elements, quarter_turns * (np.pi / 2), rtol=0, atol=_ANGLE_TOLERANCE):
+        return None
+    parameters = list(circuit.parameters)
+    bound = []
+    for row in quarter_turns * (np.pi / 2):
+        element = circuit.assign_parameters(dict(zip(parameters, row.tolist(), strict=True)))
+        if not is_clifford(element):
+            return None
+        bound.append(element)
+    return bound
+
+
+def _register_array(field: Any) -> npt.NDArray[Any]:
+    """A register's data as the executor returns them (booleans, little-endian columns)."""
+    if hasattr(field, "to_bool_array"):
+        return np.asarray(field.to_bool_array(order="little"))
+    return np.asarray(field)
+
+
+def _intrinsic(program: QuantumProgramJob) -> int:
+    """Axes of a register's data after the item's shape: (shots, bits), or (bits,) averaged."""
+    return 1 if program.meas_level == "avg_kerneled" else 2
 
 
 def scheduler_timing(circuit: Any, emulator: DeviceEmulator) -> tuple[str, int] | None:
