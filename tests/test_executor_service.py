@@ -114,6 +114,8 @@ def test_official_executor_runs_circuit_and_samplex_items(backend: Any) -> None:
     # the job is a job like the others: metrics, logs and its program id
     metrics = job.metrics()
     assert metrics["timestamps"]["finished"] and metrics["circuits_execution_time_ns"] > 0
+    assert "job started" in job.logs()
+    assert job.status() == "DONE" and job.usage() >= 0
     assert job.primitive_id == "executor"
 
 
