@@ -380,6 +380,7 @@ def _serve(args: argparse.Namespace) -> int:
         "instance": server.instance,
         "instances": server.instances,
         "proxy_url": server.proxy_url,
+        "console_url": f"{server.url}/",
     }
     if args.json:
         print_json(info)
@@ -389,6 +390,7 @@ def _serve(args: argparse.Namespace) -> int:
         for crn in server.instances:
             print(f"  instance: {crn}")
         print(f"  proxy:    {server.proxy_url}  (for qiskit-ibm-runtime, see docs)")
+        print(f"  console:  {server.url}/  (open it in a browser, sign in with the API key)")
         print("Connect with:")
         print(
             f"  QiskitRestProvider(token='{server.api_key}', instance='{server.instance}', "

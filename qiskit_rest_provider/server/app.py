@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..wire.constants import API_VERSIONS, JOB_COMPLETED
 from ..wire.error_body import error_body
 from .cloud_http import mount_cloud
+from .console import mount_console
 from .service import LocalService, ServiceError
 from .validation import body_limit, parse_json_body
 
@@ -137,7 +138,8 @@ def create_app(service: LocalService) -> FastAPI:  # noqa: C901 - one closure pe
     """Build the FastAPI application serving ``service``.
 
     The IAM stand-in answers ``POST /identity/token``; the REST API is served under both
-    ``/api/v1`` and ``/experimental/api/v1``, so either base URL works for clients.
+    ``/api/v1`` and ``/experimental/api/v1``, so either base URL works for clients. The web
+    console (:mod:`.console`) is served at ``/``, and every answer carries its security headers.
     """
     app = FastAPI(title="qiskit-rest-provider local Qiskit Runtime service", version="1.0")
 
@@ -336,6 +338,10 @@ def create_app(service: LocalService) -> FastAPI:  # noqa: C901 - one closure pe
 
     app.include_router(v1, prefix="/api/v1")
     app.include_router(v1, prefix="/experimental/api/v1")
+    # The web console (docs/local_service.md, "Console"): a static page at / that uses the API
+    # above like any client, and the headers that keep it to this origin on every answer
+    # (outside the body guard, so its error answers carry them too).
+    mount_console(app)
     # Last: the catalog's GET /api/v1/{plan id} only sees paths no Runtime route takes, and the
     # absolute-form middleware goes outermost (the body guard then sees the real path).
     mount_cloud(app, service.cloud)
