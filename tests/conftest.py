@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -46,6 +48,23 @@ def pytest_configure(config: pytest.Config) -> None:
             "the qiskit_rest pytest plugin is not registered: install the package "
             '(pip install -e ".[test]") so that its pytest11 entry point is found'
         )
+
+
+@pytest.fixture()
+def official_service(server: LocalRuntimeServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The official client configured by environment variables only (reference §9), talking
+    to the service's ``/experimental/api/v1`` prefix."""
+    monkeypatch.setenv("IAM_URL", server.iam_url)
+    monkeypatch.setenv("QISKIT_FUNCTIONS_EXPERIMENTAL", "1")
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", server.api_key)
+    monkeypatch.setenv("QISKIT_IBM_INSTANCE", server.instance)
+    monkeypatch.setenv("QISKIT_IBM_URL", server.url)
+    monkeypatch.setenv("QISKIT_IBM_CHANNEL", "ibm_quantum_platform")
+    runtime = pytest.importorskip("qiskit_ibm_runtime")
+    api = f"{server.url}/experimental/api/v1"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield runtime.QiskitRuntimeService(url_resolver=lambda *_args: api)
 
 
 @pytest.fixture(autouse=True)

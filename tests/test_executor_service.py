@@ -8,9 +8,7 @@ import base64
 import json
 import struct
 import time
-import warnings
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -43,23 +41,8 @@ DEVICE = "local_falcon"
 
 
 @pytest.fixture()
-def service(server: LocalRuntimeServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The official client, configured by environment variables, on the local service."""
-    monkeypatch.setenv("IAM_URL", server.iam_url)
-    monkeypatch.setenv("QISKIT_FUNCTIONS_EXPERIMENTAL", "1")
-    monkeypatch.setenv("QISKIT_IBM_TOKEN", server.api_key)
-    monkeypatch.setenv("QISKIT_IBM_INSTANCE", server.instance)
-    monkeypatch.setenv("QISKIT_IBM_URL", server.url)
-    monkeypatch.setenv("QISKIT_IBM_CHANNEL", "ibm_quantum_platform")
-    api = f"{server.url}/experimental/api/v1"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield runtime.QiskitRuntimeService(url_resolver=lambda *_args: api)
-
-
-@pytest.fixture()
-def backend(service: Any) -> Any:
-    return service.backend(DEVICE)
+def backend(official_service: Any) -> Any:
+    return official_service.backend(DEVICE)
 
 
 def _bell_isa(backend: Any, measure: bool = True) -> QuantumCircuit:
@@ -259,13 +242,13 @@ def test_qiskit_mitigation_trex_and_zne_move_toward_the_ideal(backend: Any) -> N
     assert np.all(np.abs(1 - mitigated) < np.abs(1 - unmitigated))
 
 
-def test_twirled_programs_on_a_156_qubit_device(service: Any) -> None:
+def test_twirled_programs_on_a_156_qubit_device(official_service: Any) -> None:
     """qiskit-mitigation measures and twirls every qubit of the circuit (all 156 of
     local_heron): each randomization is a Clifford circuit, bound and run on the stabilizer
     method; the GHZ correlators come out as the device's noise makes them."""
     from qiskit_mitigation import MitigationTask
 
-    heron = service.backend("local_heron")
+    heron = official_service.backend("local_heron")
     qc = QuantumCircuit(4)
     qc.h(0)
     for i in range(3):

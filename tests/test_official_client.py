@@ -4,8 +4,6 @@ both clients read each other's jobs."""
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -16,7 +14,6 @@ from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
 from qiskit_rest_provider import QiskitRestProvider, SamplerV2
-from qiskit_rest_provider.server import LocalRuntimeServer
 
 runtime = pytest.importorskip("qiskit_ibm_runtime")
 
@@ -24,19 +21,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.service, pytest.mark.official]
 
 
 @pytest.fixture()
-def service(server: LocalRuntimeServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The official client configured by environment variables only (reference §9), talking
-    to the service's ``/experimental/api/v1`` prefix."""
-    monkeypatch.setenv("IAM_URL", server.iam_url)
-    monkeypatch.setenv("QISKIT_FUNCTIONS_EXPERIMENTAL", "1")
-    monkeypatch.setenv("QISKIT_IBM_TOKEN", server.api_key)
-    monkeypatch.setenv("QISKIT_IBM_INSTANCE", server.instance)
-    monkeypatch.setenv("QISKIT_IBM_URL", server.url)
-    monkeypatch.setenv("QISKIT_IBM_CHANNEL", "ibm_quantum_platform")
-    api = f"{server.url}/experimental/api/v1"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield runtime.QiskitRuntimeService(url_resolver=lambda *_args: api)
+def service(official_service: Any) -> Any:
+    """The official client on the local service (conftest's ``official_service``)."""
+    return official_service
 
 
 def _bell() -> QuantumCircuit:
