@@ -19,6 +19,7 @@ from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
 from qiskit_rest_provider.server import LocalRuntimeServer
+from qiskit_rest_provider.server.executor.admission import MAX_PARAMETER_VALUES
 
 from .service_helpers import auth_headers
 
@@ -368,6 +369,64 @@ def test_refusals_name_the_problem(server: LocalRuntimeServer, valid_params: Any
         "dtype": "f64",
     }
     assert "parameters" in _refusal(server, params)["message"]
+
+
+def test_item_sizes_are_bounded_at_submission(
+    server: LocalRuntimeServer, backend: Any, valid_params: Any
+) -> None:
+    """An item's elements, its parameter values and its shape's axes are bounded before the
+    job is queued (a tiny body may declare a huge shape: nothing it implies is allocated)."""
+    params = json.loads(json.dumps(valid_params))
+    params["quantum_program"]["shots"] = 1
+    params["quantum_program"]["items"][1]["shape"] = [2_000_000]
+    assert "at most 1,000,000" in _refusal(server, params)["message"]
+    # a wide twirled template: within the elements' limit, beyond the parameter values'
+    wide = QuantumCircuit(7)
+    for layer in range(4):
+        for q in range(layer % 2, 6, 2):
+            wide.cx(q, q + 1)
+    wide.measure_all()
+    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=1).run(wide)
+    boxed = generate_boxing_pass_manager(
+        enable_gates=True, enable_measures=True, twirling_strategy="active"
+    ).run(isa)
+    template, samplex = samplomatic.build(boxed)
+    elements = MAX_PARAMETER_VALUES // template.num_parameters + 1
+    assert elements <= 1_000_000
+    program = QuantumProgram(shots=1)
+    program.append_samplex_item(template, samplex, shape=(elements,))
+    encoded = QUANTUM_PROGRAM_PARAMS_CONVERTERS["v2.0"].encoder(program, ExecutorOptions())
+    assert "parameter values" in _refusal(server, encoded.model_dump(mode="json"))["message"]
+    params["quantum_program"]["items"][1]["shape"] = [0, 2**62, 2**62]
+    assert "axes of at most" in _refusal(server, params)["message"]
+    params["quantum_program"]["items"][1]["shape"] = [1] * 40
+    message = _refusal(server, params)["message"]
+    assert "more than 32 axes" in message and len(message) < 300
+    params = json.loads(json.dumps(valid_params))
+    params["options"]["experimental"] = {"seed_simulator": -5}
+    assert "seed_simulator" in _refusal(server, params)["message"]
+
+
+def test_circuit_item_shapes_extend_their_arguments(
+    server: LocalRuntimeServer, backend: Any
+) -> None:
+    """An item's declared shape may add axes to its arguments': they repeat the values."""
+    from qiskit.circuit import Parameter
+
+    theta = Parameter("t")
+    qc = QuantumCircuit(1)
+    qc.rx(theta, 0)
+    qc.measure_all()
+    isa = generate_preset_pass_manager(1, backend=backend, seed_transpiler=1).run(qc)
+    program = QuantumProgram(shots=400)
+    program.append_circuit_item(isa, circuit_arguments=np.array([np.pi]))
+    params = QUANTUM_PROGRAM_PARAMS_CONVERTERS["v2.0"].encoder(program, ExecutorOptions())
+    body = params.model_dump(mode="json")
+    body["quantum_program"]["items"][0]["shape"] = [3]
+    text = _run_raw(server, {"program_id": "executor", "backend": DEVICE, "params": body})
+    bits = ExecutorResultDecoder.decode(text)[0]["meas"]
+    assert bits.shape == (3, 400, 1)
+    assert np.all(bits.mean(axis=(1, 2)) > 0.85)
 
 
 def test_circuits_outside_the_target_are_refused(server: LocalRuntimeServer, backend: Any) -> None:

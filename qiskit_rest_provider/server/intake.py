@@ -30,21 +30,10 @@ from ..wire.times import parse_iso, to_utc_iso, utcnow_iso
 from .catalog import Catalog
 from .dedupe import SubmissionGate, new_job_id
 from .devices import Device
-from .emulator.circuits import active_qubits
-from .emulator.methods import (
-    DENSITY_MATRIX_MAX_QUBITS,
-    default_job_memory,
-    is_clifford,
-    method_problem,
-    requested_method,
-    simulation_bytes,
-    simulation_method,
-)
+from .emulator.budget import memory_problem
+from .emulator.methods import default_job_memory, requested_method
 from .errors import RetryLaterError, ServiceError
 from .store import Store
-
-if TYPE_CHECKING:
-    from .executor.sandbox import ProgramInspector
 from .validation import (
     DEFAULT_MAX_SHOTS,
     LOG_LEVELS,
@@ -60,6 +49,9 @@ from .validation import (
     sampler_seed_fits,
     validate_options,
 )
+
+if TYPE_CHECKING:
+    from .executor.sandbox import ProgramInspector
 
 __all__ = ["TERMINAL", "JobIntake", "check_tags", "query_bool", "usage_period"]
 
@@ -184,6 +176,7 @@ class JobIntake:
         self.max_queued_per_instance = max(0, int(max_queued_per_instance))
         self._inspector: ProgramInspector | None = None
         self._inspector_lock = threading.Lock()
+        self._closed = False
         #: Bytes one job's simulation may hold; wider circuits are refused at submission.
         self.max_job_memory_bytes = int(max_job_memory_bytes or default_job_memory(1))
         #: Makes :meth:`create_job` idempotent on the client's submission tag.
@@ -512,32 +505,31 @@ class JobIntake:
         as sampler pubs are (:func:`.executor.admission.check_program`)."""
         from .executor.admission import check_program
         from .executor.decode import ProgramError, check_declared_sizes
+        from .executor.sandbox import DeviceLimits
 
         try:
             check_declared_sizes(params)  # cheap refusals before the worker sees the params
-            summary = self._program_inspector().inspect(params)
-            target = self.catalog.target(device, calibration_id)
-            check_program(
-                summary,
-                target,
-                device.configuration,
-                lambda circuit: self._memory_problem(
-                    circuit, noisy=not device.simulator, requested="automatic"
-                ),
+            limits = DeviceLimits(
+                self.catalog.target(device, calibration_id),
+                self.max_job_memory_bytes,
+                noisy=not device.simulator,
             )
+            check_program(self._program_inspector().inspect(params, limits), device.configuration)
         except ProgramError as exc:
             raise ServiceError(400, "invalid_request", str(exc)) from None
         except TimeoutError:
             raise RetryLaterError(
                 503,
                 "service_busy",
-                "The service is decoding other programs; retry shortly.",
+                "The service is decoding another program (or stopping); retry shortly.",
                 retry_after=5,
             ) from None
 
     def _program_inspector(self) -> ProgramInspector:
         """The decoder of executor programs (its worker starts on first use)."""
         with self._inspector_lock:
+            if self._closed:
+                raise TimeoutError("the service is stopping")
             if self._inspector is None:
                 from .executor.sandbox import ProgramInspector
 
@@ -545,35 +537,19 @@ class JobIntake:
             return self._inspector
 
     def close(self) -> None:
-        """Stop the executor programs' decoding worker, if it was started."""
+        """Stop the executor programs' decoding worker, if it was started (later executor
+        submissions are answered 503)."""
         with self._inspector_lock:
+            self._closed = True
             inspector, self._inspector = self._inspector, None
         if inspector is not None:
             inspector.close()
 
     def _memory_problem(self, circuit: Any, *, noisy: bool, requested: str) -> str | None:
-        """Why simulating ``circuit`` on the ``requested`` method (``"automatic"``: the one the
-        emulator would choose) cannot run or would exceed the per-job memory budget, or None:
-        the width that counts is the qubits its instructions use (:mod:`.emulator.methods`)."""
-        width = len(active_qubits(circuit, delays_idle=True, measures_idle=True)) or 1
-        clifford = is_clifford(circuit)
-        budget = self.max_job_memory_bytes
-        problem = method_problem(requested, width, clifford=clifford, budget=budget)
-        if problem:
-            return problem
-        method = simulation_method(
-            width, 0, noisy=noisy, clifford=clifford, requested=requested, budget=budget
-        )
-        needed = simulation_bytes(method, width)
-        if requested == "automatic" and noisy and width <= DENSITY_MATRIX_MAX_QUBITS:
-            needed = max(needed, simulation_bytes("density_matrix", width))
-        if needed <= budget:
-            return None
-        return (
-            f"the circuit acts on {width} qubits: its {method} simulation needs "
-            f"{needed / (1 << 30):,.1f} GiB, more than this service's per-job memory budget "
-            f"({budget / (1 << 30):,.1f} GiB); qubits no instruction "
-            "touches cost nothing: only the qubits the circuit uses count"
+        """Why ``circuit`` cannot run within the per-job memory budget, or None
+        (:func:`.emulator.budget.memory_problem`)."""
+        return memory_problem(
+            circuit, noisy=noisy, requested=requested, budget=self.max_job_memory_bytes
         )
 
     def job_document(self, row: Mapping[str, Any], *, include_params: bool) -> dict[str, Any]:

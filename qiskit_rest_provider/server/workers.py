@@ -132,6 +132,11 @@ class _Worker:
             except (EOFError, BrokenPipeError, OSError) as exc:
                 self.kill()
                 future.set_exception(WorkerCrashedError(f"the simulation worker died ({exc})"))
+            except Exception as exc:  # an answer that does not unpickle: the stream is lost
+                self.kill()
+                future.set_exception(
+                    WorkerCrashedError(f"the worker's answer could not be read ({exc!r})")
+                )
             else:
                 if ok:
                     future.set_result(value)

@@ -286,6 +286,12 @@ def decode_program(params: Mapping[str, Any]) -> QuantumProgramJob:
         for i, (item_model, circuit) in enumerate(zip(program.items, circuits, strict=True))
     ]
     options = model.options
+    experimental = dict(getattr(options, "experimental", None) or {})
+    seed = experimental.get("seed_simulator")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
+    ):
+        raise ProgramError("options.experimental.seed_simulator must be an integer in [0, 2**63).")
     meas_level = str(getattr(program, "meas_level", "classified"))
     if meas_level not in MEAS_LEVELS:
         raise ProgramError(
@@ -303,7 +309,7 @@ def decode_program(params: Mapping[str, Any]) -> QuantumProgramJob:
         rep_delay=options.rep_delay,
         scheduler_timing=bool(getattr(options, "scheduler_timing", False)),
         stretch_values=bool(getattr(options, "stretch_values", False)),
-        experimental=dict(getattr(options, "experimental", None) or {}),
+        experimental=experimental,
     )
 
 
@@ -337,7 +343,12 @@ def _item(index: int, model: Any, circuit: Any) -> ProgramItem:
 
     if not isinstance(circuit, QuantumCircuit):
         raise ProgramError(f"item {index}: its program is not a circuit.")
-    declared = tuple(int(n) for n in getattr(model, "shape", ()) or ())
+    raw_shape = list(getattr(model, "shape", ()) or ())
+    if len(raw_shape) > _MAX_NDIM:
+        raise ProgramError(f"item {index}: its shape has more than {_MAX_NDIM} axes.")
+    if any(n < 0 for n in raw_shape):
+        raise ProgramError(f"item {index}: its shape has a negative extent.")
+    declared = tuple(int(n) for n in raw_shape)
     if model.item_type == "circuit":
         arguments = np.asarray(model.circuit_arguments.to_numpy(), dtype=float)
         nparams = circuit.num_parameters
@@ -349,6 +360,8 @@ def _item(index: int, model: Any, circuit: Any) -> ProgramItem:
         if not np.all(np.isfinite(arguments)):
             raise ProgramError(f"item {index}: circuit_arguments must be finite numbers.")
         shape = _broadcast(index, arguments.shape[:-1], declared)
+        # the item's extra axes repeat the arguments (a read-only view, nothing copied)
+        arguments = np.broadcast_to(arguments, (*shape, nparams))
         return ProgramItem("circuit", circuit, shape, arguments=arguments)
     samplex = _samplex(index, model)
     inputs = samplex.inputs().make_broadcastable()
@@ -402,13 +415,13 @@ def _broadcast(index: int, implied: Sequence[int], declared: tuple[int, ...]) ->
         shape = np.broadcast_shapes(tuple(implied), declared)
     except ValueError:
         raise ProgramError(
-            f"item {index}: its arguments' shape {list(implied)} does not broadcast to the "
-            f"item's shape {list(declared)}."
+            f"item {index}: its arguments' shape {_short(list(implied))} does not broadcast "
+            f"to the item's shape {_short(list(declared))}."
         ) from None
     if tuple(shape) != declared:
         raise ProgramError(
-            f"item {index}: its arguments' shape {list(implied)} does not broadcast to the "
-            f"item's shape {list(declared)}."
+            f"item {index}: its arguments' shape {_short(list(implied))} does not broadcast "
+            f"to the item's shape {_short(list(declared))}."
         )
     return declared
 
