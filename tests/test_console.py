@@ -1,9 +1,11 @@
 """The web console served at ``/``: its files and headers, and the pages in a real browser.
 
 The fast tests read the page, its files and the headers of the service's answers over HTTP:
-the strict Content-Security-Policy and frame refusal on every answer, no CORS grant to another
-origin, the API's JSON error bodies kept, the files shipped as package data and nothing in them
-fetched from another host.
+the strict Content-Security-Policy and frame refusal on every answer (refusals of the outer
+middlewares included), no CORS grant to another origin, the API's JSON error bodies kept, dot
+segments sent as written never reaching a file outside the console, no API browser pages (they
+would load CDN scripts beside the console's token), the files shipped as package data and
+nothing in them fetched from another host.
 
 The browser tests drive Debian's headless Chromium (tests/browser.py) against a real local
 service with real jobs, in one browser session: sign in with the API key, find the jobs just
@@ -12,25 +14,33 @@ result), check the page's own decoder against the client's counts, open an estim
 its error bars and zero-noise extrapolation, a batch, the backends and a device's error map with
 one circle per qubit, reach a job with the keyboard alone, narrow the window, cancel a running
 job from the page (checked through the REST API) and delete it, read a private job's result only
-when asked, and sign out (or be signed out when the token expires). Each page is captured under
-tests/output/console/ (docs/local_service.md shows copies). The browser's console must stay free
-of errors (a CSP violation is one), and no page may show a "null" or "NaN".
+when asked, open an executor job whose passthrough data holds a 1 GiB zlib bomb (shown as
+text, never inflated), run the decoder on hostile arrays (each inflation bounded, one bad value
+failing alone), find markup in tags and error messages shown as text, check that the API key is
+kept nowhere in the browser, and sign out (or be signed out when the token expires). Each page
+is captured under tests/output/console/ (docs/local_service.md shows copies). The browser's
+console must stay free of errors (a CSP violation is one), and no page may show a "null" or
+"NaN".
 """
 
 from __future__ import annotations
 
 import base64
 import fnmatch
+import http.client
+import io
 import json
 import re
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -157,22 +167,108 @@ def test_another_origin_is_granted_nothing_and_errors_keep_their_json_bodies(
     for url, status in (
         (f"{server.url}/api/v1/jobs", 401),
         (f"{server.url}/console/no-such-file.js", 404),
-        (f"{server.url}/console/../pyproject.toml", 404),
-        (f"{server.url}/console/js/../../__init__.py", 404),
     ):
         answer = requests.get(url, timeout=10)
         assert answer.status_code == status, url
         assert answer.json()["errors"][0]["code"], url
         assert answer.headers["x-frame-options"] == "DENY"
         assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-    # FastAPI's API browser (CDN scripts, inline code) keeps working, still unframeable.
-    docs = requests.get(f"{server.url}/docs", timeout=10)
-    assert docs.status_code == 200
-    assert docs.headers["content-security-policy"] == "frame-ancestors 'none'"
-    assert docs.headers["x-frame-options"] == "DENY"
     # The console's routes stay out of the API's OpenAPI document.
     paths = requests.get(f"{server.url}/openapi.json", timeout=10).json()["paths"]
     assert "/" not in paths and not [p for p in paths if p.startswith("/console")]
+
+
+def _raw(
+    server: LocalRuntimeServer, method: str, target: str, headers: tuple[str, ...] = ()
+) -> tuple[int, Any, bytes]:
+    """``method target`` sent exactly as written (``requests`` would resolve ``..`` first),
+    with ``headers`` ("Name: value"); answers its status, headers and body."""
+    url = urlsplit(server.url)
+    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+        connection.putheader("Host", url.netloc)
+        for header in headers:
+            name, _, value = header.partition(": ")
+            connection.putheader(name, value)
+        connection.endheaders()
+        answer = connection.getresponse()
+        return answer.status, answer.headers, answer.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.service
+def test_no_path_reaches_a_file_outside_the_console_and_every_refusal_is_secured(
+    server: LocalRuntimeServer,
+) -> None:
+    """Dot segments sent as they are (not resolved by the client) reach the console's route,
+    which answers only its own files: the API's 404 body, never a file of the package or the
+    project. No page of the origin loads a script from elsewhere (FastAPI's /docs and /redoc,
+    which do, are not served), and every refusal carries the security headers, the absolute-form
+    middleware's refusal of CONNECT included."""
+    secret = (ROOT / "pyproject.toml").read_bytes()[:40]
+    package = (STATIC / ".." / "__init__.py").read_bytes()[:40]
+    for target in (
+        "/console/../pyproject.toml",
+        "/console/../../../../pyproject.toml",
+        "/console/js/../../__init__.py",
+        "/console/%2e%2e/__init__.py",
+        "/console/..%2f__init__.py",
+        "/console//etc/passwd",
+        f"http://{urlsplit(server.url).netloc}/console/../__init__.py",
+    ):
+        status, headers, body = _raw(server, "GET", target)
+        assert status == 404, (target, body[:200])
+        assert headers["content-type"] == "application/json", target
+        assert json.loads(body)["errors"][0]["code"] == "not_found", target
+        assert secret not in body and package not in body and b"root:" not in body, target
+        assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY, target
+        assert headers["x-frame-options"] == "DENY", target
+    # A file the console does ship, for contrast: the same route answers it.
+    assert _raw(server, "GET", "/console/js/app.js")[0] == 200
+    # No API browser pages: they would run CDN scripts beside the console's token.
+    for target in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        status, headers, body = _raw(server, "GET", target)
+        assert status == 404, target
+        assert json.loads(body)["errors"][0]["code"], target
+        assert b"<script" not in body and b"cdn" not in body.lower(), target
+        assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY, target
+    # The OpenAPI document (JSON, no script) stays, with the headers.
+    status, headers, body = _raw(server, "GET", "/openapi.json")
+    assert status == 200 and json.loads(body)["paths"]
+    assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    # CONNECT, refused by the outermost routing middleware, and a body over the limit, refused
+    # by the body guard: the headers are on both.
+    status, headers, body = _raw(server, "CONNECT", "example.com:443")
+    assert status == 405 and json.loads(body)["errors"][0]["code"] == "method_not_allowed"
+    refused = [headers]
+    status, headers, body = _raw(
+        server, "PUT", "/api/v1/jobs/x/tags", ("Content-Length: 999999999999",)
+    )
+    assert status == 413 and json.loads(body)["errors"][0]["code"] == "payload_too_large"
+    for answer_headers in (*refused, headers):
+        assert answer_headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert answer_headers["x-frame-options"] == "DENY"
+        assert answer_headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_console_is_not_mounted_beside_pages_that_load_third_party_scripts() -> None:
+    """FastAPI serves /docs and /redoc (CDN scripts) unless told not to: mount_console refuses
+    such an app, and accepts one without them (its OpenAPI document kept; the service built
+    this way answers the console's files, as the other tests show)."""
+    from fastapi import FastAPI
+
+    from qiskit_rest_provider.server.console import mount_console
+
+    for pages in ({}, {"docs_url": None}, {"redoc_url": None}):
+        with pytest.raises(ValueError, match="third-party scripts"):
+            mount_console(FastAPI(**pages))
+    app = FastAPI(docs_url=None, redoc_url=None)
+    mount_console(app)
+    paths = {getattr(route, "path", None) for route in app.routes}
+    assert "/openapi.json" in paths
+    assert not paths & {"/docs", "/redoc", "/docs/oauth2-redirect"}
 
 
 def test_the_files_are_package_data_and_fetch_nothing_from_elsewhere() -> None:
@@ -193,13 +289,12 @@ def test_the_files_are_package_data_and_fetch_nothing_from_elsewhere() -> None:
         urls = set(re.findall(r"https?://[^\s\"'`)]+", text)) - {"http://www.w3.org/2000/svg"}
         assert not urls, (name, urls)
         if name.endswith(".js"):
-            # Nothing becomes HTML or code from a string (Trusted Types would refuse it anyway),
-            # and nothing is written anywhere but the tab's session storage.
+            # Nothing becomes HTML or code from a string (Trusted Types would refuse it anyway;
+            # the browser tests feed the pages hostile strings). What the page keeps in the
+            # browser is checked in the browser, after signing in.
             for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
                 assert sink not in text, (name, sink)
             assert "eval(" not in text and "new Function" not in text, name
-            assert "localStorage" not in text and "document.cookie" not in text, name
-    assert "apikey" not in files["js/api.js"].decode().split("sessionStorage.setItem")[1][:200]
 
 
 def test_the_docs_show_the_screenshots() -> None:
@@ -461,16 +556,29 @@ def test_sign_in_shows_the_jobs_just_submitted(
         "return [...document.querySelectorAll('tr[data-job]')].map(r => r.dataset.job)"
     )
     assert {workload.sampler, workload.estimator, workload.batch_job} <= set(rows)
-    # Only the token and the instance are kept, in this tab's storage; no key, no secret URL.
-    stored = browser.execute_script(
-        "return [sessionStorage.length, localStorage.length, "
-        "sessionStorage.getItem('qiskit-rest-console'), location.href, document.cookie]"
+    # Only the token and the instance are kept, in this tab's storage: the API key typed into
+    # the form is nowhere the page can still read it (any storage, the URL, the DOM).
+    kept_everywhere = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "const dump = (store) => Array.from({length: store.length}, (_, i) => "
+        "  [store.key(i), store.getItem(store.key(i))]);"
+        "(async () => ({"
+        "  session: dump(sessionStorage), local: dump(localStorage), cookie: document.cookie,"
+        "  href: location.href, name: window.name, history: JSON.stringify(history.state),"
+        "  databases: indexedDB.databases ? (await indexedDB.databases()).map((d) => d.name) : [],"
+        "  caches: self.caches ? await caches.keys() : [],"
+        "  inputs: [...document.querySelectorAll('input, textarea')].map((e) => e.value),"
+        "  page: document.documentElement.outerHTML,"
+        "}))().then(done, (e) => done(String(e)));"
     )
-    assert stored[0] == 1 and stored[1] == 0 and stored[4] == ""
-    kept = json.loads(stored[2])
+    assert isinstance(kept_everywhere, dict), kept_everywhere
+    assert server.api_key not in json.dumps(kept_everywhere)
+    assert [key for key, _ in kept_everywhere["session"]] == ["qiskit-rest-console"]
+    assert kept_everywhere["local"] == [] and kept_everywhere["cookie"] == ""
+    assert kept_everywhere["databases"] == [] and kept_everywhere["caches"] == []
+    kept = json.loads(kept_everywhere["session"][0][1])
     assert set(kept) == {"token", "expiration", "instance", "instances", "apiVersion"}
     assert kept["instance"] == server.instance
-    assert server.api_key not in stored[2] and server.api_key not in stored[3]
     # Running and finished times come from each job's metrics.
     row = f'tr[data-job="{workload.sampler}"]'
     _wait(browser, lambda: _count(browser, f"{row} time") == 3, "the job's three times")
@@ -881,6 +989,304 @@ def test_a_private_job_result_is_read_only_when_asked(
     )
     assert gone.status_code == 404  # the page's read was the one read
     assert not _stray_words(browser)
+    assert not _console_errors(browser)
+
+
+# Hostile documents ---------------------------------------------------------------------------
+
+#: 1 GiB of zeros: about 1.4 MB as base64 of zlib, the size of one job's params.
+BOMB_BYTES = 1 << 30
+
+
+def _npy_b64(
+    data: bytes | None = None,
+    *,
+    zeros: int = 0,
+    shape: tuple[int, ...] | None = None,
+    descr: str = "|u1",
+    magic: bool = True,
+) -> str:
+    """An ndarray wrapper's value: base64 of zlib of a .npy file whose header declares
+    ``shape`` (by default: as many elements as bytes follow) and whose data is ``data`` or
+    ``zeros`` zero bytes, compressed in pieces (never held whole)."""
+    size = len(data) if data is not None else zeros
+    header = io.BytesIO()
+    if magic:
+        np.lib.format.write_array_header_1_0(
+            header, {"descr": descr, "fortran_order": False, "shape": shape or (size,)}
+        )
+    packer = zlib.compressobj(9)
+    parts = [packer.compress(header.getvalue())]
+    if data is not None:
+        parts.append(packer.compress(data))
+    else:
+        piece = bytes(1 << 24)
+        for start in range(0, zeros, len(piece)):
+            parts.append(packer.compress(piece[: min(len(piece), zeros - start)]))
+    parts.append(packer.flush())
+    return base64.b64encode(b"".join(parts)).decode("ascii")
+
+
+def _ndarray(value: str) -> dict[str, Any]:
+    return {"__type__": "ndarray", "__value__": value}
+
+
+@dataclass
+class ExecutorBomb:
+    """An executor job whose quantum program's passthrough data (echoed in its result) holds an
+    ndarray wrapper that inflates to 1 GiB."""
+
+    job_id: str
+    params: dict[str, Any]
+    wrapper: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def executor_bomb(server: LocalRuntimeServer) -> ExecutorBomb:
+    pytest.importorskip("qiskit_ibm_runtime")
+    from qiskit_ibm_runtime import QuantumProgram
+    from qiskit_ibm_runtime.options_models import ExecutorOptions
+    from qiskit_ibm_runtime.quantum_program.params_converters import (
+        QUANTUM_PROGRAM_PARAMS_CONVERTERS,
+    )
+
+    provider = server.provider()
+    try:
+        backend = provider.backend("local_falcon")
+        circuit = QuantumCircuit(2)
+        circuit.h(0)
+        circuit.cx(0, 1)
+        circuit.measure_all()
+        isa = generate_preset_pass_manager(optimization_level=1, backend=backend).run(circuit)
+    finally:
+        provider.close()
+    program = QuantumProgram(shots=20)
+    program.append_circuit_item(isa)
+    encoder = QUANTUM_PROGRAM_PARAMS_CONVERTERS["v2.0"].encoder
+    params = dict(encoder(program, ExecutorOptions()).model_dump(mode="json"))
+    wrapper = _ndarray(_npy_b64(zeros=BOMB_BYTES))
+    params["quantum_program"]["passthrough_data"] = {"note": "a label", "bomb": wrapper}
+    headers = auth_headers(server)
+    created = requests.post(
+        f"{server.url}/api/v1/jobs",
+        json={"program_id": "executor", "backend": "local_falcon", "params": params},
+        headers=headers,
+        timeout=60,
+    )
+    assert created.status_code == 200, created.text
+    job_id = created.json()["id"]
+    deadline = time.monotonic() + 120
+    while True:
+        doc = requests.get(f"{server.url}/api/v1/jobs/{job_id}", headers=headers, timeout=30)
+        if doc.json()["status"] in ("Completed", "Failed", "Cancelled"):
+            break
+        assert time.monotonic() < deadline, "the executor job never finished"
+        time.sleep(0.1)
+    assert doc.json()["status"] == "Completed", doc.text
+    result = requests.get(f"{server.url}/api/v1/jobs/{job_id}/results", headers=headers, timeout=60)
+    assert result.json()["passthrough_data"]["bomb"] == wrapper  # echoed in the result too
+    return ExecutorBomb(job_id=job_id, params=params, wrapper=wrapper)
+
+
+def _tab_memory(browser: WebDriver) -> int:
+    """Bytes the page's JavaScript holds: its heap and the array buffers' backing stores."""
+    usage = browser.execute_cdp_cmd("Runtime.getHeapUsage", {})
+    return int(usage["usedSize"]) + int(usage.get("backingStorageSize", 0))
+
+
+@pytest.mark.slow
+@pytest.mark.service
+@pytest.mark.browser
+def test_an_executor_job_with_a_zlib_bomb_is_shown_as_text_without_inflating_it(
+    signed_in: WebDriver,
+    server: LocalRuntimeServer,
+    executor_bomb: ExecutorBomb,
+    shots: Path,
+    tmp_path: Path,
+) -> None:
+    """The executor's params and result (free-form passthrough data) never go through the
+    type-tagged decoder: shown as JSON text, cut to the first 64 KB with a note that says so,
+    and downloadable whole. The 1 GiB wrapper is never inflated: the tab's memory stays small
+    (the decoder used to inflate it twice, params and result: 4 GB and 24 s, measured)."""
+    from selenium.webdriver.common.by import By
+
+    browser = signed_in
+    job = executor_bomb.job_id
+    browser.execute_cdp_cmd("HeapProfiler.collectGarbage", {})
+    _go(browser, server, f"#/jobs/{job}")
+    _wait(
+        browser,
+        lambda: _count(browser, "#params-json") and _count(browser, "#result-json"),
+        "the executor job's params and result as text",
+        timeout=60,
+    )
+    assert job in _text(browser, "main h1")
+    assert "Completed" in _text(browser, ".title-row .badge")
+    # Inputs: the params as submitted, cut for display, with the whole document to download.
+    note = _text(browser, "#inputs .notice.truncated")
+    assert re.fullmatch(r"Showing the first 64 KB of 1\.\d+ MB: download .*", note), note
+    shown = _text(browser, "#params-json")
+    assert shown.startswith("{\n") and "passthrough_data" in shown and shown.endswith("…")
+    assert 60_000 < len(shown) <= 64 * 1024 + 2
+    browser.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)}
+    )
+    browser.find_element(By.ID, "download-params").click()
+    saved = tmp_path / f"job-{job}-params.json"
+
+    def whole() -> bool:
+        try:
+            return bool(json.loads(saved.read_text()) == executor_bomb.params)
+        except (OSError, ValueError):
+            return False
+
+    _wait(browser, whole, "the whole params in the downloaded file")
+    # The result: said to be text, cut the same way, downloadable whole from the actions.
+    assert "this executor result is shown as JSON text" in _text(browser, "#results")
+    assert "Showing the first 64 KB of" in _text(browser, "#results .notice.truncated")
+    assert _text(browser, "#result-json").startswith('{\n  "schema_version"')
+    assert _count(browser, "#download-result") == 1
+    assert not _count(browser, ".decode-error")  # nothing was decoded, so nothing failed
+    # Nothing the size of the inflated wrapper was ever made (4 GB before).
+    held = _tab_memory(browser)
+    assert held < 256 * 1024 * 1024, f"the tab holds {held / 2**20:.0f} MiB"
+    print(f"executor job page: the tab holds {held / 2**20:.1f} MiB")
+    _shoot(browser, shots, "executor_job", max_height=1600)
+    # Still responsive: another page opens at once.
+    _go(browser, server, "#/jobs")
+    _wait(browser, lambda: _count(browser, "tr[data-job]"), "the workloads after the job")
+    assert not _console_errors(browser)
+
+
+@pytest.mark.slow
+@pytest.mark.service
+@pytest.mark.browser
+def test_the_decoder_bounds_every_inflation_and_fails_one_value_at_a_time(
+    signed_in: WebDriver, executor_bomb: ExecutorBomb
+) -> None:
+    """decode.js on one hostile document: an array declaring 1 GiB is refused from its header,
+    before its data is inflated; one whose header understates its data stops at the declared
+    size; data with no .npy header, or no zlib stream, fails. Each becomes a DecodeFailure in
+    its place, the good array beside them decodes, and five 20 MiB arrays share the document's
+    128 MiB budget: three decode, two are refused."""
+    document = {
+        "good": _ndarray(_npy_b64(np.array([1.5, 2.5, -3.0]).tobytes(), shape=(3,), descr="<f8")),
+        "declared_1_gib": executor_bomb.wrapper,
+        "understated": _ndarray(_npy_b64(zeros=256 << 20, shape=(16,))),
+        "no_header": _ndarray(_npy_b64(zeros=256 << 20, magic=False)),
+        "not_zlib": _ndarray(base64.b64encode(b"certainly not zlib" * 10).decode()),
+        "listed": _ndarray([[1, 2], [3, 4]]),
+        "shared": [_ndarray(_npy_b64(zeros=20 << 20)) for _ in range(5)],
+    }
+    decoded = signed_in.execute_async_script(
+        "const [doc, done] = [arguments[0], arguments[arguments.length - 1]];"
+        "import('./console/js/decode.js').then(async (d) => {"
+        "  const show = (v) => v instanceof d.DecodeFailure ? {failure: v.message, type: v.type}"
+        "    : v instanceof d.NdArray ? {shape: v.shape, head: Array.from(v.data.slice(0, 4))}"
+        "    : v;"
+        "  const out = await d.decodeTagged(doc);"
+        "  done(Object.fromEntries(Object.entries(out).map(([k, v]) =>"
+        "    [k, Array.isArray(v) ? v.map(show) : show(v)])));"
+        "}).catch((e) => done(String(e)));",
+        document,
+    )
+    assert isinstance(decoded, dict), decoded
+    assert decoded["good"] == {"shape": [3], "head": [1.5, 2.5, -3.0]}
+    assert decoded["listed"] == {"shape": [2, 2], "head": [1, 2, 3, 4]}
+    refused = decoded["declared_1_gib"]
+    assert refused["type"] == "ndarray"
+    assert refused["failure"].startswith("an array of shape (1073741824,) (|u1) takes 2 GB"), (
+        refused
+    )
+    assert "more than the console decodes (64 MB)" in refused["failure"]
+    assert "longer than its header declares" in decoded["understated"]["failure"]
+    assert decoded["no_header"]["failure"] == "not a .npy array"
+    assert "failure" in decoded["not_zlib"]
+    shared = decoded["shared"]
+    assert sum("shape" in item for item in shared) == 3, shared
+    over = [item["failure"] for item in shared if "failure" in item]
+    assert len(over) == 2 and all("left of the console's budget" in text for text in over)
+    assert all(item["head"] == [0, 0, 0, 0] for item in shared if "shape" in item)
+    assert not _console_errors(signed_in)
+
+
+#: Markup that would run or load something if the page ever parsed a string as HTML.
+HOSTILE = ("<img src=x onerror=alert(1)>", "<script>alert(2)</script>", '"><svg onload=alert(3)>')
+
+
+def _injected(browser: WebDriver) -> list[str]:
+    """Elements or attributes a hostile string would have created, anywhere in the page."""
+    return list(
+        browser.execute_script(
+            "return [...document.querySelectorAll("
+            "'main img, main script, main iframe, main object, main embed, main svg:not(.chart-svg)"
+            ", [onerror], [onload], [onclick]')].map((e) => e.outerHTML.slice(0, 120))"
+        )
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.service
+@pytest.mark.browser
+def test_hostile_strings_are_shown_as_text(
+    signed_in: WebDriver, server: LocalRuntimeServer
+) -> None:
+    """Markup in a job's tags (listed, filtered on, on the job's page) and in strings that reach
+    the page without any backend data (a job or session id in the address, quoted back in the
+    service's error message) is shown as the text it is: no element is made, nothing runs, no
+    request goes out for it, and the browser logs no violation."""
+    browser = signed_in
+    provider = server.provider()
+    try:
+        backend = provider.backend("local_simulator")
+        circuit = QuantumCircuit(1)
+        circuit.h(0)
+        circuit.measure_all()
+        sampler = SamplerV2(backend)
+        sampler.options.environment.job_tags = list(HOSTILE)
+        job_id = sampler.run([circuit], shots=10).job_id()
+        assert wait_final(provider, job_id)["status"] == "Completed"
+    finally:
+        provider.close()
+    browser.execute_script("window.__alerts = []; window.alert = (m) => window.__alerts.push(m);")
+    _go(browser, server, f"#/jobs?tag={HOSTILE[0]}")
+    row = f'tr[data-job="{job_id}"]'
+    _wait(browser, lambda: _count(browser, row), "the hostile-tagged job, filtered on its tag")
+    chips = browser.execute_script(
+        f"return [...document.querySelectorAll('{row} .tag')].map((t) => t.textContent)"
+    )
+    assert sorted(chips) == sorted(HOSTILE)
+    assert browser.execute_script("return document.getElementById('tag').value") == HOSTILE[0]
+    assert not _injected(browser)
+    _go(browser, server, f"#/jobs/{job_id}")
+    _wait(browser, lambda: _count(browser, "svg.histogram"), "the hostile-tagged job's page")
+    chips = browser.execute_script(
+        "return [...document.querySelectorAll('#summary .tag')].map((t) => t.textContent)"
+    )
+    assert set(HOSTILE) <= set(chips)  # with the client's own submission tag
+    assert not _injected(browser)
+    assert not _console_errors(browser)
+    # No backend data at all: the id comes from the address, and the service quotes it back.
+    for route, quoted in (
+        (f"#/jobs/{HOSTILE[0]}", f"Job {HOSTILE[0]} not found."),
+        (f"#/sessions/{HOSTILE[2]}", f"Session {HOSTILE[2]} not found."),
+    ):
+        _go(browser, server, route)
+        _wait(browser, lambda quoted=quoted: quoted in _text(browser, "main"), route)
+        assert not _injected(browser), route
+        assert HOSTILE[0 if "jobs" in route else 2] in browser.execute_script(
+            "return document.title"
+        )
+        # The browser logs the 404 itself; nothing else (no CSP violation, no request for x).
+        logged = _console_errors(browser)
+        assert logged and all("404" in line and "/api/v1/" in line for line in logged), logged
+    assert browser.execute_script("return window.__alerts") == []
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018 - reading it raises when no alert is open
+    _go(browser, server, "#/jobs")
+    _wait(browser, lambda: _count(browser, "tr[data-job]"), "the workloads again")
     assert not _console_errors(browser)
 
 

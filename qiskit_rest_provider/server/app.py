@@ -141,7 +141,14 @@ def create_app(service: LocalService) -> FastAPI:  # noqa: C901 - one closure pe
     ``/api/v1`` and ``/experimental/api/v1``, so either base URL works for clients. The web
     console (:mod:`.console`) is served at ``/``, and every answer carries its security headers.
     """
-    app = FastAPI(title="qiskit-rest-provider local Qiskit Runtime service", version="1.0")
+    # No API browser pages (/docs, /redoc): they load scripts from a CDN, and the console on
+    # this origin keeps its token where any same-origin script can read it. /openapi.json stays.
+    app = FastAPI(
+        title="qiskit-rest-provider local Qiskit Runtime service",
+        version="1.0",
+        docs_url=None,
+        redoc_url=None,
+    )
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
@@ -338,11 +345,12 @@ def create_app(service: LocalService) -> FastAPI:  # noqa: C901 - one closure pe
 
     app.include_router(v1, prefix="/api/v1")
     app.include_router(v1, prefix="/experimental/api/v1")
-    # The web console (docs/local_service.md, "Console"): a static page at / that uses the API
-    # above like any client, and the headers that keep it to this origin on every answer
-    # (outside the body guard, so its error answers carry them too).
-    mount_console(app)
-    # Last: the catalog's GET /api/v1/{plan id} only sees paths no Runtime route takes, and the
-    # absolute-form middleware goes outermost (the body guard then sees the real path).
+    # The catalog's GET /api/v1/{plan id} only sees paths no Runtime route takes, and the
+    # absolute-form middleware goes outside the body guard (which then sees the real path).
     mount_cloud(app, service.cloud)
+    # Last: the web console (docs/local_service.md, "Console"), a static page at / that uses the
+    # API above like any client, and the headers that keep it to this origin, outermost so that
+    # every answer carries them (the body guard's, and the absolute-form middleware's refusal
+    # of CONNECT).
+    mount_console(app)
     return app

@@ -75,7 +75,8 @@ class AbsoluteFormMiddleware:
     clients send them to a proxy) like their origin form, with ``Host`` set to the target's
     authority; refuse ``CONNECT`` (405 with the API's error body).
 
-    Put it outermost, so that everything after it (body limits, routing) sees the path. The
+    Put it outside the body guard and routing, so that everything after it (body limits,
+    routing) sees the path. The
     service answers every host name this way: it never forwards a request anywhere.
     """
 
@@ -114,7 +115,8 @@ class AbsoluteFormMiddleware:
 
 def mount_cloud(app: FastAPI, directory: CloudDirectory) -> None:
     """Add the platform routes (after the routes already there) and
-    :class:`AbsoluteFormMiddleware` (outermost) to ``app``, before it starts.
+    :class:`AbsoluteFormMiddleware` (outside the body guard and routing; the console's header
+    middleware may wrap it) to ``app``, before it starts.
 
     Raises:
         ValueError: a plan id equals a path segment the app already routes under ``/api/v1/``

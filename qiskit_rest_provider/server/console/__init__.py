@@ -13,6 +13,12 @@ a Content-Security-Policy allowing scripts, styles and connections to ``'self'``
 Trusted Types: the page never builds HTML from strings), ``nosniff``, no referrer, and
 same-origin opener and resource policies. The service sends no CORS headers at all, so a page
 of another origin cannot read its answers.
+
+The console keeps its bearer token in the tab's ``sessionStorage``, which any page of the same
+origin can read, so no page of the origin may run a script from elsewhere: an app that serves
+the console serves no API browser pages (FastAPI's ``/docs`` and ``/redoc`` load their scripts
+from a CDN). :func:`mount_console` refuses an app that has them; ``/openapi.json`` (a JSON
+document, no script) stays.
 """
 
 from __future__ import annotations
@@ -51,7 +57,8 @@ CONTENT_SECURITY_POLICY = (
 )
 
 #: Headers set on every answer (a route's own value is kept).
-_COMMON_HEADERS = (
+_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode("ascii")),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -143,33 +150,28 @@ def console_router(assets: dict[str, Asset] | None = None) -> APIRouter:
 class SecurityHeaders:
     """ASGI middleware: the console's security headers on every HTTP answer.
 
+    The same headers on every answer, whatever its path or status (a route's own value of a
+    header is kept). Put it outside every other middleware, so that their own answers (a
+    refused ``CONNECT``, a body too large) carry the headers too.
+
     Args:
         app: The application to wrap.
-        relaxed_paths: Paths that get only ``frame-ancestors 'none'`` as their policy instead
-            of :data:`CONTENT_SECURITY_POLICY`: FastAPI's own API browser pages (``/docs``,
-            ``/redoc``), which load their scripts from a CDN and run inline code.
     """
 
-    def __init__(self, app: ASGIApp, relaxed_paths: frozenset[str] = frozenset()) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.relaxed_paths = relaxed_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer through the wrapped application, adding the headers to its answer."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = (
-            b"frame-ancestors 'none'"
-            if scope.get("path") in self.relaxed_paths
-            else CONTENT_SECURITY_POLICY.encode("ascii")
-        )
 
         async def secured_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                for name, value in (*_COMMON_HEADERS, (b"content-security-policy", policy)):
+                for name, value in _HEADERS:
                     if name not in present:
                         headers.append((name, value))
                 message = {**message, "headers": headers}
@@ -180,8 +182,21 @@ class SecurityHeaders:
 
 def mount_console(app: FastAPI) -> None:
     """Serve the console from ``app`` (:func:`console_router`) and put :class:`SecurityHeaders`
-    around everything it answers, before the app starts. FastAPI's API browser pages, which load
-    their scripts from a CDN, keep only the refusal to be framed."""
+    around everything it answers, before the app starts.
+
+    Call it after every other ``add_middleware`` of ``app`` (the last added is the outermost),
+    so that every answer carries the headers.
+
+    Raises:
+        ValueError: ``app`` serves FastAPI's API browser pages (``docs_url``, ``redoc_url``):
+            they load scripts from a CDN, which could read the console's token. Create the app
+            with ``docs_url=None, redoc_url=None``.
+    """
+    pages = [url for url in (app.docs_url, app.redoc_url) if url]
+    if pages:
+        raise ValueError(
+            f"the console cannot share an origin with pages that load third-party scripts: "
+            f"create the app with docs_url=None and redoc_url=None (it serves {pages})"
+        )
     app.include_router(console_router())
-    relaxed = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
-    app.add_middleware(SecurityHeaders, relaxed_paths=frozenset(p for p in relaxed if p))
+    app.add_middleware(SecurityHeaders)

@@ -1,14 +1,22 @@
 // One job: its summary, results plotted (sampler counts per register, estimator expectation
 // values over the sweep, the ZNE extrapolation), its timeline (status history and execution
 // spans), its inputs, log and metrics; cancel, delete and download of the raw result.
+//
+// Only sampler and estimator documents go through the type-tagged decoder (decode.js, with its
+// byte budget): they are what the page plots. Another program's params and result (the
+// executor's quantum program, with its free-form passthrough data) are shown as JSON text, cut
+// for display, and downloadable whole.
 
 import { ApiError, request } from "./api.js";
 import { PALETTE, barChart, lineChart, timeline } from "./charts.js";
 import {
+  DecodeFailure,
   NdArray,
   Tagged,
   bitCounts,
+  decodeFailures,
   decodeTagged,
+  fmtBytes,
   indices,
   observableAt,
   observableText,
@@ -36,6 +44,12 @@ import { PENDING } from "./jobs.js";
 
 const TOP_K = [8, 16, 32, 64];
 const MAX_SERIES = 8;
+/** The programs whose params and results are decoded and plotted. */
+const PLOTTED = new Set(["sampler", "estimator"]);
+/** How much of a JSON document is shown as text (the download has all of it). */
+const SHOWN_JSON_BYTES = 64 * 1024;
+/** Documents up to this size are shown indented; larger ones as the service sent them. */
+const INDENT_JSON_BYTES = 4 * 1024 * 1024;
 
 const enc = encodeURIComponent;
 
@@ -46,6 +60,40 @@ function section(id, title, ...content) {
     h("h2", { id: `${id}-title` }, title),
     ...content,
   );
+}
+
+/** The decode error of a value, said where the value would be shown. */
+function failureText(failure, what) {
+  return `${what} could not be decoded (${failure.type}): ${failure.message}.`;
+}
+
+function failureBox(failure, what) {
+  return h("div", { class: "notice error decode-error", role: "note" }, failureText(failure, what));
+}
+
+/** `text` (JSON) in a <pre>: indented when not too large, cut to its first SHOWN_JSON_BYTES
+ * with a note that says so and where the rest is. */
+function jsonBlock(text, { id, rest }) {
+  let shown = text;
+  const size = new Blob([text]).size;
+  if (size <= INDENT_JSON_BYTES) {
+    try {
+      shown = JSON.stringify(JSON.parse(text), null, 2);
+    } catch {
+      shown = text; // not JSON after all: shown as it came
+    }
+  }
+  const cut = shown.length > SHOWN_JSON_BYTES;
+  return [
+    cut
+      ? h(
+          "p",
+          { class: "notice truncated", role: "note" },
+          `Showing the first ${fmtBytes(SHOWN_JSON_BYTES)} of ${fmtBytes(size)}: ${rest}`,
+        )
+      : null,
+    h("pre", { class: "code", id }, cut ? `${shown.slice(0, SHOWN_JSON_BYTES)}\n…` : shown),
+  ];
 }
 
 function qasmParameters(text) {
@@ -101,7 +149,33 @@ function shapeText(shape) {
   return shape.length ? `(${shape.join(", ")}${shape.length === 1 ? "," : ""})` : "()";
 }
 
-function inputsSection(doc, params) {
+function rawInputs(doc, paramsText, paramsUrl) {
+  // Another program's parameters (the executor's quantum program): shown as submitted, as text.
+  return section(
+    "inputs",
+    "Inputs",
+    h(
+      "details",
+      { class: "options", open: true },
+      h("summary", {}, "The parameters as submitted"),
+      ...jsonBlock(paramsText, {
+        id: "params-json",
+        rest: "download them whole with Download parameters JSON, below.",
+      }),
+    ),
+    h(
+      "p",
+      {},
+      h(
+        "a",
+        { class: "button", id: "download-params", href: paramsUrl, download: `job-${doc.id}-params.json` },
+        "Download parameters JSON",
+      ),
+    ),
+  );
+}
+
+function inputsSection(doc, params, rawParams) {
   if (doc.private) {
     return section(
       "inputs",
@@ -109,34 +183,24 @@ function inputsSection(doc, params) {
       emptyState("This job is private: the service does not return its inputs."),
     );
   }
-  if (!params) {
+  if (!doc.params) {
     return section("inputs", "Inputs", emptyState("The job document carries no inputs."));
   }
-  if (!Array.isArray(params.pubs)) {
-    // Another program's parameters (the executor's quantum program): shown as submitted.
-    return section(
-      "inputs",
-      "Inputs",
-      h(
-        "details",
-        { class: "options" },
-        h("summary", {}, "The parameters as submitted"),
-        h("pre", { class: "code" }, JSON.stringify(doc.params, null, 2).slice(0, 200000)),
-      ),
-    );
-  }
+  if (!params || !Array.isArray(params.pubs)) return rawInputs(doc, rawParams.text, rawParams.url);
   const program = doc.program ? doc.program.id : "";
   const pubs = params.pubs.map((pub, index) => {
     const p = normalizePub(program, pub);
     const info = circuitInfo(p.circuit);
-    const values = asArray(p.values);
+    const values = p.values instanceof DecodeFailure ? null : asArray(p.values);
     const rows = [
       ["Circuit", info.qasm ? `OpenQASM 3, ${info.qasm.split("\n").length} lines` : info.qpy ? "QPY (binary)" : "—"],
       info.qubits ? ["Physical qubits", info.qubits.length ? info.qubits.join(", ") : "none"] : null,
       info.parameters && info.parameters.length ? ["Parameters", info.parameters.join(", ")] : null,
       [
         "Parameter values",
-        values
+        p.values instanceof DecodeFailure
+          ? failureBox(p.values, "The parameter values")
+          : values
           ? `shape ${shapeText(values.shape)}${
               values.shape.length > 1
                 ? ` — ${values.shape.slice(0, -1).reduce((a, b) => a * b, 1)} point(s) of ${
@@ -233,7 +297,10 @@ function samplerPub(pubResult, pubIndex) {
     const point = pointSelect && pointSelect.value !== "" ? Number(pointSelect.value) : null;
     charts.replaceChildren();
     for (const [name, field] of registers) {
-      if (field instanceof Tagged && field.type === "BitArray") {
+      const array = field instanceof Tagged ? unwrap(field).array : null;
+      if (field instanceof DecodeFailure || array instanceof DecodeFailure) {
+        charts.append(failureBox(field instanceof DecodeFailure ? field : array, `Register “${name}”`));
+      } else if (field instanceof Tagged && field.type === "BitArray" && array instanceof NdArray) {
         const counts = bitCounts(field, point);
         const shots = [...counts.values()].reduce((a, b) => a + b, 0);
         const bars = topCounts(counts, k);
@@ -391,7 +458,7 @@ function zneChart(bin, metadata, pubShape, pubInput, pubIndex) {
     }
     series.push({
       name: "Mitigated value (zero noise)",
-      points: [{ x: 0, y: fields.evs.at(index), err: fields.stds ? fields.stds.at(index) : 0, r: 6, xLabel: "zero noise" }],
+      points: [{ x: 0, y: fields.evs.at(index), err: fields.stds instanceof NdArray ? fields.stds.at(index) : 0, r: 6, xLabel: "zero noise" }],
       line: false,
       color: PALETTE[1],
     });
@@ -428,6 +495,10 @@ function estimatorPub(pubResult, pubIndex, pubInput) {
   const stds = bin.fields.stds;
   const holder = h("div", { class: "pub-result" });
   holder.append(h("h3", {}, `Pub ${pubIndex}${shape.length ? ` — shape ${shapeText(shape)}` : ""}`));
+  if (evs instanceof DecodeFailure) {
+    holder.append(failureBox(evs, "The expectation values"));
+    return holder;
+  }
   if (!(evs instanceof NdArray)) {
     holder.append(emptyState("This pub has no expectation values."));
     return holder;
@@ -512,7 +583,8 @@ function estimatorPub(pubResult, pubIndex, pubInput) {
 }
 
 function spansOf(result) {
-  const metadata = unwrap(result).metadata || {};
+  const body = unwrap(result);
+  const metadata = (body && body.metadata) || {};
   const spans = metadata.execution && unwrap(metadata.execution.execution_spans);
   if (!spans || !Array.isArray(spans.spans)) return [];
   return spans.spans.map((span) => {
@@ -527,29 +599,63 @@ function spansOf(result) {
   });
 }
 
+/** Results of a program the page does not plot: said so, and shown as JSON text. */
+function rawResults(doc, text) {
+  const program = doc.program ? doc.program.id : "";
+  return [
+    h(
+      "p",
+      { class: "muted" },
+      `The console plots sampler and estimator results; this ${program || "job"} result is shown as JSON text.`,
+    ),
+    ...jsonBlock(text, {
+      id: "result-json",
+      rest: "download it whole with Download result JSON, above.",
+    }),
+  ];
+}
+
 function resultsSection(doc, decoded, pubInputs) {
   const program = doc.program ? doc.program.id : "";
+  const failed = decodeFailures(decoded);
+  const notes = failed.length
+    ? [
+        h(
+          "div",
+          { class: "notice error decode-error", role: "note" },
+          h("strong", {}, `Some values of the result could not be decoded (${failed.length}${failed.length >= 20 ? " or more" : ""}); they are in the downloaded result.`),
+          h(
+            "ul",
+            {},
+            failed.map(({ path, failure }) => h("li", {}, h("span", { class: "mono" }, path), `: ${failure.message}`)),
+          ),
+        ),
+      ]
+    : [];
   const body = unwrap(decoded);
-  const pubs = (body && body.pub_results) || [];
+  const pubs = (body && Array.isArray(body.pub_results) && body.pub_results) || [];
   if (!pubs.length) {
-    return [
-      emptyState(
-        program === "sampler" || program === "estimator"
-          ? "The result has no pub results."
-          : `The console plots sampler and estimator results; this ${program || "job"} result is in the raw JSON.`,
-      ),
-    ];
+    return [...notes, emptyState("The result has no pub results.")];
   }
   const hasEvs = (pub) => {
     const data = unwrap(unwrap(pub).data) || {};
     return Boolean(data.fields && data.fields.evs);
   };
-  // By program, or (for other programs) by what the pub holds: expectation values or counts.
-  return pubs.map((pub, index) =>
-    program === "estimator" || (program !== "sampler" && hasEvs(pub))
-      ? estimatorPub(pub, index, pubInputs[index])
-      : samplerPub(pub, index),
-  );
+  // By program: expectation values or counts. One pub that cannot be drawn says so in its
+  // place; the others are drawn.
+  return [
+    ...notes,
+    ...pubs.map((pub, index) => {
+      try {
+        if (pub instanceof DecodeFailure) return failureBox(pub, `Pub ${index}`);
+        return program === "estimator" || (program !== "sampler" && hasEvs(pub))
+          ? estimatorPub(pub, index, pubInputs[index])
+          : samplerPub(pub, index);
+      } catch (error) {
+        return errorBox({ message: String((error && error.message) || error) }, `Cannot show pub ${index}`);
+      }
+    }),
+  ];
 }
 
 function timelineSection(doc, metrics, spans) {
@@ -673,9 +779,13 @@ export async function jobView(ctx) {
   ctx.title(`Job ${id}`);
   const base = `/jobs/${enc(id)}`;
   let doc = await request(base, { signal: ctx.signal });
-  let params = doc.params ? await decodeTagged(doc.params) : null;
-  let metrics = await request(`${base}/metrics`, { signal: ctx.signal }).catch(() => null);
   const program = doc.program ? doc.program.id : "";
+  const plotted = PLOTTED.has(program);
+  // Only the plotted programs' params are decoded (each document with its own byte budget).
+  const decodeParams = (jobDoc) =>
+    plotted && jobDoc.params ? decodeTagged(jobDoc.params) : Promise.resolve(null);
+  let params = await decodeParams(doc);
+  let metrics = await request(`${base}/metrics`, { signal: ctx.signal }).catch(() => null);
   const pubInputs = params && Array.isArray(params.pubs)
     ? params.pubs.map((pub) => {
         const p = normalizePub(program, pub);
@@ -691,12 +801,14 @@ export async function jobView(ctx) {
   const metricsBox = section("metrics", "Metrics");
   const message = h("div", { class: "action-message" });
   let downloadUrl = null;
+  let paramsUrl = null;
   let resultText = null;
   let spans = [];
   let logRequests = 0;
   let actionsKey = null;
   ctx.signal.addEventListener("abort", () => {
     if (downloadUrl) URL.revokeObjectURL(downloadUrl);
+    if (paramsUrl) URL.revokeObjectURL(paramsUrl);
   });
   const drawHead = () => {
     replace(
@@ -792,11 +904,17 @@ export async function jobView(ctx) {
   };
   const showResult = async (text) => {
     resultText = text;
-    const decoded = await decodeTagged(JSON.parse(text));
-    spans = spansOf(decoded);
     if (downloadUrl) URL.revokeObjectURL(downloadUrl);
     downloadUrl = URL.createObjectURL(new Blob([resultText], { type: "application/json" }));
-    replace(results, h("h2", { id: "results-title" }, "Results"), ...resultsSection(doc, decoded, pubInputs));
+    let shown;
+    if (plotted) {
+      const decoded = await decodeTagged(JSON.parse(text));
+      spans = spansOf(decoded);
+      shown = resultsSection(doc, decoded, pubInputs);
+    } else {
+      shown = rawResults(doc, text);
+    }
+    replace(results, h("h2", { id: "results-title" }, "Results"), ...shown);
     drawHead();
     drawBody();
   };
@@ -860,7 +978,7 @@ export async function jobView(ctx) {
     const before = doc.status;
     doc = await request(base, { signal: ctx.signal });
     metrics = await request(`${base}/metrics`, { signal: ctx.signal }).catch(() => metrics);
-    if (!params && doc.params) params = await decodeTagged(doc.params);
+    if (!params && doc.params) params = await decodeParams(doc);
     drawHead();
     drawBody();
     if (doc.status !== before) {
@@ -868,6 +986,9 @@ export async function jobView(ctx) {
       await loadResult();
     }
   };
+  // The params as text (shown cut, downloadable whole) unless they are decoded and drawn.
+  const paramsText = doc.params && !(params && Array.isArray(params.pubs)) ? JSON.stringify(doc.params) : "";
+  if (paramsText) paramsUrl = URL.createObjectURL(new Blob([paramsText], { type: "application/json" }));
   drawHead();
   drawBody();
   replace(
@@ -878,7 +999,7 @@ export async function jobView(ctx) {
     summary,
     results,
     timelineHolder,
-    inputsSection(doc, params),
+    inputsSection(doc, params, { text: paramsText, url: paramsUrl }),
     logsBox,
     metricsBox,
   );
