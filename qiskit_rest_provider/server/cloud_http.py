@@ -76,8 +76,8 @@ class AbsoluteFormMiddleware:
     authority; refuse ``CONNECT`` (405 with the API's error body).
 
     Put it outside the body guard and routing, so that everything after it (body limits,
-    routing) sees the path. The
-    service answers every host name this way: it never forwards a request anywhere.
+    routing) sees the path. The service answers every host name this way: it never forwards a
+    request anywhere.
     """
 
     def __init__(self, app: ASGIApp) -> None:
