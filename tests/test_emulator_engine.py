@@ -8,6 +8,7 @@ its own seed; PEA's amplified channels reach such circuits and PEC is refused on
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,6 +91,10 @@ def aer_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]
                 "circuits": len(circuits),
                 "seed": kwargs.get("seed_simulator"),
                 "max_memory_mb": self.options.max_memory_mb,
+                "fusion_enable": self.options.fusion_enable,
+                "parameter_sets": len(next(iter(kwargs["parameter_binds"][0].values())))
+                if kwargs.get("parameter_binds")
+                else 1,
             }
         )
         return original(self, circuits, *args, **kwargs)
@@ -232,6 +237,40 @@ def test_pec_on_an_unscheduled_circuit_is_refused_clearly() -> None:
     plain.cz(0, 1)
     plain.measure([0, 1], [0, 1])
     assert emulator.prepare(plain, [0, 1], gate_channel=sampler, shots=100).scheduled
+
+
+def test_a_mitigated_pub_runs_one_aer_call_per_noise_factor(
+    aer_calls: list[dict[str, Any]],
+) -> None:
+    """Level 2 (TREX; ZNE by gate folding at noise factors 1, 3 and 5; gates and measurements
+    twirled, 16 randomizations) on a 6-qubit pub measured in one basis: each noise factor's
+    randomizations are the parameter sets of one circuit in one Aer call, on trajectories
+    (25 shots a randomization), with Aer's own fusion off (it mixes the parameter sets of
+    Kraus channels fused with gates bound at run time)."""
+    from qiskit.primitives.containers import EstimatorPub
+    from qiskit.quantum_info import SparsePauliOp
+
+    from qiskit_rest_provider.server.emulator.estimator import run_estimator
+
+    chain = [0, 1, 2, 3, 4, 5]
+    assert all([a, b] in _HERON.configuration["coupling_map"] for a, b in itertools.pairwise(chain))
+    qc = QuantumCircuit(_HERON.num_qubits)
+    for layer in range(2):
+        for q in chain:
+            qc.sx(q)
+            qc.rz(0.3 + layer, q)
+        for i in range(layer % 2, len(chain) - 1, 2):
+            qc.cz(chain[i], chain[i + 1])
+    observables = [
+        SparsePauliOp.from_sparse_list([("Z", [q], 1.0)], _HERON.num_qubits) for q in chain
+    ]
+    pub = EstimatorPub.coerce((qc, observables), precision=0.05)
+    options = {"twirling": {"num_randomizations": 16}}
+    [result] = run_estimator([pub], _emulator(), options, 2, 3, None)
+    assert result.metadata["emulator"]["method"] == "statevector"
+    assert [(call["circuits"], call["parameter_sets"]) for call in aer_calls] == [(1, 16)] * 3
+    assert not any(call["fusion_enable"] for call in aer_calls)
+    assert np.all(np.isfinite(result.data.evs))
 
 
 @pytest.mark.parametrize("budget", [3 << 20, 1000])

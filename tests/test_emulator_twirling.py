@@ -241,6 +241,77 @@ def test_the_template_bound_to_a_randomization_is_that_randomization(strategy: s
         assert abs(abs(np.vdot(expected.data, state.data)) - 1) < 1e-9, r
 
 
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_fused_template_bound_to_a_randomization_is_that_randomization(
+    strategy: str,
+) -> None:
+    """Frames fused with the one-qubit gates around them (one ``u`` per run, its angles per
+    randomization): bound to randomization r's values the fused circuit is still
+    ``twirled[r]`` up to a global phase, with fewer instructions and no frame left as
+    ``rz``/``rx``. A run without frames (the leading ``rz``/``sx``) becomes a fixed ``u``."""
+    qc = QuantumCircuit(4)
+    qc.rz(0.4, 0)
+    qc.sx(0)
+    qc.sx(2)
+    qc.cz(0, 1)
+    qc.ecr(2, 3)
+    qc.rz(1.1, 1)
+    qc.sx(1)
+    qc.x(3)
+    qc.cx(1, 2)
+    qc.cz(0, 3)
+    qc.h(2)
+    twirled = twirl_circuits(
+        qc, 8, np.random.default_rng(5), gates=True, measure=False, strategy=strategy
+    )
+    template = twirled.template()
+    fused, circuit = template.fused(template.circuit)
+    assert fused is not template and circuit is fused.circuit
+    assert len(circuit.data) < len(template.circuit.data)
+    assert set(circuit.parameters) == set(fused.parameters)
+    frames = [inst.operation for inst in circuit.data if inst.operation.label == TWIRL_LABEL]
+    assert frames and all(op.name == "u" for op in frames)
+    assert fused.fused(circuit) == (fused, circuit)  # fusing twice changes nothing
+    values = fused.values(0, 8)
+    assert values.shape == (8, len(fused.parameters))
+    for r in range(8):
+        bound = circuit.assign_parameters(dict(zip(fused.parameters, values[r], strict=True)))
+        expected = Statevector(twirled[r])
+        state = Statevector(bound)
+        assert abs(abs(np.vdot(expected.data, state.data)) - 1) < 1e-9, r
+    # values of a later range of randomizations are those randomizations' own
+    np.testing.assert_allclose(fused.values(3, 5), values[3:5])
+
+
+def test_the_fused_template_keeps_the_measurement_frames_and_other_parameters() -> None:
+    """A measurement frame fuses with the basis change before it, and a gate with one of
+    the circuit's own parameters is left as it is (its value comes with each binding): bound,
+    the fused template records the bits of each randomization."""
+    from qiskit.circuit import Parameter
+
+    theta = Parameter("theta")
+    qc = QuantumCircuit(3, 3)
+    qc.sx(0)
+    qc.rz(theta, 0)
+    qc.sx(0)
+    qc.cz(0, 1)
+    qc.h(1)
+    qc.sdg(2)
+    qc.measure(range(3), range(3))
+    twirled = twirl_circuits(qc, 16, np.random.default_rng(2), gates=True, measure=True)
+    template = twirled.template()
+    fused, circuit = template.fused(template.circuit)
+    assert theta in set(circuit.parameters)
+    values = fused.bindings(0, 16, {theta: np.array([0.7])}, 1)
+    simulator = AerSimulator(method="statevector")
+    for r in range(16):
+        bound = circuit.assign_parameters({p: v[r] for p, v in values.items()})
+        a = simulator.run(bound, shots=1, seed_simulator=1, memory=True).result().get_memory()
+        alone = twirled[r].assign_parameters({theta: 0.7})
+        b = simulator.run(alone, shots=1, seed_simulator=1, memory=True).result().get_memory()
+        assert a == b, r
+
+
 def test_the_template_carries_the_measurement_frames() -> None:
     qc = QuantumCircuit(3, 3)
     qc.sx(0)
@@ -261,13 +332,16 @@ def test_the_template_carries_the_measurement_frames() -> None:
 
 @pytest.mark.parametrize("scheduling_method", ["alap", "asap"])
 @pytest.mark.parametrize("skip_reset_qubits", [False, True])
+@pytest.mark.parametrize(("shots", "method"), [(100, "density_matrix"), (4, "statevector")])
 def test_the_template_is_scheduled_and_decoupled_as_each_randomization(
-    scheduling_method: str, skip_reset_qubits: bool
+    scheduling_method: str, skip_reset_qubits: bool, shots: int, method: str
 ) -> None:
     """Frames take no time, but they still split idle windows and mark a qubit's first use:
     every randomization carries a frame (identity included) wherever the template has one, so
     decoupling puts the same pulses into both, and each bound template is the same noisy
-    circuit as its randomization (equal density-matrix outcome probabilities)."""
+    circuit as its randomization (equal density-matrix outcome probabilities). That holds
+    with the frames fused into the gates around them, and on trajectories (few shots), where
+    each gate and its error are also merged into one channel."""
     from qiskit_rest_provider.server.devices import default_catalog
     from qiskit_rest_provider.server.emulator.engine import DecouplingPlan
     from qiskit_rest_provider.server.simulation import emulator_for
@@ -276,6 +350,7 @@ def test_the_template_is_scheduled_and_decoupled_as_each_randomization(
     emulator = emulator_for(device.configuration, device.calibration().properties)
     qc = QuantumCircuit(3, 3)
     qc.sx(0)
+    qc.rz(0.3, 0)  # not Clifford: few shots run on trajectories, not on the stabilizer method
     qc.sx(1)
     qc.cz(0, 1)
     for _ in range(4):
@@ -286,8 +361,11 @@ def test_the_template_is_scheduled_and_decoupled_as_each_randomization(
         qc.delay(400, 2)
     plan = DecouplingPlan(scheduling_method=scheduling_method, skip_reset_qubits=skip_reset_qubits)
     twirled = twirl_circuits(qc, 6, np.random.default_rng(1), gates=True, measure=False)
-    template, prepared = emulator.prepare_template(twirled, [0, 1, 2], decoupling=plan, shots=100)
+    template, prepared = emulator.prepare_template(twirled, [0, 1, 2], decoupling=plan, shots=shots)
     assert template is not None and prepared is not None
+    assert prepared.method == method
+    alone_size = len(emulator.prepare(twirled[0], [0, 1, 2], decoupling=plan).circuit.data)
+    assert len(prepared.circuit.data) < alone_size
     values = template.values(0, 6)
     simulator = AerSimulator(method="density_matrix")
 
@@ -297,7 +375,7 @@ def test_the_template_is_scheduled_and_decoupled_as_each_randomization(
         return np.asarray(simulator.run(circuit).result().data()["probabilities"])
 
     for r in range(6):
-        alone = emulator.prepare(twirled[r], [0, 1, 2], decoupling=plan, shots=100)
+        alone = emulator.prepare(twirled[r], [0, 1, 2], decoupling=plan, shots=shots)
         assert alone.decoupling_pulses == prepared.decoupling_pulses, r
         binding = dict(zip(template.parameters, values[r], strict=True))
         bound = prepared.circuit.assign_parameters(binding)

@@ -21,6 +21,18 @@ bindings, in as few Aer calls as the noise models and :data:`RUN_SHOT_LIMIT` all
 the *true* measured bits (readout error is applied afterwards, with numpy, so that kerneled
 measurement can draw IQ points from the same bits).
 
+**Randomizations.** :meth:`DeviceEmulator.prepare_template` prepares a pub's twirled
+randomizations once, as one circuit whose parameter sets are the randomizations (Aer binds
+them at run time: one call per pub and noise factor). Its noisy circuit is then made cheap to
+simulate without changing what it simulates: every run of one-qubit gates and frames between
+two noisy instructions becomes one ``u`` (:meth:`.TwirlTemplate.fused`), and on trajectories
+(the state-vector method) each gate and its error become one channel. A trajectory then
+applies a third to a half of the instructions it applied before; on Aer's shot branching
+every instruction costs a fixed overhead per branch (far more than its arithmetic on ten
+qubits), so that is most of the cost of a mitigated pub. Aer's own fusion is off for noisy
+trajectories with parameters bound at run time: it fuses Kraus channels with such gates
+across parameter sets, and the run can fail.
+
 **Seeds.** Within one Aer call Aer gives every experiment its own seed (``seed + 2113 j``), but
 two calls with the same ``seed_simulator`` replay the same random stream. So every Aer call and
 every stabilizer (Stim) circuit of one :meth:`~DeviceEmulator.run` gets its own seed, drawn
@@ -39,7 +51,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import numpy as np
@@ -207,6 +219,28 @@ class DeviceEmulator:
                 per gate instance (``draws_per_instance``: PEC), which a noise model cannot
                 express.
         """
+        return self._prepare(
+            circuit,
+            physical,
+            decoupling=decoupling,
+            gate_channel=gate_channel,
+            shots=shots,
+            method=method,
+        )
+
+    def _prepare(
+        self,
+        circuit: QuantumCircuit,
+        physical: Sequence[int],
+        *,
+        decoupling: DecouplingPlan | None,
+        gate_channel: Any,
+        shots: int,
+        method: str,
+        merge_gates: bool = False,
+    ) -> Prepared:
+        """:meth:`prepare`; ``merge_gates``: on the state-vector method, each gate and its
+        error become one channel (:func:`.idle_noise.noisy_circuit`)."""
         noise = self.noise
         if noise is None:
             chosen = simulation_method(
@@ -289,6 +323,7 @@ class DeviceEmulator:
             # Stim needs Pauli noise; Aer's MPS samples Pauli errors robustly where general
             # Kraus channels on wide states fail numerically
             pauli=method in ("stabilizer", "matrix_product_state"),
+            merge_gates=merge_gates and method == "statevector",
         )
         if method == "matrix_product_state":
             out = to_aer(out)
@@ -314,7 +349,12 @@ class DeviceEmulator:
         they can run so: more than one, not on the stabilizer method (Stim runs bound Clifford
         circuits, cheaply one by one), and schedulable (or noiseless). Otherwise ``(None,
         None)``: the caller prepares each randomization on its own. ``gate_channel`` must be
-        the same for every randomization (not PEC's draws)."""
+        the same for every randomization (not PEC's draws).
+
+        With noise, on the state-vector or density-matrix method, the frames are fused with
+        the one-qubit gates around them (:meth:`.TwirlTemplate.fused`: the returned template's
+        parameters are those of the returned circuit) and, on the state-vector method, each
+        gate is merged with its error (see the module docstring)."""
         if len(twirled) < 2 or getattr(gate_channel, "draws_per_instance", False):
             return None, None
         chosen = simulation_method(
@@ -328,16 +368,25 @@ class DeviceEmulator:
         if chosen == "stabilizer":
             return None, None
         template = twirled.template()
-        prepared = self.prepare(
+        prepared = self._prepare(
             template.circuit,
             physical,
             decoupling=decoupling,
             gate_channel=gate_channel,
             shots=shots,
             method=chosen,
+            # trajectories: one instruction less per noisy gate
+            merge_gates=True,
         )
-        if self.noise is not None and not prepared.scheduled:
+        if self.noise is None:
+            return template, prepared
+        if not prepared.scheduled:
             return None, None
+        if prepared.method in ("statevector", "density_matrix"):
+            # frames merged with the gates around them: each trajectory (or density-matrix
+            # run) applies one gate per run of one-qubit gates instead of up to six
+            template, fused = template.fused(prepared.circuit)
+            prepared = replace(prepared, circuit=fused)
         return template, prepared
 
     def _run_stabilizer(
@@ -494,12 +543,14 @@ class DeviceEmulator:
                 # shot branching): the same samples, 3-4x faster when errors are rare
                 extra["shot_branching_enable"] = True
                 extra["shot_branching_sampling_enable"] = True
-            simulator = AerSimulator(
-                method=method, noise_model=model, max_memory_mb=self.memory_budget_mb, **extra
-            )
             circuits = [prepared[i].circuit for i in indices]
             run_binds = None
             if binds is not None and any(circuit.parameters for circuit in circuits):
+                if method == "statevector" and self.noise is not None:
+                    # Aer's fusion of Kraus noise with gates bound at run time mixes the
+                    # parameter sets' matrices (the run can fail), and on noisy trajectories
+                    # it costs more than it saves
+                    extra["fusion_enable"] = False
                 run_binds = []
                 for i in indices:
                     wanted = set(prepared[i].circuit.parameters)  # once: a view's test is slow
@@ -507,7 +558,10 @@ class DeviceEmulator:
                         {p: list(v[lo:hi]) for p, v in binds[i].items() if p in wanted}
                     )
                 # bound as Aer runs them, not as one copy of the circuit per binding
-                simulator.set_options(runtime_parameter_bind_enable=True)
+                extra["runtime_parameter_bind_enable"] = True
+            simulator = AerSimulator(
+                method=method, noise_model=model, max_memory_mb=self.memory_budget_mb, **extra
+            )
             result = simulator.run(
                 circuits,
                 shots=shots,

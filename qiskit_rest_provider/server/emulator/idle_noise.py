@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
-from qiskit.circuit import QuantumCircuit
+from qiskit.circuit import Gate, QuantumCircuit
 from qiskit.circuit.library import CPhaseGate
 
 from .device_noise import DeviceNoise
@@ -42,6 +44,11 @@ __all__ = ["NOISELESS_LABELS", "calibration_name", "noisy_circuit", "zz_overlaps
 NOISELESS_LABELS = frozenset({"twirl"})
 #: Instructions with no gate error.
 _NO_GATE_ERROR = frozenset({"barrier", "measure", "reset", "delay", "rz", "cp"})
+#: Gates merged with their error (:func:`_merged`), least recently used first: (gate name,
+#: angles, id of the error) -> (the error, kept alive, and the merged channel).
+_MERGED: OrderedDict[tuple[str, tuple[Any, ...], int], tuple[Any, Any]] = OrderedDict()
+_MERGED_LOCK = threading.Lock()
+_MERGED_CACHE_SIZE: Final = 1024
 
 
 #: Instructions the emulator adds, played as a calibrated gate in a rotated frame: Y pulses of
@@ -80,6 +87,7 @@ def noisy_circuit(
     gate_channel: Callable[[str, tuple[int, ...]], Any] | None = None,
     idle: bool = True,
     pauli: bool = False,
+    merge_gates: bool = False,
 ) -> QuantumCircuit:
     """The circuit to simulate for ``schedule`` (see the module docstring).
 
@@ -92,6 +100,9 @@ def noisy_circuit(
         idle: Apply relaxation and static ZZ to idle windows.
         pauli: Give every noise its Pauli twirl (:class:`.stabilizer.PauliNoise`), for the
             stabilizer method.
+        merge_gates: Append each gate of fixed angles and its error as one channel (the
+            error composed with the gate): the same circuit, one instruction less per noisy
+            gate for a trajectory simulator to apply (not with ``pauli``).
     """
     channel_of = gate_channel or noise.gate_channel
     if pauli:
@@ -102,6 +113,7 @@ def noisy_circuit(
 
         else:
             channel_of = _pauli_channels(channel_of)
+    merge = _merged if merge_gates and not pauli else None
     source = schedule.circuit
     out = QuantumCircuit(source.qubits, source.clbits, global_phase=source.global_phase)
     for register in source.cregs:
@@ -122,13 +134,48 @@ def noisy_circuit(
         operation = item.operation
         if operation.name == "barrier":
             continue
-        out.append(item)
         if operation.name in _NO_GATE_ERROR or (operation.label in NOISELESS_LABELS):
+            out.append(item, copy=False)
             continue
         channel = channel_of(calibration_name(operation.name), tuple(physical[q] for q in where))
-        if channel is not None:
+        if channel is None:
+            out.append(item, copy=False)
+        elif merge is not None and _has_matrix(operation):
+            out.append(merge(operation, channel), item.qubits)
+        else:
+            out.append(item, copy=False)
             out.append(channel, [qubits[q] for q in where])
     return out
+
+
+def _has_matrix(operation: Any) -> bool:
+    """Whether ``operation`` is a gate with fixed angles and a matrix (one that can be
+    merged with its error)."""
+    return (
+        isinstance(operation, Gate)
+        and not operation.is_parameterized()
+        and hasattr(operation, "__array__")
+    )
+
+
+def _merged(gate: Any, channel: Any) -> Any:
+    """The Aer ``QuantumError`` of ``channel`` after ``gate``; cached by gate and channel
+    object (the calibrated channels are shared by every circuit of a device, and composing
+    Aer errors is slow)."""
+    from qiskit_aer.noise import QuantumError
+
+    key = (gate.name, tuple(gate.params), id(channel))
+    with _MERGED_LOCK:
+        hit = _MERGED.get(key)
+        if hit is not None and hit[0] is channel:
+            _MERGED.move_to_end(key)
+            return hit[1]
+    merged = QuantumError(gate).compose(channel)
+    with _MERGED_LOCK:
+        _MERGED[key] = (channel, merged)  # the channel kept alive: its id is not reused
+        while len(_MERGED) > _MERGED_CACHE_SIZE:
+            _MERGED.popitem(last=False)
+    return merged
 
 
 def _pauli_channels(
