@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .circuits import coupling_path
 from .harness import Case, Figure, interleaved
 
 __all__ = ["run"]
@@ -443,21 +444,7 @@ def _wide_mps_case(quick: bool) -> Case:
     width, shots = (40, 100) if quick else (40, 1000)
     device = next(d for d in default_catalog() if d.name == "local_heron")
     emulator = emulator_for(device.configuration, device.calibration().properties)
-    neighbours: dict[int, set[int]] = {}
-    for a, b in device.configuration["coupling_map"]:
-        neighbours.setdefault(a, set()).add(b)
-        neighbours.setdefault(b, set()).add(a)
-
-    def extend(path: list[int]) -> list[int] | None:  # a simple path on the coupling map
-        if len(path) == width:
-            return path
-        for n in sorted(neighbours[path[-1]]):
-            if n not in path and (found := extend([*path, n])):
-                return found
-        return None
-
-    path = extend([0])
-    assert path is not None
+    path = coupling_path(device.configuration["coupling_map"], width)
     circuit = QuantumCircuit(width, width)
     for layer in range(2):
         for q in range(width):

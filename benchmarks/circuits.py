@@ -8,7 +8,29 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 
-__all__ = ["ansatz", "random_isa"]
+__all__ = ["ansatz", "coupling_path", "random_isa"]
+
+
+def coupling_path(coupling: Any, length: int) -> list[int]:
+    """A simple path of ``length`` device qubits on ``coupling`` (pairs), depth first from
+    qubit 0: neighbours on it are coupled, so a chain circuit laid on it is ISA."""
+    neighbours: dict[int, set[int]] = {}
+    for a, b in coupling:
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+
+    def extend(path: list[int]) -> list[int] | None:
+        if len(path) == length:
+            return path
+        for n in sorted(neighbours[path[-1]]):
+            if n not in path and (found := extend([*path, n])):
+                return found
+        return None
+
+    path = extend([0])
+    if path is None:
+        raise ValueError(f"no simple path of {length} qubits from qubit 0")
+    return path
 
 
 def ansatz(target: Any, layers: int = 4) -> QuantumCircuit:

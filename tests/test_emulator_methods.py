@@ -13,6 +13,7 @@ from qiskit.circuit.library import PauliGate
 from qiskit.quantum_info import Operator
 from qiskit_aer import AerSimulator
 
+from benchmarks.circuits import coupling_path
 from qiskit_rest_provider import QiskitRestProvider, SamplerV2
 from qiskit_rest_provider.server.devices import default_catalog
 from qiskit_rest_provider.server.emulator.methods import (
@@ -275,22 +276,7 @@ def test_a_wide_non_clifford_circuit_runs_on_the_bounded_mps() -> None:
     16 TiB; the MPS runs it within its memory bound, with the device's noise."""
     device = next(d for d in default_catalog() if d.name == "local_heron")
     emulator = emulator_for(device.configuration, device.calibration().properties)
-    coupling = {tuple(pair) for pair in device.configuration["coupling_map"]}
-    neighbours: dict[int, set[int]] = {}
-    for a, b in coupling:
-        neighbours.setdefault(a, set()).add(b)
-        neighbours.setdefault(b, set()).add(a)
-
-    def extend(path: list[int]) -> list[int] | None:  # a simple path of 40, depth first
-        if len(path) == 40:
-            return path
-        for n in sorted(neighbours[path[-1]]):
-            if n not in path and (found := extend([*path, n])):
-                return found
-        return None
-
-    path = extend([0])
-    assert path is not None
+    path = coupling_path(device.configuration["coupling_map"], 40)
     qc = _brickwork(40, 2)
     prepared = emulator.prepare(qc, path, shots=50)
     assert prepared.method == "matrix_product_state"

@@ -55,7 +55,7 @@ from qiskit_rest_provider.client.executor import (
 )
 from qiskit_rest_provider.errors import BadRequestError, ResultDecodeError
 
-from .service_helpers import running_server
+from .service_helpers import mitigated_ghz_correlators, running_server
 
 pytestmark = [pytest.mark.official]
 
@@ -676,39 +676,8 @@ def test_a_dry_run_goes_to_the_mock_twin_with_the_jobs_options() -> None:
 def test_qiskit_mitigation_runs_through_our_executor(provider: QiskitRestProvider) -> None:
     """qiskit-mitigation's tasks take our Executor's results as they take the official one's:
     TREX plus ZNE by gate folding bring noisy GHZ correlators closer to their ideal 1."""
-    mitigation = pytest.importorskip("qiskit_mitigation")
-    from qiskit.quantum_info import SparsePauliOp
-
+    pytest.importorskip("qiskit_mitigation")
     falcon = provider.backend("local_falcon")
-    ghz = QuantumCircuit(4)
-    ghz.h(0)
-    for _ in range(2):
-        for i in range(3):
-            ghz.cx(i, i + 1)
-        for i in reversed(range(3)):
-            ghz.cx(i, i + 1)
-    for i in range(3):
-        ghz.cx(i, i + 1)
-    ghz_isa = isa(falcon, ghz)
-    observables = [SparsePauliOp(p).apply_layout(ghz_isa.layout) for p in ("ZZII", "IIZZ")]
-    executor = Executor(falcon)
-    sizes = {"num_randomizations": 8, "shots_per_randomization": 256}
-
-    plain = mitigation.MitigationTask()
-    program = plain.prepare(ghz_isa, observables, None, **sizes)
-    unmitigated = plain.postprocess(executor.run(program).result(timeout=600)).data.evs
-
-    trex, folding = mitigation.TREX(), mitigation.GateFolding()
-    program = folding.prepare(
-        ghz_isa,
-        observables,
-        None,
-        trex=trex,
-        noise_factors=(1, 3),
-        extrapolator=["linear"],
-        **sizes,
-    )
-    program = trex.prepare(8, program)
-    mitigated = folding.postprocess(executor.run(program).result(timeout=600)).data.evs
+    unmitigated, mitigated = mitigated_ghz_correlators(Executor(falcon), falcon)
     assert np.all(unmitigated < 0.97)
     assert np.all(np.abs(1 - mitigated) < np.abs(1 - unmitigated))

@@ -21,7 +21,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_rest_provider.server import LocalRuntimeServer
 from qiskit_rest_provider.server.executor.admission import MAX_PARAMETER_VALUES
 
-from .service_helpers import auth_headers
+from .service_helpers import auth_headers, mitigated_ghz_correlators
 
 runtime = pytest.importorskip("qiskit_ibm_runtime")
 samplomatic = pytest.importorskip("samplomatic")
@@ -211,33 +211,8 @@ def test_executor_based_sampler_and_estimator(backend: Any) -> None:
 def test_qiskit_mitigation_trex_and_zne_move_toward_the_ideal(backend: Any) -> None:
     """TREX plus ZNE by gate folding, prepared and post-processed by qiskit-mitigation: the
     mitigated GHZ correlators are closer to their ideal 1 than the unmitigated ones."""
-    from qiskit_mitigation import TREX, GateFolding, MitigationTask
-
-    qc = QuantumCircuit(4)
-    qc.h(0)
-    for _ in range(2):
-        for i in range(3):
-            qc.cx(i, i + 1)
-        for i in reversed(range(3)):
-            qc.cx(i, i + 1)
-    for i in range(3):
-        qc.cx(i, i + 1)
-    manager = generate_preset_pass_manager(1, backend=backend, seed_transpiler=1)
-    isa = manager.run(qc)
-    observables = [SparsePauliOp(p).apply_layout(isa.layout) for p in ("ZZII", "IIZZ")]
-    executor = Executor(backend)
-    sizes = {"num_randomizations": 8, "shots_per_randomization": 256}
-
-    plain = MitigationTask()
-    program = plain.prepare(isa, observables, None, **sizes)
-    unmitigated = plain.postprocess(executor.run(program).result(timeout=600)).data.evs
-
-    trex, folding = TREX(), GateFolding()
-    program = folding.prepare(
-        isa, observables, None, trex=trex, noise_factors=(1, 3), extrapolator=["linear"], **sizes
-    )
-    program = trex.prepare(8, program)
-    mitigated = folding.postprocess(executor.run(program).result(timeout=600)).data.evs
+    pytest.importorskip("qiskit_mitigation")
+    unmitigated, mitigated = mitigated_ghz_correlators(Executor(backend), backend)
 
     assert np.all(unmitigated < 0.97)
     assert np.all(np.abs(1 - mitigated) < np.abs(1 - unmitigated))

@@ -86,6 +86,13 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 from ..errors import MALFORMED_INPUT_ERRORS, PubValidationError, ResultDecodeError
 from ..wire.constants import EXECUTOR_PROGRAM
 from ..wire.options import DEFAULT_LOG_LEVEL, LOG_LEVELS
+from ..wire.tensors import (
+    TENSOR_ELEMENT_BITS,
+    InflateError,
+    decoded_tensor_bytes,
+    inflated_size,
+    packed_tensor_bytes,
+)
 from .backend import RestBackend
 from .job import PollPolicy, RuntimeJob, register_program_decoder
 from .pipeline import CallSite, check_rep_delay, check_shots, submit
@@ -122,24 +129,6 @@ RESULT_SCHEMA_VERSIONS: dict[str, type[Any]] = {
 
 #: Result versions whose tensors are zlib-compressed (``CompressedTensorModel``).
 _COMPRESSED_VERSIONS = frozenset({"v2.0"})
-
-#: Packed bytes per element of each tensor dtype on the wire (booleans are bit-packed).
-_WIRE_ELEMENT_BYTES: dict[str, float] = {
-    "bool": 0.125,
-    "u8": 1,
-    "i8": 1,
-    "f16": 2,
-    "i16": 2,
-    "u16": 2,
-    "f32": 4,
-    "i32": 4,
-    "u32": 4,
-    "c64": 8,
-    "f64": 8,
-    "i64": 8,
-    "u64": 8,
-    "c128": 16,
-}
 
 _RUN = CallSite("Executor.run()", "item")
 _MEAS_LEVELS = ("classified", "kerneled", "avg_kerneled", "both")
@@ -614,21 +603,18 @@ def _check_result_size(raw: dict[str, Any], *, compressed: bool, max_bytes: int)
         if (
             not isinstance(shape, list)
             or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
-            or dtype not in _WIRE_ELEMENT_BYTES
+            or dtype not in TENSOR_ELEMENT_BITS
             or not isinstance(data, str)
         ):
             continue  # not a tensor this check can size: the schema validation refuses it
-        elements = math.prod(shape)
-        wire_bytes = _WIRE_ELEMENT_BYTES[str(dtype)]
-        # Decoded: booleans unpack to one byte per element, other types keep their size.
-        total += elements * max(1, int(wire_bytes))
+        total += decoded_tensor_bytes(shape, str(dtype))
         if total > max_bytes:
             raise ResultDecodeError(
                 f"the executor result's arrays exceed the decode limit of {max_bytes} bytes "
                 f"(at least {total} bytes); raise job.max_result_bytes to read it"
             )
         if compressed:
-            _check_inflation(data, math.ceil(elements * wire_bytes))
+            _check_inflation(data, packed_tensor_bytes(shape, str(dtype)))
 
 
 def _check_inflation(data: str, declared: int) -> None:
@@ -636,17 +622,17 @@ def _check_inflation(data: str, declared: int) -> None:
         packed = base64.b64decode(data)  # as the schema reads it (not validating)
     except (binascii.Error, ValueError):
         raise ResultDecodeError("an executor result tensor is not valid base64") from None
-    inflater = zlib.decompressobj()
     try:
-        inflated = inflater.decompress(packed, declared + 1)
-    except zlib.error as exc:
+        # a truncated stream is the schema's to refuse, as it decodes
+        inflated_size(packed, declared, complete=False)
+    except InflateError as exc:
+        if exc.exceeded:
+            raise ResultDecodeError(
+                f"an executor result tensor inflates beyond the {declared} bytes its shape declares"
+            ) from None
         raise ResultDecodeError(
             f"an executor result tensor is not valid zlib data: {exc}"
         ) from None
-    if len(inflated) > declared or inflater.unconsumed_tail:
-        raise ResultDecodeError(
-            f"an executor result tensor inflates beyond the {declared} bytes its shape declares"
-        )
 
 
 def _result_tensors(raw: dict[str, Any]) -> Iterator[dict[str, Any]]:

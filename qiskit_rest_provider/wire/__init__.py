@@ -8,6 +8,8 @@ keeps it so.
 - :mod:`.error_body`: the API's error body, built by the service and parsed by the client;
 - :mod:`.times`: ISO 8601 timestamps as the API writes and reads them;
 - :mod:`.jwt`: base64url and the IAM access token's claims;
+- :mod:`.tensors`: the executor models' tensor dtypes and a bounded count of what a compressed
+  tensor inflates to;
 - :mod:`.options`: primitive option names, allowed values and ranges, shared by the client's
   option classes and the service's validation.
 """

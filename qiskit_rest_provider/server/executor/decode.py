@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import binascii
 import importlib
-import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,9 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 import pybase64
+
+from ...wire.tensors import TENSOR_ELEMENT_BITS, InflateError, packed_tensor_bytes
+from ...wire.tensors import inflated_size as wire_inflated_size
 
 __all__ = [
     "MAX_ITEMS",
@@ -57,28 +59,8 @@ MAX_TENSOR_BYTES: Final = 256 * 1024 * 1024
 MAX_TOTAL_TENSOR_BYTES: Final = 512 * 1024 * 1024
 #: Bytes of a program's QPY circuits once inflated.
 MAX_QPY_BYTES: Final = 128 * 1024 * 1024
-#: Bytes inflated at a time while a stream's size is counted.
-_INFLATE_CHUNK: Final = 1 << 20
 #: Axes of one tensor.
 _MAX_NDIM: Final = 32
-
-#: Bits per element of each tensor dtype of the schemas (``bool`` is bit-packed).
-_ELEMENT_BITS: Final[Mapping[str, int]] = {
-    "bool": 1,
-    "f16": 16,
-    "f32": 32,
-    "f64": 64,
-    "i8": 8,
-    "i16": 16,
-    "i32": 32,
-    "i64": 64,
-    "u8": 8,
-    "u16": 16,
-    "u32": 32,
-    "u64": 64,
-    "c64": 64,
-    "c128": 128,
-}
 
 
 class ProgramError(ValueError):
@@ -143,35 +125,16 @@ def schema_version(params: Mapping[str, Any]) -> str:
 
 
 def inflated_size(b64: str, limit: int, where: str) -> int:
-    """The bytes the base64 zlib stream ``b64`` inflates to, counted in chunks of at most
-    :data:`_INFLATE_CHUNK` bytes (nothing larger is held) and refused (:class:`ProgramError`)
-    as soon as they exceed ``limit``."""
+    """The bytes the base64 zlib stream ``b64`` inflates to, counted without holding them
+    (:func:`~...wire.tensors.inflated_size`), refused (:class:`ProgramError`) past ``limit``."""
     try:
-        raw = pybase64.b64decode(b64, validate=True)
+        packed = pybase64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
         raise ProgramError(f"{where}: the data is not valid base64.") from None
-    inflater = zlib.decompressobj()
-    size = 0
-    pending = raw
     try:
-        while pending and not inflater.eof:
-            size += len(inflater.decompress(pending, _INFLATE_CHUNK))
-            if size > limit:
-                raise ProgramError(f"{where}: the data inflate to more than {limit:,} bytes.")
-            pending = inflater.unconsumed_tail
-        # what a full input buffer still holds
-        while not inflater.eof:
-            chunk = inflater.decompress(b"", _INFLATE_CHUNK)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limit:
-                raise ProgramError(f"{where}: the data inflate to more than {limit:,} bytes.")
-    except zlib.error:
-        raise ProgramError(f"{where}: the data is not a zlib stream.") from None
-    if not inflater.eof:
-        raise ProgramError(f"{where}: the zlib stream is truncated.")
-    return size
+        return wire_inflated_size(packed, limit)
+    except InflateError as exc:
+        raise ProgramError(f"{where}: {exc}.") from None
 
 
 def check_declared_sizes(params: Mapping[str, Any]) -> None:
@@ -235,12 +198,11 @@ def _check_tensor(tensor: Mapping[str, Any], where: str, compressed: bool) -> in
         raise ProgramError(
             f"{where}.shape must be a list of at most {_MAX_NDIM} non-negative integers."
         )
-    if not isinstance(dtype, str) or dtype not in _ELEMENT_BITS:
+    if not isinstance(dtype, str) or dtype not in TENSOR_ELEMENT_BITS:
         raise ProgramError(f"{where}.dtype {_short(dtype)} is not a tensor dtype.")
     if not isinstance(data, str):
         raise ProgramError(f"{where}.data must be a string.")
-    # integers throughout: the product of a hostile shape may not fit a float
-    nbytes = -(-math.prod(shape) * _ELEMENT_BITS[dtype] // 8)
+    nbytes = packed_tensor_bytes(shape, dtype)
     if nbytes > MAX_TENSOR_BYTES:
         raise ProgramError(
             f"{where}: shape {shape} of {dtype} holds {nbytes:,} bytes; the limit per array is "
